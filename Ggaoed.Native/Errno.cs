@@ -1,0 +1,43 @@
+namespace Ggaoed.Native;
+
+/// <summary>errno values (asm-generic/errno-base.h, asm-generic/errno.h) the daemon acts on.</summary>
+[CHeader("errno.h")]
+public enum Errno
+{
+    EPERM = 1,
+    ENOENT = 2,
+    ESRCH = 3,
+    EINTR = 4,
+    EIO = 5,
+    ENXIO = 6,
+    E2BIG = 7,
+    EBADF = 9,
+    EAGAIN = 11,
+    ENOMEM = 12,
+    EACCES = 13,
+    EFAULT = 14,
+    EBUSY = 16,
+    EEXIST = 17,
+    ENODEV = 19,
+    ENOTDIR = 20,
+    EISDIR = 21,
+    EINVAL = 22,
+    ENFILE = 23,
+    EMFILE = 24,
+    EFBIG = 27,
+    ENOSPC = 28,
+    ESPIPE = 29,
+    EROFS = 30,
+    EPIPE = 32,
+    ERANGE = 34,
+    ENOSYS = 38,
+    ENOTSOCK = 88,
+    EMSGSIZE = 90,
+    ENOPROTOOPT = 92,
+    EOPNOTSUPP = 95,
+    EADDRINUSE = 98,
+    ENETDOWN = 100,
+    ENOBUFS = 105,
+    ECONNREFUSED = 111,
+    ECANCELED = 125,
+}
