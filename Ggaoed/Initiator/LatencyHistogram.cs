@@ -51,6 +51,8 @@ public sealed class LatencyHistogram
         long rank = (long)Math.Ceiling(p / 100.0 * Count);
         if (rank < 1)
             rank = 1;
+        if (rank >= Count)
+            return Max; // the slowest request is known exactly
         long seen = 0;
         for (int i = 0; i < _counts.Length; i++)
         {
