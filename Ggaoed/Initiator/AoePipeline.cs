@@ -1,0 +1,289 @@
+using System;
+using System.Buffers.Binary;
+using System.Diagnostics;
+
+namespace Ggaoed.Initiator;
+
+public enum BenchPattern
+{
+    RandRead,
+    RandWrite,
+    SeqRead,
+    SeqWrite,
+}
+
+/// <summary>Totals of one <see cref="AoePipeline.Run"/>.</summary>
+public struct PipelineResult
+{
+    public long Completed;
+    /// <summary>Requests that failed: ATA status error, AoE error flag, short read data, or given up after retries.</summary>
+    public long Errors;
+    public long AtaErrors;
+    public long AoeErrors;
+    public long TimedOut;
+    public long Retransmits;
+    /// <summary>Answers whose tag matched nothing in flight (typically the late answer to a retransmitted tag).</summary>
+    public long Unexpected;
+    public long Bytes;
+    public long ElapsedTicks;
+    public byte FirstErrorStatus;
+    public byte FirstErrorRegister;
+
+    public readonly double Seconds => (double)ElapsedTicks / Stopwatch.Frequency;
+}
+
+/// <summary>
+/// The load generator: keeps <c>depth</c> single-frame ATA requests outstanding against one target,
+/// matches answers by tag, retransmits on timeout with a new tag, and records each request's latency.
+/// Every buffer is allocated up front, so the steady-state loop allocates nothing.
+/// </summary>
+/// <remarks>
+/// Tag layout: bit 31 set (userland tool convention), bits 10-30 a per-slot generation that changes on
+/// every send, bits 0-9 the slot index. A response is matched by indexing the slot and comparing the
+/// whole tag, so a late answer to a retransmitted request can't complete the new one.
+/// </remarks>
+public sealed class AoePipeline
+{
+    public const int MaxDepth = 1024;
+    private const int SlotBits = 10;
+
+    private readonly PacketSocket _socket;
+    private readonly AoeTarget _target;
+    private readonly int _depth;
+    private readonly int _sectors;
+    private readonly BenchPattern _pattern;
+    private readonly ulong _firstLba;
+    private readonly ulong _blocks;
+    private readonly byte[][] _frames;
+    private readonly int[] _frameLength;
+    private readonly uint[] _tags;
+    private readonly long[] _sent;
+    private readonly long[] _deadline;
+    private readonly int[] _attempts;
+    private readonly bool[] _busy;
+    private readonly byte[] _rx;
+    private ulong _rng;
+    private ulong _cursor;
+
+    /// <param name="firstLba">Start of the region to exercise.</param>
+    /// <param name="lbaCount">Size of the region in sectors; requests never cross its end.</param>
+    public AoePipeline(PacketSocket socket, AoeTarget target, int depth, int sectors, BenchPattern pattern, ulong firstLba, ulong lbaCount, ulong seed = 0x9E3779B97F4A7C15)
+    {
+        if (depth < 1 || depth > MaxDepth)
+            throw new ArgumentOutOfRangeException(nameof(depth), $"depth must be 1..{MaxDepth}");
+        if (sectors < 1 || sectors > 255 || AoeWire.AtaHeaderLength + sectors * AoeWire.SectorSize > socket.Mtu + 14)
+            throw new ArgumentOutOfRangeException(nameof(sectors), $"{sectors} sectors don't fit a frame on MTU {socket.Mtu}");
+        if (lbaCount < (ulong)sectors)
+            throw new ArgumentOutOfRangeException(nameof(lbaCount), "region smaller than one request");
+        _socket = socket;
+        _target = target;
+        _depth = depth;
+        _sectors = sectors;
+        _pattern = pattern;
+        _firstLba = firstLba;
+        _blocks = lbaCount / (ulong)sectors;
+        _rng = seed == 0 ? 1 : seed;
+        int frameSize = AoeWire.AtaHeaderLength + sectors * AoeWire.SectorSize;
+        _frames = new byte[depth][];
+        for (int i = 0; i < depth; i++)
+        {
+            _frames[i] = new byte[Math.Max(frameSize, AoeWire.MinFrame)];
+            // Non-zero write data, so a target that "writes" zeros by mistake is visible.
+            for (int j = AoeWire.AtaHeaderLength; j < frameSize; j++)
+                _frames[i][j] = (byte)(j * 7 + i);
+        }
+        _frameLength = new int[depth];
+        _tags = new uint[depth];
+        _sent = new long[depth];
+        _deadline = new long[depth];
+        _attempts = new int[depth];
+        _busy = new bool[depth];
+        _rx = new byte[65536];
+    }
+
+    public LatencyHistogram Histogram { get; } = new();
+
+    /// <summary>First retransmit after this long; doubles per retry up to 8x.</summary>
+    public TimeSpan RetransmitTimeout { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Sends per request before it counts as timed out.</summary>
+    public int MaxAttempts { get; set; } = 8;
+
+    /// <summary>How long to wait for stragglers after the duration ends.</summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    private bool IsWrite => _pattern is BenchPattern.RandWrite or BenchPattern.SeqWrite;
+
+    /// <summary>
+    /// Runs until <paramref name="duration"/> has passed or <paramref name="maxRequests"/> requests were
+    /// issued, then waits for the ones in flight. Latencies go to <see cref="Histogram"/> (not reset).
+    /// </summary>
+    public PipelineResult Run(TimeSpan duration, long maxRequests = long.MaxValue)
+    {
+        PipelineResult r = default;
+        long freq = Stopwatch.Frequency;
+        long rto = (long)(RetransmitTimeout.TotalSeconds * freq);
+        long scanEvery = Math.Max(rto / 8, freq / 1000);
+        long start = Stopwatch.GetTimestamp();
+        long end = duration == TimeSpan.MaxValue ? long.MaxValue : start + (long)(duration.TotalSeconds * freq);
+        long drainEnd = long.MaxValue;
+        long issued = 0;
+        int inflight = 0;
+        long lastDone = start;
+        long nextScan = start + scanEvery;
+        int bytesPer = _sectors * AoeWire.SectorSize;
+        bool write = IsWrite;
+        Array.Clear(_busy);
+
+        for (int s = 0; s < _depth && issued < maxRequests; s++)
+        {
+            Issue(s, start);
+            issued++;
+            inflight++;
+        }
+
+        while (inflight > 0)
+        {
+            int n = _socket.Receive(_rx);
+            long now = Stopwatch.GetTimestamp();
+            if (n >= AoeWire.HeaderLength)
+            {
+                ReadOnlySpan<byte> frame = _rx.AsSpan(0, n);
+                if (AoeWire.TryParseResponse(frame, out AoeResponseHeader h) && h.Command == AoeWire.CommandAta
+                    && h.Shelf == _target.Shelf && h.Slot == _target.Slot)
+                {
+                    int s = (int)(h.Tag & (MaxDepth - 1));
+                    if (s >= _depth || !_busy[s] || _tags[s] != h.Tag)
+                    {
+                        r.Unexpected++;
+                    }
+                    else
+                    {
+                        bool ok = true;
+                        if (h.IsError)
+                        {
+                            r.AoeErrors++;
+                            ok = false;
+                        }
+                        else if (n < AoeWire.AtaHeaderLength)
+                        {
+                            ok = false;
+                        }
+                        else
+                        {
+                            byte status = frame[27];
+                            if (AoeWire.IsAtaFailure(status))
+                            {
+                                if (r.AtaErrors++ == 0)
+                                {
+                                    r.FirstErrorStatus = status;
+                                    r.FirstErrorRegister = frame[25];
+                                }
+                                ok = false;
+                            }
+                            else if (!write && n - AoeWire.AtaHeaderLength < bytesPer)
+                            {
+                                ok = false; // runt read data
+                            }
+                        }
+                        if (ok)
+                        {
+                            r.Completed++;
+                            r.Bytes += bytesPer;
+                            Histogram.Record(now - _sent[s]);
+                        }
+                        else
+                        {
+                            r.Errors++;
+                        }
+                        _busy[s] = false;
+                        inflight--;
+                        lastDone = now;
+                        if (now < end && issued < maxRequests)
+                        {
+                            Issue(s, now);
+                            issued++;
+                            inflight++;
+                        }
+                    }
+                }
+            }
+
+            if (now >= nextScan)
+            {
+                nextScan = now + scanEvery;
+                for (int s = 0; s < _depth; s++)
+                {
+                    if (!_busy[s] || now < _deadline[s])
+                        continue;
+                    if (_attempts[s] >= MaxAttempts)
+                    {
+                        _busy[s] = false;
+                        inflight--;
+                        r.TimedOut++;
+                        r.Errors++;
+                        if (now < end && issued < maxRequests)
+                        {
+                            Issue(s, now);
+                            issued++;
+                            inflight++;
+                        }
+                        continue;
+                    }
+                    // Retransmit with a new tag, like Linux: the old tag's answer, if it comes, is unexpected.
+                    uint tag = NewTag(s);
+                    BinaryPrimitives.WriteUInt32BigEndian(_frames[s].AsSpan(20), tag);
+                    _attempts[s]++;
+                    _deadline[s] = now + (rto << Math.Min(_attempts[s] - 1, 3));
+                    r.Retransmits++;
+                    _socket.Send(_frames[s].AsSpan(0, _frameLength[s]));
+                }
+            }
+
+            if (now >= end || issued >= maxRequests)
+            {
+                if (drainEnd == long.MaxValue)
+                    drainEnd = now + (long)(DrainTimeout.TotalSeconds * freq);
+                else if (now >= drainEnd)
+                    break;
+            }
+        }
+        r.ElapsedTicks = lastDone - start;
+        return r;
+    }
+
+    private uint NewTag(int slot)
+    {
+        uint gen = ((_tags[slot] >> SlotBits) + 1) & 0x1F_FFFF;
+        uint tag = AoeWire.UserTagBit | (gen << SlotBits) | (uint)slot;
+        _tags[slot] = tag;
+        return tag;
+    }
+
+    private void Issue(int slot, long now)
+    {
+        ulong lba;
+        if (_pattern is BenchPattern.RandRead or BenchPattern.RandWrite)
+        {
+            // xorshift64*: cheap, allocation-free, and the same sequence for the same seed.
+            _rng ^= _rng >> 12;
+            _rng ^= _rng << 25;
+            _rng ^= _rng >> 27;
+            lba = _firstLba + (_rng * 0x2545F4914F6CDD1DUL >> 11) % _blocks * (ulong)_sectors;
+        }
+        else
+        {
+            lba = _firstLba + _cursor * (ulong)_sectors;
+            _cursor = _cursor + 1 >= _blocks ? 0 : _cursor + 1;
+        }
+        byte[] frame = _frames[slot];
+        uint tag = NewTag(slot);
+        _frameLength[slot] = AoeWire.BuildReadWrite(frame, _target.Mac, _socket.Mac, _target.Shelf, _target.Slot, tag,
+            IsWrite, _target.Lba48, (byte)_sectors, lba);
+        _sent[slot] = now;
+        _deadline[slot] = now + (long)(RetransmitTimeout.TotalSeconds * Stopwatch.Frequency);
+        _attempts[slot] = 1;
+        _busy[slot] = true;
+        _socket.Send(frame.AsSpan(0, _frameLength[slot]));
+    }
+}
