@@ -51,7 +51,7 @@ internal static unsafe class Daemonizer
             using Process child = Process.Start(psi)!;
 
             timeval tv = new() { tv_sec = 1 };
-            Libc.setsockopt(fd, Libc.SOL_SOCKET, 20 /* SO_RCVTIMEO */, &tv, (uint)sizeof(timeval));
+            Libc.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_RCVTIMEO, &tv, (uint)sizeof(timeval));
             byte* buf = stackalloc byte[4096];
             var waited = Stopwatch.StartNew();
             while (waited.ElapsedMilliseconds < ReadyTimeoutMs)
@@ -94,11 +94,5 @@ internal static unsafe class Daemonizer
             if (devnull > 2)
                 Libc.close(devnull);
         }
-    }
-
-    private struct timeval
-    {
-        public long tv_sec;
-        public long tv_usec;
     }
 }
