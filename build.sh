@@ -18,11 +18,11 @@ REPO=$PWD
 #   build: NativeAOT links a static-pie executable with gcc + ld.lld against libc.a (libc6-dev).
 #   demo:  iproute2 for network namespaces and veth pairs.
 #   test:  the root tests also run vblade/aoetools/tshark as witnesses, fio for load, mandoc to lint
-#          the man pages, and boot Debian's kernel (which has aoe.ko) in qemu with a busybox initramfs.
+#          the man pages, systemd-analyze (systemd) to verify the unit, and boot Debian's kernel (which has aoe.ko) in qemu with a busybox initramfs.
 PKG_BUILD=(lld gcc libc6-dev make file)
 PKG_DEMO=("${PKG_BUILD[@]}" iproute2)
 PKG_TEST=("${PKG_BUILD[@]}" iproute2 tshark vblade aoetools fio qemu-system-x86 linux-image-amd64
-	busybox-static mandoc)
+	busybox-static mandoc systemd)
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 

@@ -16,20 +16,20 @@ namespace Ggaoed.Tests.Build;
 [SupportedOSPlatform("linux")]
 public sealed class InstallTests : IDisposable
 {
+    private readonly BuildTree _tree = new();
     private readonly string _work;
     private readonly string _src;
     private readonly string _dest;
 
     public InstallTests()
     {
-        _work = Path.Combine(Path.GetTempPath(), "gg-build-install-" + Guid.NewGuid().ToString("N"));
-        _src = Path.Combine(_work, "src");
+        _work = _tree.Work;
+        _src = _tree.Source;
         _dest = Path.Combine(_work, "dest");
         Directory.CreateDirectory(_dest);
-        CopyBuildFiles(_src);
     }
 
-    public void Dispose() => Directory.Delete(_work, recursive: true);
+    public void Dispose() => _tree.Dispose();
 
     [Fact]
     public void Install_WithPrefixUsr_PutsEveryDocumentedFileInPlace_AndNothingElse()
@@ -180,75 +180,15 @@ public sealed class InstallTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_src, "config.mk")));
     }
 
-    private void Configure(params string[] args)
-    {
-        ToolResult r = RunConfigure(null, args);
-        Assert.True(r.ExitCode == 0, "./configure " + string.Join(' ', args) + " failed:\n" + r.Output);
-    }
+    private void Configure(params string[] args) => _tree.Configure(args);
 
-    private ToolResult RunConfigure(IReadOnlyDictionary<string, string?>? env, params string[] args)
-    {
-        var all = new List<string> { "./configure" };
-        all.AddRange(args);
-        return ToolProcess.Run("sh", all, workingDirectory: _src, environment: env);
-    }
+    private ToolResult RunConfigure(IReadOnlyDictionary<string, string?>? env, params string[] args) => _tree.RunConfigure(env, args);
 
-    private void Make(string target)
-    {
-        ToolResult r = ToolProcess.Run(
-            "make",
-            new[] { target, "DESTDIR=" + _dest, "PUBLISHDIR=" + PublishedBinary.Get().Directory },
-            workingDirectory: _src);
-        Assert.True(r.ExitCode == 0, "make " + target + " failed:\n" + r.Output);
-        // Reusing the published binary means make must never start a build of its own.
-        Assert.DoesNotContain("dotnet", r.StdOut, StringComparison.Ordinal);
-    }
+    private void Make(string target) => _tree.Make(target, _dest);
 
     private string Dest(string relative) => Path.Combine(_dest, relative);
 
-    /// <summary>Every file and symlink under DESTDIR (directories do not count), sorted.</summary>
-    private string[] InstalledFiles()
-    {
-        var files = new List<string>();
-        foreach (string path in Directory.EnumerateFileSystemEntries(_dest, "*", SearchOption.AllDirectories))
-        {
-            var info = new FileInfo(path);
-            if (info.LinkTarget != null || !Directory.Exists(path))
-                files.Add(Path.GetRelativePath(_dest, path));
-        }
-        files.Sort(StringComparer.Ordinal);
-        return files.ToArray();
-    }
+    private string[] InstalledFiles() => BuildTree.FilesUnder(_dest);
 
-    private static bool IsExecutable(string path) => (File.GetUnixFileMode(path) & UnixFileMode.UserExecute) != 0;
-
-    /// <summary>
-    /// Copies what configure and make install read. Man pages and ggaoed.conf.dist are written in
-    /// other branches; until they land, placeholders stand in for them here (only in the copy).
-    /// </summary>
-    private static void CopyBuildFiles(string dst)
-    {
-        string repo = TestEnvironment.RepoRoot;
-        Directory.CreateDirectory(dst);
-        foreach (string f in new[] { "configure", "Makefile" })
-            File.Copy(Path.Combine(repo, f), Path.Combine(dst, f));
-        foreach (string dir in new[] { "packaging", "man" })
-        {
-            Directory.CreateDirectory(Path.Combine(dst, dir));
-            if (!Directory.Exists(Path.Combine(repo, dir)))
-                continue;
-            foreach (string f in Directory.EnumerateFiles(Path.Combine(repo, dir)))
-                File.Copy(f, Path.Combine(dst, dir, Path.GetFileName(f)));
-        }
-        foreach (string page in new[] { "man/ggaoed.8", "man/ggaoectl.8", "man/ggaoed.conf.5" })
-        {
-            if (!File.Exists(Path.Combine(dst, page)))
-                File.WriteAllText(Path.Combine(dst, page), ".\\\" placeholder: " + page + " is not written yet\n");
-        }
-        string dist = Path.Combine(repo, "ggaoed.conf.dist");
-        if (File.Exists(dist))
-            File.Copy(dist, Path.Combine(dst, "ggaoed.conf.dist"));
-        else
-            File.WriteAllText(Path.Combine(dst, "ggaoed.conf.dist"), "# placeholder: ggaoed.conf.dist is not written yet\n[defaults]\n");
-    }
+    private static bool IsExecutable(string path) => BuildTree.IsExecutable(path);
 }
