@@ -109,7 +109,7 @@ cmd_test() {
 	ensure_packages "${PKG_TEST[@]}"
 	ensure_dotnet
 	is_root || say "not root: tests that need root (namespaces, raw sockets, loop devices, chroot) will be skipped"
-	local results=build/test-results rc=0 trx passed failed total executed skipped
+	local results=build/test-results rc=0
 	rm -rf "$results"
 	mkdir -p "$results"
 	# Debug configuration: the published-binary tests publish Release themselves, and a separate
@@ -119,24 +119,30 @@ cmd_test() {
 		--logger "console;verbosity=normal" \
 		--blame-hang-timeout 20m --blame-hang-dump-type none || rc=$?
 
-	mapfile -t trx < <(find "$results" -name '*.trx' 2>/dev/null)
-	if [ ${#trx[@]} -gt 0 ]; then
-		# Benchmark lines the tests print (binary size, startup time), collected for the log.
-		grep -ho 'BENCHMARK[^<&]*' "${trx[@]}" 2>/dev/null | sort -u || true
-		total=$(trx_total "${trx[@]}")
-		passed=$(trx_count Passed "${trx[@]}")
-		failed=$(($(trx_count Failed "${trx[@]}") + $(trx_count Error "${trx[@]}") + $(trx_count Timeout "${trx[@]}") + $(trx_count Aborted "${trx[@]}")))
-		skipped=$(trx_count NotExecuted "${trx[@]}")
-		# A test that never reported (crash, hang) counts as failed.
-		executed=$((passed + failed + skipped))
-		[ "$executed" -lt "$total" ] && failed=$((failed + total - executed))
-		echo "$passed passed, $failed failed, $skipped skipped"
-		if [ "$failed" -gt 0 ] && [ $rc -eq 0 ]; then rc=1; fi
-	else
-		echo "build.sh: no test results found (dotnet test exit status $rc)" >&2
-		[ $rc -eq 0 ] && rc=1
-	fi
+	summarize_results "$results" || { [ $rc -ne 0 ] || rc=1; }
 	return $rc
+}
+
+# Prints the benchmark lines and "N passed, N failed, N skipped" from the trx files under the
+# given folder; fails when a test failed or no results exist.
+summarize_results() {
+	local trx total passed failed skipped executed
+	mapfile -t trx < <(find "$1" -name '*.trx' 2>/dev/null)
+	if [ ${#trx[@]} -eq 0 ]; then
+		echo "build.sh: no test results found in $1" >&2
+		return 1
+	fi
+	# Benchmark lines the tests print (binary size, startup time), collected for the log.
+	grep -ho 'BENCHMARK[^<&]*' "${trx[@]}" 2>/dev/null | sort -u || true
+	total=$(trx_total "${trx[@]}")
+	passed=$(trx_count Passed "${trx[@]}")
+	failed=$(($(trx_count Failed "${trx[@]}") + $(trx_count Error "${trx[@]}") + $(trx_count Timeout "${trx[@]}") + $(trx_count Aborted "${trx[@]}")))
+	skipped=$(trx_count NotExecuted "${trx[@]}")
+	# A test that never reported (crash, hang) counts as failed.
+	executed=$((passed + failed + skipped))
+	if [ "$executed" -lt "$total" ]; then failed=$((failed + total - executed)); fi
+	echo "$passed passed, $failed failed, $skipped skipped"
+	[ "$failed" -eq 0 ]
 }
 
 # ---- demo ------------------------------------------------------------------------------------
@@ -248,6 +254,8 @@ case "${1:-build}" in
 build) cmd_build ;;
 test) cmd_test ;;
 demo) cmd_demo ;;
+# Internal, for the tests: the summary of the trx files under a folder.
+summarize) summarize_results "${2:?usage: $0 summarize RESULTS_DIR}" ;;
 -h | --help | help)
 	sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
 	;;

@@ -2,8 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Runtime.Versioning;
-using System.Text.RegularExpressions;
-using Ggaoed.Tests.Support;
 using Xunit;
 
 namespace Ggaoed.Tests.Build;
