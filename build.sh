@@ -221,7 +221,7 @@ EOF
 	sed 's/^/    /' "$DEMO_DIR/ggaoed.conf"
 
 	say "starting: ggaoed -f -c $DEMO_DIR/ggaoed.conf (in $DEMO_NS_TARGET)"
-	ip netns exec "$DEMO_NS_TARGET" "$bin" -f -c "$DEMO_DIR/ggaoed.conf" >"$DEMO_DIR/ggaoed.log" 2>&1 &
+	ip netns exec "$DEMO_NS_TARGET" "$bin" -f -c "$DEMO_DIR/ggaoed.conf" </dev/null >"$DEMO_DIR/ggaoed.log" 2>&1 &
 	DEMO_PID=$!
 	# Ready when the control socket appears (or give it 5 s); a daemon that exits early has failed.
 	for _ in $(seq 50); do
@@ -237,9 +237,11 @@ EOF
 		die "demo FAILED: the daemon did not stay up"
 	fi
 
-	say "discovering from $DEMO_NS_CLIENT: ggaoectl discover $DEMO_IF_CLIENT"
+	# discover needs no daemon, but -c keeps ggaoectl from looking for /etc's configuration.
+	say "discovering from $DEMO_NS_CLIENT: ggaoectl -c $DEMO_DIR/ggaoed.conf discover $DEMO_IF_CLIENT"
 	local out=$DEMO_DIR/discover.out dstatus=0
-	ip netns exec "$DEMO_NS_CLIENT" "$DEMO_DIR/ggaoectl" discover "$DEMO_IF_CLIENT" >"$out" 2>&1 || dstatus=$?
+	ip netns exec "$DEMO_NS_CLIENT" "$DEMO_DIR/ggaoectl" -c "$DEMO_DIR/ggaoed.conf" discover "$DEMO_IF_CLIENT" \
+		</dev/null >"$out" 2>&1 || dstatus=$?
 	sed 's/^/    /' "$out"
 	if [ $dstatus -eq 0 ] && demo_check "$out"; then
 		say "demo OK: shelf 1 slot 1 (1 GiB) answers over AoE"
