@@ -24,6 +24,7 @@ internal static unsafe class Log
     private const int LOG_DAEMON = 3 << 3;
     private static int s_syslogFd = -1;
     private static bool s_toStderr = true;
+    private static bool s_detached;
 
     public static LogLevel Threshold { get; set; } = LogLevel.Info;
 
@@ -35,9 +36,15 @@ internal static unsafe class Log
 
     public static void UseStderr() => s_toStderr = true;
 
-    /// <summary>Switches to syslog. Falls back to stderr when /dev/log can't be reached.</summary>
+    /// <summary>
+    /// Switches to syslog for a daemon without a terminal. When /dev/log can't be reached messages are
+    /// counted as <see cref="Lost"/>: stderr is no longer ours (the runtime holds a duplicate of the
+    /// parent's descriptor, so even after dup2 to /dev/null it would still reach the old terminal).
+    /// </summary>
     public static void UseSyslog()
     {
+        s_detached = true;
+        s_toStderr = false;
         int fd = Libc.socket(Libc.AF_UNIX, Libc.SOCK_DGRAM | Libc.SOCK_CLOEXEC | Libc.SOCK_NONBLOCK, 0);
         if (fd < 0)
             return;
@@ -67,7 +74,13 @@ internal static unsafe class Log
         if (level > Threshold)
             return;
         Observer?.Invoke(level, message);
-        if (s_toStderr || s_syslogFd < 0)
+        if (!s_toStderr && s_syslogFd < 0)
+        {
+            if (s_detached)
+                Lost++;
+            return;
+        }
+        if (s_toStderr)
         {
             Console.Error.WriteLine(level <= LogLevel.Warning ? $"ggaoed: {Prefix(level)}{message}" : "ggaoed: " + message);
             return;

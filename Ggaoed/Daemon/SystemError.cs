@@ -11,6 +11,9 @@ internal sealed class SystemError : Exception
     public SystemError(string what, int errno)
         : base($"{what}: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})") => Errno = (Errno)errno;
 
+    /// <summary>A start-up failure that has no errno (the message says it all).</summary>
+    public SystemError(string message) : base(message) { }
+
     public Errno Errno { get; }
 
     /// <summary>Throws for the errno of the last P/Invoke. Not for hot paths: those count and go on.</summary>

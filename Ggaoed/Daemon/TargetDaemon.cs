@@ -73,6 +73,10 @@ internal sealed partial class TargetDaemon : ITurnHandler, IDisposable
     /// <summary>Entry point of the foreground daemon; returns the process exit status.</summary>
     public static int Run(GgaoedConfig config, DaemonOptions options)
     {
+        // A detaching child reports start-up errors to its parent over the readiness socket, which
+        // prints them; its own messages go to syslog from the start so nothing is printed twice.
+        if (options.ReadySocket != null)
+            Log.UseSyslog();
         using var daemon = new TargetDaemon(config, options);
         try
         {
@@ -90,7 +94,6 @@ internal sealed partial class TargetDaemon : ITurnHandler, IDisposable
         {
             SdNotify.Send(options.ReadySocket, "READY=1");
             Daemonizer.DetachFromTerminal();
-            Log.UseSyslog();
         }
         SdNotify.Send($"READY=1\nSTATUS=serving {daemon._devices.Count} device(s)\nMAINPID={Environment.ProcessId}");
         Log.Notice($"ggaoed {Program.Version} ready: {daemon._devices.Count} device(s) on {daemon.PortCount} interface(s)");
@@ -103,7 +106,7 @@ internal sealed partial class TargetDaemon : ITurnHandler, IDisposable
     public void Start()
     {
         Defaults d = new(_config.Defaults);
-        _pidFile = PidFile.TryAcquire(d.PidFile, out string? pidError) ?? throw new SystemError(pidError!, 0);
+        _pidFile = PidFile.TryAcquire(d.PidFile, out string? pidError) ?? throw new SystemError(pidError!);
         try
         {
             Directory.CreateDirectory(d.StateDirectory);
