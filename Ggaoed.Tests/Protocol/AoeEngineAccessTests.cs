@@ -169,3 +169,26 @@ public class AoeEngineAccessTests
             Assert.True(Reply(frame, t).Length >= 60);
     }
 }
+
+public class AoeTargetCountersTests
+{
+    [Fact]
+    public void Counters_ClassifyEveryHandledFrame()
+    {
+        AoeTarget t = NewTarget();
+        t.SetDenyList(new[] { OtherHost });
+        Run(Config(0, default, source: OtherHost), t, out _, out _);                 // denied
+        Run(AtaFrame(0, 0, 1, 0x20, 0, slot: 0xFF), t, out _, out _);                // broadcast ATA
+        Run(Config(0, default, slot: 9), t, out _, out _);                           // not ours: not counted
+        Run(Config(0, default), t, out _, out _);                                    // reply
+        Run(Config(1, "nope"u8), t, out _, out _);                                   // unanswered test
+        Run(Frame(7, default), t, out _, out _);                                     // AoE error
+        Run(AtaFrame(0, 0, 1, 0x20, 5000), t, out _, out _);                         // ATA error
+        Run(AtaFrame(0, 0, 1, 0x20, 0), t, out _, out _);                            // I/O
+        AoeTargetCounters c = t.Counters;
+        Assert.Equal((1L, 1L, 5L, 1L, 3L, 1L, 1L, 1L),
+            (c.Denied, c.BroadcastIgnored, c.Requests, c.Unanswered, c.Replies, c.AoeErrors, c.AtaErrors, c.IoRequests));
+        c.Reset();
+        Assert.Equal(0, c.Requests);
+    }
+}
