@@ -42,6 +42,17 @@ public class AoeEngineAtaTests
     }
 
     [Theory]
+    [InlineData(0x0000_E000_0010UL)] // Linux: LBA bit | obsolete bits in the top nibble of lba3
+    [InlineData(0x0000_A000_0010UL)]
+    [InlineData(0xFFFF_F000_0010UL)] // junk in lba4/lba5, which LBA28 has no use for
+    public void Lba28Read_IgnoresEverythingAbove28Bits(ulong raw)
+    {
+        Assert.Equal(AoeDecision.Io, Run(AtaFrame(0, 0, 1, 0x20, raw), NewTarget(), out _, out AoeIoRequest io));
+        Assert.Equal(16UL, io.Lba);
+        Assert.Equal(raw, io.RawLba);
+    }
+
+    [Theory]
     [InlineData(0x24)]
     [InlineData(0x25)]
     public void Lba48Read_UsesAllSixLbaBytesLittleEndian(byte command)

@@ -57,26 +57,59 @@ public static class AoeEngine
         MacAddress source = MacAddress.Read(frame.Slice(AoeWire.EthSourceOffset));
         if (source.IsGroup)
             return AoeDecision.Drop;
-        if (!target.IsAddressedBy(shelf, slot) || !target.IsVisibleTo(source))
+        if (!target.IsAddressedBy(shelf, slot))
             return AoeDecision.Drop;
+        AoeTargetCounters counters = target.Counters;
+        if (!target.IsVisibleTo(source))
+        {
+            counters.Denied++;
+            return AoeDecision.Drop;
+        }
 
         byte command = frame[AoeWire.CommandOffset];
         bool broadcast = shelf == AoeWire.BroadcastShelf || slot == AoeWire.BroadcastSlot;
         if (broadcast && command == AoeWire.CmdAta && !target.Broadcast)
-            return AoeDecision.Drop;
-
-        var ctx = new Context(frame, target, iface, source, reply);
-        if (frame[AoeWire.VerFlagsOffset] >> 4 != AoeWire.Version)
-            return ctx.AoeError(AoeWire.ErrUnsupportedVersion, out replyLength);
-
-        return command switch
         {
-            AoeWire.CmdAta => HandleAta(ref ctx, out replyLength, out io),
-            AoeWire.CmdQueryConfig => HandleConfig(ref ctx, out replyLength),
-            AoeWire.CmdMacMask => HandleMacMask(ref ctx, out replyLength),
-            AoeWire.CmdReserve => HandleReserve(ref ctx, out replyLength),
-            _ => ctx.AoeError(AoeWire.ErrUnrecognizedCommand, out replyLength),
-        };
+            counters.BroadcastIgnored++;
+            return AoeDecision.Drop;
+        }
+
+        counters.Requests++;
+        var ctx = new Context(frame, target, iface, source, reply);
+        AoeDecision decision;
+        if (frame[AoeWire.VerFlagsOffset] >> 4 != AoeWire.Version)
+        {
+            decision = ctx.AoeError(AoeWire.ErrUnsupportedVersion, out replyLength);
+        }
+        else
+        {
+            decision = command switch
+            {
+                AoeWire.CmdAta => HandleAta(ref ctx, out replyLength, out io),
+                AoeWire.CmdQueryConfig => HandleConfig(ref ctx, out replyLength),
+                AoeWire.CmdMacMask => HandleMacMask(ref ctx, out replyLength),
+                AoeWire.CmdReserve => HandleReserve(ref ctx, out replyLength),
+                _ => ctx.AoeError(AoeWire.ErrUnrecognizedCommand, out replyLength),
+            };
+        }
+
+        switch (decision)
+        {
+            case AoeDecision.Io:
+                counters.IoRequests++;
+                break;
+            case AoeDecision.Reply:
+                counters.Replies++;
+                if ((reply[AoeWire.VerFlagsOffset] & AoeWire.FlagError) != 0)
+                    counters.AoeErrors++;
+                else if (command == AoeWire.CmdAta && (reply[AoeWire.AtaCmdStatusOffset] & Ata.StatusError) != 0)
+                    counters.AtaErrors++;
+                break;
+            default:
+                counters.Unanswered++;
+                break;
+        }
+        return decision;
     }
 
     // ---- ATA (AoEr11 section 3.1) --------------------------------------------------------------------

@@ -116,6 +116,8 @@ public sealed class AoeTarget
     public long StateVersion { get; private set; }
 
     public MacList MaskList { get; } = new(MaskListCapacity);
+
+    public AoeTargetCounters Counters { get; } = new();
     public MacList ReserveList { get; } = new(ReserveListCapacity);
 
     public int ConfigLength { get; private set; }
