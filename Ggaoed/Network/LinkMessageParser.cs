@@ -173,9 +173,11 @@ internal static class LinkMessageParser
                 break;
             attrs = attrs.Slice(step);
         }
+        if (!ok)
+            return false; // a half-read message could misreport the MTU or name: drop it whole
         result.Links++;
         handler.OnLink(new LinkEvent(deleted, index, flags, mtu, name, address));
-        return ok;
+        return true;
     }
 
     private static int Align(int length) => (length + 3) & ~3;
