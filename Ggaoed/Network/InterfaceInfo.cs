@@ -9,8 +9,11 @@ namespace Ggaoed.Network;
 /// source of every response, AoE notes 0.3), MTU (sector count in the config reply, AoE notes 0.6) and
 /// whether it is up and running.
 /// </summary>
-internal readonly record struct InterfaceInfo(string Name, int Index, MacBytes Mac, int Mtu, bool IsUp, bool IsRunning)
+internal readonly record struct InterfaceInfo(string Name, int Index, MacBytes Mac, int Mtu, bool IsUp, bool IsRunning, bool IsEthernet)
 {
+    /// <summary>ARPHRD_ETHER (linux/if_arp.h): veth, bridges, bonds and NICs all report it; loopback does not.</summary>
+    public const int ArphrdEther = 1;
+
     /// <summary>
     /// Queries an interface with SIOCGIF* ioctls on <paramref name="socketFd"/>. The socket decides the
     /// network namespace the name is looked up in, so pass the interface's own packet socket when there is one.
@@ -24,9 +27,7 @@ internal readonly record struct InterfaceInfo(string Name, int Index, MacBytes M
 
         req = Request(name);
         Ioctl(socketFd, name, Libc.SIOCGIFHWADDR, &req, "SIOCGIFHWADDR");
-        // ARPHRD_ETHER = 1 (linux/if_arp.h): AoE runs over Ethernet only.
-        if (req.ifr_hwaddr_family != 1)
-            throw new NetworkException(name, "not an Ethernet interface (hardware type " + req.ifr_hwaddr_family.ToString(System.Globalization.CultureInfo.InvariantCulture) + ")");
+        bool ethernet = req.ifr_hwaddr_family == ArphrdEther;
         var mac = MacBytes.Read(new ReadOnlySpan<byte>(req.ifr_hwaddr_data, 6));
 
         int mtu = QueryMtu(socketFd, name);
@@ -34,7 +35,7 @@ internal readonly record struct InterfaceInfo(string Name, int Index, MacBytes M
         req = Request(name);
         Ioctl(socketFd, name, Libc.SIOCGIFFLAGS, &req, "SIOCGIFFLAGS");
         int flags = (ushort)req.ifr_flags;
-        return new InterfaceInfo(name, index, mac, mtu, (flags & Libc.IFF_UP) != 0, (flags & Libc.IFF_RUNNING) != 0);
+        return new InterfaceInfo(name, index, mac, mtu, (flags & Libc.IFF_UP) != 0, (flags & Libc.IFF_RUNNING) != 0, ethernet);
     }
 
     /// <summary>Queries an interface in the calling thread's network namespace.</summary>

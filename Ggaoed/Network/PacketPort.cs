@@ -197,6 +197,9 @@ internal sealed unsafe class PacketPort : IDisposable
         try
         {
             InterfaceInfo info = InterfaceInfo.Query(fd, interfaceName);
+            // AoE runs over Ethernet only (its frames are Ethernet II frames with EtherType 0x88A2).
+            if (!info.IsEthernet)
+                throw new NetworkException(interfaceName, "not an Ethernet interface");
             int err = AoeSocketFilter.Attach(fd);
             if (err != 0)
                 throw new NetworkException(interfaceName, "SO_ATTACH_FILTER", err);
