@@ -126,7 +126,7 @@ internal sealed partial class TargetDaemon : ITurnHandler, IDisposable
             AddDevice(OpenDevice(dc));
 
         StartLinkMonitor();
-        foreach (string name in ListInterfaces())
+        foreach (string name in LinkNames())
             if (_config.IsInterfaceWanted(name))
                 TryAttachInterface(name);
         AssignDevicesToPorts();
