@@ -59,7 +59,10 @@ internal sealed class ControlCommands : IControlCommands
                 return (true, ShowList(devices, json, mask: false));
             case "clear-stats":
                 foreach (ExportedDevice d in devices)
+                {
                     _deviceBaseline[d] = new Snapshot(d.Engine.Counters, d.Counters);
+                    d.Target.Counters.Reset();
+                }
                 if (patterns.Count == 0)
                     foreach (NetworkPort p in _daemon.Ports)
                         _portBaseline[p.Name] = p.Port.Counters;
@@ -229,6 +232,12 @@ internal sealed class ControlCommands : IControlCommands
                 w.WriteNumber("reply_drops", f.ReplyDrops);
                 w.WriteNumber("queue_depth", f.QueueDepth);
                 w.WriteNumber("queue_length", d.Config.QueueLength);
+                AoeTargetCounters aoe = d.Target.Counters;
+                w.WriteNumber("aoe_requests", aoe.Requests);
+                w.WriteNumber("aoe_denied", aoe.Denied);
+                w.WriteNumber("aoe_broadcast_ignored", aoe.BroadcastIgnored);
+                w.WriteNumber("aoe_error_replies", aoe.AoeErrors);
+                w.WriteNumber("ata_error_replies", aoe.AtaErrors);
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -287,6 +296,12 @@ internal sealed class ControlCommands : IControlCommands
         DeviceMetric("ggaoed_device_errors_total", "counter", "Requests that failed with an I/O error.", f => f.Errors);
         DeviceMetric("ggaoed_device_queue_full_drops_total", "counter", "Requests dropped because the queue was full.", f => f.QueueFullDrops);
         DeviceMetric("ggaoed_device_queue_depth", "gauge", "Requests queued or in the kernel.", f => f.QueueDepth);
+        Family("ggaoed_device_denied_total", "counter", "Requests ignored by ACL, MAC mask or reservation.");
+        foreach (ExportedDevice d in devices)
+            sb.Append("ggaoed_device_denied_total{device=\"").Append(Escape(d.Name)).Append("\"} ").Append(d.Target.Counters.Denied).Append('\n');
+        Family("ggaoed_device_ata_error_replies_total", "counter", "Requests answered with ATA error status.");
+        foreach (ExportedDevice d in devices)
+            sb.Append("ggaoed_device_ata_error_replies_total{device=\"").Append(Escape(d.Name)).Append("\"} ").Append(d.Target.Counters.AtaErrors).Append('\n');
 
         var ports = new List<NetworkPort>(_daemon.Ports);
         void PortMetric(string name, string type, string help, Func<PacketPortCounters, ulong> value)
