@@ -278,6 +278,7 @@ public static class ConfigLoader
             double maxDelay = defaults.MaxDelay, mergeDelay = defaults.MergeDelay;
             bool ownDelays = false;
             ulong[] accept = [], deny = [];
+            string? resolved = null;
 
             if (pathEntry != null && uuidEntry != null)
                 Error(g.Line, subject, "has both path (line " + Num(pathEntry.Line) + ") and uuid (line " + Num(uuidEntry.Line)
@@ -289,9 +290,15 @@ public static class ConfigLoader
                 {
                     case ConfigKeys.Path:
                         path = Text(e);
+                        // Checked in place so that messages stay in file order; with both keys set the
+                        // one message about that is enough.
+                        if (path != null && uuidEntry == null)
+                            resolved = CheckPath(e, path);
                         break;
                     case ConfigKeys.Uuid:
                         uuid = Text(e);
+                        if (uuid != null && pathEntry == null)
+                            resolved = ResolveUuid(e, uuid);
                         break;
                     case ConfigKeys.Shelf:
                         shelf = Int(e, 0, 0xFFFF, null);
@@ -359,21 +366,6 @@ public static class ConfigLoader
             if (ownDelays)
                 CheckDelays(g, maxDelay, mergeDelay);
 
-            string? resolved = null;
-            if (pathEntry != null && uuidEntry == null && path != null)
-                resolved = CheckPath(pathEntry, path);
-            else if (uuidEntry != null && pathEntry == null && uuid != null)
-            {
-                if (uuid.Length == 0)
-                    Error(uuidEntry, "is empty: give the filesystem, swap, LUKS or partition UUID as blkid shows it");
-                else
-                {
-                    resolved = _host.ResolveUuid(uuid, out string why);
-                    if (resolved == null)
-                        Error(uuidEntry, why);
-                }
-            }
-
             if (_errors.Count != errorsBefore || resolved == null || shelf == null || slot == null)
                 return null;
             Array.Sort(accept);
@@ -412,6 +404,19 @@ public static class ConfigLoader
                 if (!(char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or '+' or ':' or '@'))
                     return "device name may only use letters, digits and . _ - + : @ (it names the state file and ggaoectl arguments): rename the group";
             return null;
+        }
+
+        private string? ResolveUuid(KeyFileEntry e, string uuid)
+        {
+            if (uuid.Length == 0)
+            {
+                Error(e, "is empty: give the filesystem, swap, LUKS or partition UUID as blkid shows it");
+                return null;
+            }
+            string? device = _host.ResolveUuid(uuid, out string why);
+            if (device == null)
+                Error(e, why);
+            return device;
         }
 
         private string? CheckPath(KeyFileEntry e, string path)
