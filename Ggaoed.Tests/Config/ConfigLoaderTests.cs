@@ -419,3 +419,62 @@ public class ConfigLoaderTests
         Assert.Equal(4, c.Acls["all"].Length);
     }
 }
+
+public class ConfigLoaderExtraTests
+{
+    private static string[] Errors(string text)
+    {
+        ConfigLoadResult r = ConfigLoader.LoadText(text, "g.conf", new FakeConfigHost().WithFile("/srv/a"));
+        var list = new List<string>();
+        foreach (ConfigDiagnostic d in r.Errors)
+            list.Add(d.ToString());
+        return list.ToArray();
+    }
+
+    [Fact]
+    public void MisspelledReservedGroup_IsCalledATypo()
+    {
+        Assert.Equal(new[]
+        {
+            "g.conf:1: [default]: unknown group: did you mean [defaults]? Group names are case-sensitive",
+            "g.conf:3: [ACLs]: unknown group: did you mean [acls]? Group names are case-sensitive",
+        }, Errors("[default]\nqueue-length = 4\n[ACLs]\n"));
+    }
+
+    [Fact]
+    public void BlankSeparatedInterfaceList_IsRefused()
+    {
+        Assert.Equal(new[]
+        {
+            "g.conf:2: interfaces: 'eth0 eth1' cannot be an interface name (it contains a blank or '/'): separate interfaces with commas",
+        }, Errors("[defaults]\ninterfaces = eth0 eth1\n"));
+    }
+
+    [Fact]
+    public void Report_PrintsErrorsThenWarnings_AndReturnsTheExitStatus()
+    {
+        var host = new FakeConfigHost().WithFile("/srv/a");
+        var sw = new System.IO.StringWriter { NewLine = "\n" };
+        int rc = ConfigLoader.LoadText("[d]\npath = /srv/a\nshelf = 4095\nslot = 1\ninterfaces = e\n", "g.conf", host).Report(sw);
+        Assert.Equal(0, rc);
+        Assert.StartsWith("warning: g.conf:3: shelf: the Linux aoe driver never discovers shelf 4095", sw.ToString());
+
+        sw = new System.IO.StringWriter { NewLine = "\n" };
+        rc = ConfigLoader.LoadText("[defaults]\nbogus = 1\n", "g.conf", host).Report(sw);
+        Assert.Equal(2, rc);
+        Assert.StartsWith("g.conf:2: bogus: unknown key in [defaults]", sw.ToString());
+    }
+
+    [Fact]
+    public void HasSameSettings_ComparesValuesNotArrayIdentity_AndIgnoresLocation()
+    {
+        const string text = "[acls]\nx = 00:00:00:00:00:01\n[d]\npath = /srv/a\nshelf = 1\nslot = 1\ninterfaces = eth0\naccept = x\n";
+        var host = new FakeConfigHost().WithFile("/srv/a");
+        DeviceConfig a = ConfigLoader.LoadText(text, "g.conf", host).Config!.Devices[0];
+        DeviceConfig b = ConfigLoader.LoadText("\n\n" + text, "g.conf", host).Config!.Devices[0];
+        Assert.NotEqual(a.Location, b.Location);
+        Assert.True(a.HasSameSettings(b));
+        Assert.False(a.HasSameSettings(b with { Accept = new ulong[] { 2 } }));
+        Assert.False(a.HasSameSettings(b with { ReadOnly = true }));
+    }
+}

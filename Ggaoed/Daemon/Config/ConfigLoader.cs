@@ -22,6 +22,19 @@ public sealed class ConfigLoadResult
     public IReadOnlyList<ConfigDiagnostic> Errors { get; }
     public IReadOnlyList<ConfigDiagnostic> Warnings { get; }
     public bool Ok => Config != null;
+
+    /// <summary>
+    /// Prints every error, then every warning (prefixed "warning: "), one per line, and returns the exit status
+    /// for <c>ggaoed -t</c>: 0 when the configuration is usable, 2 when it is not.
+    /// </summary>
+    public int Report(System.IO.TextWriter output)
+    {
+        foreach (ConfigDiagnostic e in Errors)
+            output.WriteLine(e.ToString());
+        foreach (ConfigDiagnostic w in Warnings)
+            output.WriteLine("warning: " + w.ToString());
+        return Ok ? 0 : ConfigLoader.ExitStatusInvalid;
+    }
 }
 
 /// <summary>
@@ -37,6 +50,8 @@ public sealed class ConfigLoadResult
 public static class ConfigLoader
 {
     public const string DefaultPath = "/etc/ggaoed.conf";
+    /// <summary>Exit status of the daemon (and of <c>ggaoed -t</c>) for an unusable configuration.</summary>
+    public const int ExitStatusInvalid = 2;
     /// <summary>Linux interface names are at most IFNAMSIZ - 1 = 15 bytes.</summary>
     private const int MaxInterfaceName = 15;
 
@@ -211,6 +226,12 @@ public static class ConfigLoader
 
         private InterfaceConfig? ParseInterface(KeyFileGroup g)
         {
+            string? reserved = ReservedLookalike(g.Name);
+            if (reserved != null)
+            {
+                Error(g.Line, "[" + g.Name + "]", "unknown group: did you mean [" + reserved + "]? Group names are case-sensitive");
+                return null;
+            }
             foreach (KeyFileEntry e in g.Entries)
             {
                 if (ConfigKeys.Contains(ConfigKeys.Device, e.Key) && !ConfigKeys.Contains(ConfigKeys.Interface, e.Key))
@@ -247,6 +268,18 @@ public static class ConfigLoader
                 }
             }
             return _errors.Count == errorsBefore ? i : null;
+        }
+
+        /// <summary>"Default", "[acl]" and the like are typos, not interfaces.</summary>
+        private static string? ReservedLookalike(string name)
+        {
+            foreach (string reserved in new[] { ConfigKeys.DefaultsGroup, ConfigKeys.AclsGroup })
+            {
+                if (string.Equals(name, reserved, StringComparison.OrdinalIgnoreCase)
+                    || string.Equals(name + "s", reserved, StringComparison.OrdinalIgnoreCase))
+                    return reserved;
+            }
+            return null;
         }
 
         private static string? InterfaceNameProblem(string name)
@@ -661,6 +694,13 @@ public static class ConfigLoader
             bool ok = true;
             foreach (string p in list)
             {
+                if (p.IndexOfAny([' ', '\t', '/']) >= 0)
+                {
+                    // Typically "eth0 eth1": a forgotten comma would otherwise match nothing, silently.
+                    Error(e, "'" + p + "' cannot be an interface name (it contains a blank or '/'): separate interfaces with commas");
+                    ok = false;
+                    continue;
+                }
                 string? bad = GlobPattern.Validate(p);
                 if (bad != null)
                 {
