@@ -478,3 +478,14 @@ public class ConfigLoaderExtraTests
         Assert.False(a.HasSameSettings(b with { ReadOnly = true }));
     }
 }
+
+public class ConfigLoaderCascadeTests
+{
+    [Fact]
+    public void BrokenDefaultInterfaces_IsReportedOnce_NotAgainForEveryDevice()
+    {
+        ConfigLoadResult r = ConfigLoader.LoadText("[defaults]\ninterfaces = eth[0\n[a]\npath = /srv/a\nshelf = 1\nslot = 1\n[b]\npath = /srv/a\nshelf = 1\nslot = 2\n",
+            "g.conf", new FakeConfigHost().WithFile("/srv/a"));
+        Assert.Equal("g.conf:2: interfaces: 'eth[0' is not a valid interface pattern: '[' without a matching ']'", Assert.Single(r.Errors).ToString());
+    }
+}

@@ -92,6 +92,7 @@ public static class ConfigLoader
         private EthersFile? _ethers;
         private string _ethersWhere = EthersFile.DefaultPath;
         private bool _ethersMissing;
+        private bool _defaultInterfacesBroken;
 
         public Run(string file, IConfigHost host)
         {
@@ -182,6 +183,7 @@ public static class ConfigLoader
                         break;
                     case ConfigKeys.Interfaces:
                         if (Patterns(e) is string[] p) d = d with { Interfaces = p };
+                        else _defaultInterfacesBroken = true;
                         break;
                     case ConfigKeys.DirectIo:
                         if (Bool(e) is bool dio) d = d with { DirectIo = dio };
@@ -309,7 +311,7 @@ public static class ConfigLoader
             int queueLength = defaults.QueueLength;
             string[] patterns = defaults.Interfaces;
             double maxDelay = defaults.MaxDelay, mergeDelay = defaults.MergeDelay;
-            bool ownDelays = false;
+            bool ownDelays = false, interfacesBroken = false;
             ulong[] accept = [], deny = [];
             string? resolved = null;
 
@@ -360,6 +362,7 @@ public static class ConfigLoader
                         break;
                     case ConfigKeys.Interfaces:
                         if (Patterns(e) is string[] p) patterns = p;
+                        else interfacesBroken = true;
                         break;
                     case ConfigKeys.TraceIo:
                         if (Bool(e) is bool t) traceIo = t;
@@ -394,7 +397,8 @@ public static class ConfigLoader
                 Error(g.Line, subject, "has no shelf: give every device a shelf (0 to 65534) and a slot (0 to 254)");
             if (g.Find(ConfigKeys.Slot) == null)
                 Error(g.Line, subject, "has no slot: give every device a shelf (0 to 65534) and a slot (0 to 254)");
-            if (patterns.Length == 0)
+            // A broken interfaces list has been reported already; "exported nowhere" would only repeat it.
+            if (patterns.Length == 0 && !interfacesBroken && (g.Find(ConfigKeys.Interfaces) != null || !_defaultInterfacesBroken))
                 Error(g.Line, subject, "is not exported on any interface: set interfaces here or in [defaults]");
             if (ownDelays)
                 CheckDelays(g, maxDelay, mergeDelay);
