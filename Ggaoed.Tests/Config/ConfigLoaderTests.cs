@@ -489,3 +489,27 @@ public class ConfigLoaderCascadeTests
         Assert.Equal("g.conf:2: interfaces: 'eth[0' is not a valid interface pattern: '[' without a matching ']'", Assert.Single(r.Errors).ToString());
     }
 }
+
+public class ConfigLoaderDefaultsOnlyTests
+{
+    [Fact]
+    public void LoadDefaults_IgnoresDevicesItCannotCheck_ButNotSyntaxOrDefaultsErrors()
+    {
+        DefaultsConfig? d = ConfigLoader.LoadDefaultsText("[defaults]\ncontrol-socket = /run/x.sock\n[d]\npath = /nonexistent\naccept = nobody\n",
+            "g.conf", out var errors);
+        Assert.Empty(errors);
+        Assert.Equal("/run/x.sock", d!.ControlSocket);
+
+        Assert.Null(ConfigLoader.LoadDefaultsText("[defaults]\ncontrol-socket = x\n[d\n", "g.conf", out errors));
+        Assert.Equal(2, errors.Count);
+        Assert.Equal("g.conf:2: control-socket: 'x' is not an absolute path: start it with /", errors[0].ToString());
+        Assert.Equal("g.conf:3: syntax error: a group header must look like [name] and stand alone on its line", errors[1].ToString());
+    }
+
+    [Fact]
+    public void EthersHostNames_MatchWithoutCase()
+    {
+        Assert.True(EthersFile.Parse("00:00:00:00:00:01 Web1.Example.org\n").TryLookup("web1.example.ORG", out ulong mac));
+        Assert.Equal(1UL, mac);
+    }
+}

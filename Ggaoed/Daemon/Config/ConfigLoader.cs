@@ -72,6 +72,31 @@ public static class ConfigLoader
         return LoadText(text, path, host);
     }
 
+    /// <summary>
+    /// Only <c>[defaults]</c> (plus syntax errors anywhere), for ggaoectl: it needs the control socket path and
+    /// must work for users who cannot open the exported devices, so paths, UUIDs and ACLs are not checked.
+    /// </summary>
+    public static DefaultsConfig? LoadDefaults(string path, out IReadOnlyList<ConfigDiagnostic> errors)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            errors = [new ConfigDiagnostic(path, 0, null, "cannot read the configuration file: " + e.Message)];
+            return null;
+        }
+        return LoadDefaultsText(text, path, out errors);
+    }
+
+    public static DefaultsConfig? LoadDefaultsText(string text, string fileName, out IReadOnlyList<ConfigDiagnostic> errors)
+    {
+        var run = new Run(fileName, new SystemConfigHost());
+        return run.ExecuteDefaultsOnly(KeyFileParser.Parse(text, fileName), out errors);
+    }
+
     public static ConfigLoadResult LoadText(string text, string fileName, IConfigHost host)
     {
         var run = new Run(fileName, host);
@@ -98,6 +123,17 @@ public static class ConfigLoader
         {
             _file = file;
             _host = host;
+        }
+
+        public DefaultsConfig? ExecuteDefaultsOnly(KeyFileDocument doc, out IReadOnlyList<ConfigDiagnostic> errors)
+        {
+            _errors.AddRange(doc.Errors);
+            DefaultsConfig defaults = new();
+            foreach (KeyFileGroup g in doc.Groups)
+                if (g.Name == ConfigKeys.DefaultsGroup)
+                    defaults = ParseDefaults(g);
+            errors = SortedByLine();
+            return _errors.Count == 0 ? defaults : null;
         }
 
         public ConfigLoadResult Execute(KeyFileDocument doc)
@@ -154,7 +190,7 @@ public static class ConfigLoader
             }
 
             if (_errors.Count > 0)
-                return new ConfigLoadResult(null, _errors, _warnings);
+                return new ConfigLoadResult(null, SortedByLine(), _warnings);
             var acls = new Dictionary<string, ulong[]>(StringComparer.Ordinal);
             foreach (var kv in _aclResolved)
                 acls[kv.Key] = kv.Value!;
@@ -167,6 +203,22 @@ public static class ConfigLoader
                 Acls = acls,
             };
             return new ConfigLoadResult(config, _errors, _warnings);
+        }
+
+        /// <summary>
+        /// Problems in file order (stable for the same line), which is how an admin works through them; syntax
+        /// errors are found in an earlier pass and would otherwise all come first.
+        /// </summary>
+        private List<ConfigDiagnostic> SortedByLine()
+        {
+            var keyed = new (int Line, int Index, ConfigDiagnostic D)[_errors.Count];
+            for (int i = 0; i < keyed.Length; i++)
+                keyed[i] = (_errors[i].Line, i, _errors[i]);
+            Array.Sort(keyed, static (a, b) => a.Line != b.Line ? a.Line.CompareTo(b.Line) : a.Index.CompareTo(b.Index));
+            var sorted = new List<ConfigDiagnostic>(keyed.Length);
+            foreach (var k in keyed)
+                sorted.Add(k.D);
+            return sorted;
         }
 
         // ---- [defaults] ----
