@@ -513,3 +513,18 @@ public class ConfigLoaderDefaultsOnlyTests
         Assert.Equal(1UL, mac);
     }
 }
+
+public class ConfigLoaderDuplicateTests
+{
+    [Fact]
+    public void DuplicateShelfSlot_IsFound_EvenWhenTheFirstDeviceHasOtherProblems()
+    {
+        ConfigLoadResult r = ConfigLoader.LoadText("[defaults]\ninterfaces = e\n[a]\npath = /srv/none\nshelf = 1\nslot = 2\n[b]\npath = /srv/a\nshelf = 1\nslot = 2\n",
+            "g.conf", new FakeConfigHost().WithFile("/srv/a"));
+        Assert.Equal(new[]
+        {
+            "g.conf:4: path: /srv/none does not exist: create it or correct the path",
+            "g.conf:9: shelf: e1.2 is already used by [a] at line 3: give each device its own shelf and slot",
+        }, System.Array.ConvertAll(System.Linq.Enumerable.ToArray(r.Errors), e => e.ToString()));
+    }
+}

@@ -161,25 +161,26 @@ public static class ConfigLoader
 
             var interfaces = new List<InterfaceConfig>();
             var devices = new List<DeviceConfig>();
-            var addresses = new Dictionary<int, (DeviceConfig Device, int Line)>();
+            var addresses = new Dictionary<int, KeyFileGroup>();
             foreach (KeyFileGroup g in doc.Groups)
             {
                 if (g == defaultsGroup || g == aclsGroup)
                     continue;
                 if (g.Find(ConfigKeys.Path) != null || g.Find(ConfigKeys.Uuid) != null)
                 {
-                    DeviceConfig? d = ParseDevice(g, defaults);
-                    if (d == null)
-                        continue;
-                    int address = (d.Shelf << 8) | d.Slot;
-                    int shelfLine = g.Find(ConfigKeys.Shelf)?.Line ?? g.Line;
-                    if (addresses.TryGetValue(address, out var first))
-                        Error(shelfLine, ConfigKeys.Shelf, "e" + Num(d.Shelf) + "." + Num(d.Slot) + " is already used by ["
-                            + first.Device.Name + "] at line " + Num(first.Device.Location.Line)
-                            + ": give each device its own shelf and slot");
-                    else
-                        addresses.Add(address, (d, shelfLine));
-                    devices.Add(d);
+                    DeviceConfig? d = ParseDevice(g, defaults, out int? shelf, out int? slot);
+                    // Checked even when the device has other problems, so all of them show up in one run.
+                    if (shelf != null && slot != null)
+                    {
+                        int address = (shelf.Value << 8) | slot.Value;
+                        if (addresses.TryGetValue(address, out KeyFileGroup? first))
+                            Error(g.Find(ConfigKeys.Shelf)!.Line, ConfigKeys.Shelf, "e" + Num(shelf.Value) + "." + Num(slot.Value)
+                                + " is already used by [" + first.Name + "] at line " + Num(first.Line) + ": give each device its own shelf and slot");
+                        else
+                            addresses.Add(address, g);
+                    }
+                    if (d != null)
+                        devices.Add(d);
                 }
                 else
                 {
@@ -348,7 +349,7 @@ public static class ConfigLoader
 
         // ---- devices ----
 
-        private DeviceConfig? ParseDevice(KeyFileGroup g, DefaultsConfig defaults)
+        private DeviceConfig? ParseDevice(KeyFileGroup g, DefaultsConfig defaults, out int? shelf, out int? slot)
         {
             int errorsBefore = _errors.Count;
             string subject = "[" + g.Name + "]";
@@ -358,7 +359,8 @@ public static class ConfigLoader
 
             KeyFileEntry? pathEntry = g.Find(ConfigKeys.Path), uuidEntry = g.Find(ConfigKeys.Uuid);
             string? path = null, uuid = null;
-            int? shelf = null, slot = null;
+            shelf = null;
+            slot = null;
             bool directIo = defaults.DirectIo, traceIo = defaults.TraceIo, broadcast = false, readOnly = false;
             int queueLength = defaults.QueueLength;
             string[] patterns = defaults.Interfaces;
