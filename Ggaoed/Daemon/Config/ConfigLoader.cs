@@ -22,6 +22,19 @@ public sealed class ConfigLoadResult
     public IReadOnlyList<ConfigDiagnostic> Errors { get; }
     public IReadOnlyList<ConfigDiagnostic> Warnings { get; }
     public bool Ok => Config != null;
+
+    /// <summary>
+    /// Prints every error, then every warning (prefixed "warning: "), one per line, and returns the exit status
+    /// for <c>ggaoed -t</c>: 0 when the configuration is usable, 2 when it is not.
+    /// </summary>
+    public int Report(System.IO.TextWriter output)
+    {
+        foreach (ConfigDiagnostic e in Errors)
+            output.WriteLine(e.ToString());
+        foreach (ConfigDiagnostic w in Warnings)
+            output.WriteLine("warning: " + w.ToString());
+        return Ok ? 0 : ConfigLoader.ExitStatusInvalid;
+    }
 }
 
 /// <summary>
@@ -37,6 +50,8 @@ public sealed class ConfigLoadResult
 public static class ConfigLoader
 {
     public const string DefaultPath = "/etc/ggaoed.conf";
+    /// <summary>Exit status of the daemon (and of <c>ggaoed -t</c>) for an unusable configuration.</summary>
+    public const int ExitStatusInvalid = 2;
     /// <summary>Linux interface names are at most IFNAMSIZ - 1 = 15 bytes.</summary>
     private const int MaxInterfaceName = 15;
 
@@ -55,6 +70,31 @@ public static class ConfigLoader
             return new ConfigLoadResult(null, [err], []);
         }
         return LoadText(text, path, host);
+    }
+
+    /// <summary>
+    /// Only <c>[defaults]</c> (plus syntax errors anywhere), for ggaoectl: it needs the control socket path and
+    /// must work for users who cannot open the exported devices, so paths, UUIDs and ACLs are not checked.
+    /// </summary>
+    public static DefaultsConfig? LoadDefaults(string path, out IReadOnlyList<ConfigDiagnostic> errors)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            errors = [new ConfigDiagnostic(path, 0, null, "cannot read the configuration file: " + e.Message)];
+            return null;
+        }
+        return LoadDefaultsText(text, path, out errors);
+    }
+
+    public static DefaultsConfig? LoadDefaultsText(string text, string fileName, out IReadOnlyList<ConfigDiagnostic> errors)
+    {
+        var run = new Run(fileName, new SystemConfigHost());
+        return run.ExecuteDefaultsOnly(KeyFileParser.Parse(text, fileName), out errors);
     }
 
     public static ConfigLoadResult LoadText(string text, string fileName, IConfigHost host)
@@ -77,11 +117,23 @@ public static class ConfigLoader
         private EthersFile? _ethers;
         private string _ethersWhere = EthersFile.DefaultPath;
         private bool _ethersMissing;
+        private bool _defaultInterfacesBroken;
 
         public Run(string file, IConfigHost host)
         {
             _file = file;
             _host = host;
+        }
+
+        public DefaultsConfig? ExecuteDefaultsOnly(KeyFileDocument doc, out IReadOnlyList<ConfigDiagnostic> errors)
+        {
+            _errors.AddRange(doc.Errors);
+            DefaultsConfig defaults = new();
+            foreach (KeyFileGroup g in doc.Groups)
+                if (g.Name == ConfigKeys.DefaultsGroup)
+                    defaults = ParseDefaults(g);
+            errors = SortedByLine();
+            return _errors.Count == 0 ? defaults : null;
         }
 
         public ConfigLoadResult Execute(KeyFileDocument doc)
@@ -109,25 +161,26 @@ public static class ConfigLoader
 
             var interfaces = new List<InterfaceConfig>();
             var devices = new List<DeviceConfig>();
-            var addresses = new Dictionary<int, (DeviceConfig Device, int Line)>();
+            var addresses = new Dictionary<int, KeyFileGroup>();
             foreach (KeyFileGroup g in doc.Groups)
             {
                 if (g == defaultsGroup || g == aclsGroup)
                     continue;
                 if (g.Find(ConfigKeys.Path) != null || g.Find(ConfigKeys.Uuid) != null)
                 {
-                    DeviceConfig? d = ParseDevice(g, defaults);
-                    if (d == null)
-                        continue;
-                    int address = (d.Shelf << 8) | d.Slot;
-                    int shelfLine = g.Find(ConfigKeys.Shelf)?.Line ?? g.Line;
-                    if (addresses.TryGetValue(address, out var first))
-                        Error(shelfLine, ConfigKeys.Shelf, "e" + Num(d.Shelf) + "." + Num(d.Slot) + " is already used by ["
-                            + first.Device.Name + "] at line " + Num(first.Device.Location.Line)
-                            + ": give each device its own shelf and slot");
-                    else
-                        addresses.Add(address, (d, shelfLine));
-                    devices.Add(d);
+                    DeviceConfig? d = ParseDevice(g, defaults, out int? shelf, out int? slot);
+                    // Checked even when the device has other problems, so all of them show up in one run.
+                    if (shelf != null && slot != null)
+                    {
+                        int address = (shelf.Value << 8) | slot.Value;
+                        if (addresses.TryGetValue(address, out KeyFileGroup? first))
+                            Error(g.Find(ConfigKeys.Shelf)!.Line, ConfigKeys.Shelf, "e" + Num(shelf.Value) + "." + Num(slot.Value)
+                                + " is already used by [" + first.Name + "] at line " + Num(first.Line) + ": give each device its own shelf and slot");
+                        else
+                            addresses.Add(address, g);
+                    }
+                    if (d != null)
+                        devices.Add(d);
                 }
                 else
                 {
@@ -138,7 +191,7 @@ public static class ConfigLoader
             }
 
             if (_errors.Count > 0)
-                return new ConfigLoadResult(null, _errors, _warnings);
+                return new ConfigLoadResult(null, SortedByLine(), _warnings);
             var acls = new Dictionary<string, ulong[]>(StringComparer.Ordinal);
             foreach (var kv in _aclResolved)
                 acls[kv.Key] = kv.Value!;
@@ -151,6 +204,22 @@ public static class ConfigLoader
                 Acls = acls,
             };
             return new ConfigLoadResult(config, _errors, _warnings);
+        }
+
+        /// <summary>
+        /// Problems in file order (stable for the same line), which is how an admin works through them; syntax
+        /// errors are found in an earlier pass and would otherwise all come first.
+        /// </summary>
+        private List<ConfigDiagnostic> SortedByLine()
+        {
+            var keyed = new (int Line, int Index, ConfigDiagnostic D)[_errors.Count];
+            for (int i = 0; i < keyed.Length; i++)
+                keyed[i] = (_errors[i].Line, i, _errors[i]);
+            Array.Sort(keyed, static (a, b) => a.Line != b.Line ? a.Line.CompareTo(b.Line) : a.Index.CompareTo(b.Index));
+            var sorted = new List<ConfigDiagnostic>(keyed.Length);
+            foreach (var k in keyed)
+                sorted.Add(k.D);
+            return sorted;
         }
 
         // ---- [defaults] ----
@@ -167,6 +236,7 @@ public static class ConfigLoader
                         break;
                     case ConfigKeys.Interfaces:
                         if (Patterns(e) is string[] p) d = d with { Interfaces = p };
+                        else _defaultInterfacesBroken = true;
                         break;
                     case ConfigKeys.DirectIo:
                         if (Bool(e) is bool dio) d = d with { DirectIo = dio };
@@ -211,6 +281,12 @@ public static class ConfigLoader
 
         private InterfaceConfig? ParseInterface(KeyFileGroup g)
         {
+            string? reserved = ReservedLookalike(g.Name);
+            if (reserved != null)
+            {
+                Error(g.Line, "[" + g.Name + "]", "unknown group: did you mean [" + reserved + "]? Group names are case-sensitive");
+                return null;
+            }
             foreach (KeyFileEntry e in g.Entries)
             {
                 if (ConfigKeys.Contains(ConfigKeys.Device, e.Key) && !ConfigKeys.Contains(ConfigKeys.Interface, e.Key))
@@ -249,6 +325,18 @@ public static class ConfigLoader
             return _errors.Count == errorsBefore ? i : null;
         }
 
+        /// <summary>"Default", "[acl]" and the like are typos, not interfaces.</summary>
+        private static string? ReservedLookalike(string name)
+        {
+            foreach (string reserved in new[] { ConfigKeys.DefaultsGroup, ConfigKeys.AclsGroup })
+            {
+                if (string.Equals(name, reserved, StringComparison.OrdinalIgnoreCase)
+                    || string.Equals(name + "s", reserved, StringComparison.OrdinalIgnoreCase))
+                    return reserved;
+            }
+            return null;
+        }
+
         private static string? InterfaceNameProblem(string name)
         {
             if (name.IndexOfAny(['/', ' ', '\t', ':']) >= 0)
@@ -261,7 +349,7 @@ public static class ConfigLoader
 
         // ---- devices ----
 
-        private DeviceConfig? ParseDevice(KeyFileGroup g, DefaultsConfig defaults)
+        private DeviceConfig? ParseDevice(KeyFileGroup g, DefaultsConfig defaults, out int? shelf, out int? slot)
         {
             int errorsBefore = _errors.Count;
             string subject = "[" + g.Name + "]";
@@ -271,13 +359,15 @@ public static class ConfigLoader
 
             KeyFileEntry? pathEntry = g.Find(ConfigKeys.Path), uuidEntry = g.Find(ConfigKeys.Uuid);
             string? path = null, uuid = null;
-            int? shelf = null, slot = null;
+            shelf = null;
+            slot = null;
             bool directIo = defaults.DirectIo, traceIo = defaults.TraceIo, broadcast = false, readOnly = false;
             int queueLength = defaults.QueueLength;
             string[] patterns = defaults.Interfaces;
             double maxDelay = defaults.MaxDelay, mergeDelay = defaults.MergeDelay;
-            bool ownDelays = false;
+            bool ownDelays = false, interfacesBroken = false;
             ulong[] accept = [], deny = [];
+            string? resolved = null;
 
             if (pathEntry != null && uuidEntry != null)
                 Error(g.Line, subject, "has both path (line " + Num(pathEntry.Line) + ") and uuid (line " + Num(uuidEntry.Line)
@@ -289,9 +379,15 @@ public static class ConfigLoader
                 {
                     case ConfigKeys.Path:
                         path = Text(e);
+                        // Checked in place so that messages stay in file order; with both keys set the
+                        // one message about that is enough.
+                        if (path != null && uuidEntry == null)
+                            resolved = CheckPath(e, path);
                         break;
                     case ConfigKeys.Uuid:
                         uuid = Text(e);
+                        if (uuid != null && pathEntry == null)
+                            resolved = ResolveUuid(e, uuid);
                         break;
                     case ConfigKeys.Shelf:
                         shelf = Int(e, 0, 0xFFFF, null);
@@ -320,6 +416,7 @@ public static class ConfigLoader
                         break;
                     case ConfigKeys.Interfaces:
                         if (Patterns(e) is string[] p) patterns = p;
+                        else interfacesBroken = true;
                         break;
                     case ConfigKeys.TraceIo:
                         if (Bool(e) is bool t) traceIo = t;
@@ -354,25 +451,11 @@ public static class ConfigLoader
                 Error(g.Line, subject, "has no shelf: give every device a shelf (0 to 65534) and a slot (0 to 254)");
             if (g.Find(ConfigKeys.Slot) == null)
                 Error(g.Line, subject, "has no slot: give every device a shelf (0 to 65534) and a slot (0 to 254)");
-            if (patterns.Length == 0)
+            // A broken interfaces list has been reported already; "exported nowhere" would only repeat it.
+            if (patterns.Length == 0 && !interfacesBroken && (g.Find(ConfigKeys.Interfaces) != null || !_defaultInterfacesBroken))
                 Error(g.Line, subject, "is not exported on any interface: set interfaces here or in [defaults]");
             if (ownDelays)
                 CheckDelays(g, maxDelay, mergeDelay);
-
-            string? resolved = null;
-            if (pathEntry != null && uuidEntry == null && path != null)
-                resolved = CheckPath(pathEntry, path);
-            else if (uuidEntry != null && pathEntry == null && uuid != null)
-            {
-                if (uuid.Length == 0)
-                    Error(uuidEntry, "is empty: give the filesystem, swap, LUKS or partition UUID as blkid shows it");
-                else
-                {
-                    resolved = _host.ResolveUuid(uuid, out string why);
-                    if (resolved == null)
-                        Error(uuidEntry, why);
-                }
-            }
 
             if (_errors.Count != errorsBefore || resolved == null || shelf == null || slot == null)
                 return null;
@@ -412,6 +495,19 @@ public static class ConfigLoader
                 if (!(char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or '+' or ':' or '@'))
                     return "device name may only use letters, digits and . _ - + : @ (it names the state file and ggaoectl arguments): rename the group";
             return null;
+        }
+
+        private string? ResolveUuid(KeyFileEntry e, string uuid)
+        {
+            if (uuid.Length == 0)
+            {
+                Error(e, "is empty: give the filesystem, swap, LUKS or partition UUID as blkid shows it");
+                return null;
+            }
+            string? device = _host.ResolveUuid(uuid, out string why);
+            if (device == null)
+                Error(e, why);
+            return device;
         }
 
         private string? CheckPath(KeyFileEntry e, string path)
@@ -656,6 +752,13 @@ public static class ConfigLoader
             bool ok = true;
             foreach (string p in list)
             {
+                if (p.IndexOfAny([' ', '\t', '/']) >= 0)
+                {
+                    // Typically "eth0 eth1": a forgotten comma would otherwise match nothing, silently.
+                    Error(e, "'" + p + "' cannot be an interface name (it contains a blank or '/'): separate interfaces with commas");
+                    ok = false;
+                    continue;
+                }
                 string? bad = GlobPattern.Validate(p);
                 if (bad != null)
                 {

@@ -97,6 +97,17 @@ public sealed record DeviceConfig
     public ulong[] Deny { get; init; } = Array.Empty<ulong>();
     public SourceLocation Location { get; init; }
 
+    /// <summary>
+    /// True when both describe the same export with the same settings (where it was written is ignored), so a
+    /// reload can leave such a device running untouched.
+    /// </summary>
+    public bool HasSameSettings(DeviceConfig other) =>
+        Name == other.Name && Path == other.Path && Uuid == other.Uuid && Shelf == other.Shelf && Slot == other.Slot
+        && DirectIo == other.DirectIo && QueueLength == other.QueueLength && TraceIo == other.TraceIo
+        && MaxDelay == other.MaxDelay && MergeDelay == other.MergeDelay && Broadcast == other.Broadcast
+        && ReadOnly == other.ReadOnly && Interfaces.AsSpan().SequenceEqual(other.Interfaces)
+        && Accept.AsSpan().SequenceEqual(other.Accept) && Deny.AsSpan().SequenceEqual(other.Deny);
+
     public bool IsExportedOn(string interfaceName)
     {
         foreach (string p in Interfaces)

@@ -6,7 +6,8 @@ namespace Ggaoed.Daemon.Config;
 /// <summary>
 /// The /etc/ethers host table (ethers(5)): one <c>MAC hostname</c> pair per line, <c>#</c> starts a comment.
 /// Parsed here instead of through ether_hostton(3), because that goes through NSS, which a static binary
-/// cannot load. Malformed lines are skipped, as glibc does; the first entry for a name wins.
+/// cannot load. Malformed lines are skipped, as glibc does; the first entry for a name wins. Host names
+/// compare without regard to case, as DNS names do.
 /// </summary>
 public sealed class EthersFile
 {
@@ -16,13 +17,13 @@ public sealed class EthersFile
 
     private EthersFile(Dictionary<string, ulong> byName) => _byName = byName;
 
-    public static EthersFile Empty { get; } = new(new Dictionary<string, ulong>(StringComparer.Ordinal));
+    public static EthersFile Empty { get; } = new(new Dictionary<string, ulong>(StringComparer.OrdinalIgnoreCase));
 
     public int Count => _byName.Count;
 
     public static EthersFile Parse(string text)
     {
-        var map = new Dictionary<string, ulong>(StringComparer.Ordinal);
+        var map = new Dictionary<string, ulong>(StringComparer.OrdinalIgnoreCase);
         foreach (string rawLine in text.Split('\n'))
         {
             ReadOnlySpan<char> line = rawLine;

@@ -1,0 +1,78 @@
+using System.Collections.Generic;
+using Ggaoed.Daemon.Config;
+using Xunit;
+
+namespace Ggaoed.Tests.Config;
+
+public class KeyFileParserTests
+{
+    [Fact]
+    public void GroupsKeysAndLines_AreRecorded_CommentsAndBlankLinesSkipped()
+    {
+        string text = "# top comment\n\n[defaults]\n  queue-length = 32  \n\t# indented comment\n[disk0]\npath=/srv/a\r\nshelf =1\n";
+        KeyFileDocument doc = KeyFileParser.Parse(text, "t.conf");
+        Assert.Empty(doc.Errors);
+        Assert.Equal(2, doc.Groups.Count);
+        Assert.Equal("defaults", doc.Groups[0].Name);
+        Assert.Equal(3, doc.Groups[0].Line);
+        Assert.Equal(new KeyFileEntry("queue-length", "32", 4), doc.Groups[0].Entries[0]);
+        Assert.Equal("disk0", doc.Groups[1].Name);
+        Assert.Equal(6, doc.Groups[1].Line);
+        Assert.Equal(new KeyFileEntry("path", "/srv/a", 7), doc.Groups[1].Entries[0]);
+        Assert.Equal(new KeyFileEntry("shelf", "1", 8), doc.Groups[1].Entries[1]);
+    }
+
+    [Fact]
+    public void ValueKeepsEverythingAfterTheFirstEqualsSign()
+    {
+        KeyFileDocument doc = KeyFileParser.Parse("[g]\nk = a=b = c\n", "t");
+        Assert.Equal("a=b = c", doc.Groups[0].Entries[0].RawValue);
+    }
+
+    [Fact]
+    public void HashInsideAValue_IsNotAComment()
+    {
+        // GKeyFile only knows whole-line comments.
+        KeyFileDocument doc = KeyFileParser.Parse("[g]\nk = a # b\n", "t");
+        Assert.Equal("a # b", doc.Groups[0].Entries[0].RawValue);
+    }
+
+    [Fact]
+    public void SyntaxErrors_AreReportedWithFileAndLine()
+    {
+        string text = "key = 1\n[ok]\nno equals sign\n[broken\n[x] trailing\n[]\n= 5\n";
+        KeyFileDocument doc = KeyFileParser.Parse(text, "t.conf");
+        var msgs = new List<string>();
+        foreach (var d in doc.Errors)
+            msgs.Add(d.ToString());
+        Assert.Equal(new[]
+        {
+            "t.conf:1: key: key is outside any group: put it under [defaults] or under a device group",
+            "t.conf:3: syntax error: expected [group], key = value, or a # comment",
+            "t.conf:4: syntax error: a group header must look like [name] and stand alone on its line",
+            "t.conf:5: syntax error: a group header must look like [name] and stand alone on its line",
+            "t.conf:6: syntax error: a group name must not be empty or contain '['",
+            "t.conf:7: syntax error: missing key name before '='",
+        }, msgs);
+    }
+
+    [Fact]
+    public void DuplicateKeyAndDuplicateGroup_AreErrors_NotSilentOverrides()
+    {
+        KeyFileDocument doc = KeyFileParser.Parse("[a]\nk = 1\nk = 2\n[b]\n[a]\nk = 3\n", "t.conf");
+        Assert.Equal(new[]
+        {
+            "t.conf:3: k: key is already set at line 2 in [a]: keep only one",
+            "t.conf:5: [a]: group is already defined at line 1: merge the two groups into one",
+        }, doc.Errors.ConvertAll(e => e.ToString()));
+        Assert.Equal("1", doc.Groups[0].Entries[0].RawValue);
+    }
+
+    [Fact]
+    public void ByteOrderMarkAndMissingFinalNewline_AreAccepted()
+    {
+        KeyFileDocument doc = KeyFileParser.Parse("\uFEFF[g]\nk = v", "t");
+        Assert.Empty(doc.Errors);
+        Assert.Equal("v", doc.Groups[0].Entries[0].RawValue);
+    }
+}
