@@ -335,8 +335,8 @@ public sealed unsafe class AioEngine<TKernel> : IDisposable where TKernel : stru
 
     /// <summary>
     /// Plans merges over everything queued and hands all iocbs that may go now to the kernel in one
-    /// io_submit. On EAGAIN or a partial submit the rest stays queued and is retried after the next
-    /// completion. A submit refused with another error completes that iocb's requests with -errno
+    /// io_submit. After a partial submit the rest is offered again at once; on EAGAIN it stays queued
+    /// and is retried after the next completion (or after 1 ms when nothing is in flight). A submit refused with another error completes that iocb's requests with -errno
     /// (delivered by the next reap; the eventfd is signalled). Returns the number of requests submitted.
     /// </summary>
     public int SubmitPending()
@@ -431,15 +431,9 @@ public sealed unsafe class AioEngine<TKernel> : IDisposable where TKernel : stru
             {
                 for (int j = done; j < done + r; j++)
                     submitted += MarkInFlight(_batchOps[j]);
+                // Partial: the kernel ran out of room or the next iocb is bad. The loop asks again at
+                // once: EAGAIN then keeps the rest queued, a bad iocb fails alone with its errno.
                 done += r;
-                if (done < batch)
-                {
-                    // Partial: the kernel ran out of room or the next iocb is bad. Retry after a
-                    // completion; a bad iocb then fails alone with its errno.
-                    Counters.SubmitEagain++;
-                    _blockedByKernel = true;
-                    break;
-                }
             }
             else if (r == 0 || r == -(int)Errno.EAGAIN)
             {
