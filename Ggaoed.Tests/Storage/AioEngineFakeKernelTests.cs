@@ -235,7 +235,7 @@ public unsafe class AioEngineFakeKernelTests
     public void StaleOrForeignTokens_AreCountedAndIgnored()
     {
         using var e = Engine();
-        int a = Queue(e, IoKind.Read, 0, 1);
+        Queue(e, IoKind.Read, 0, 1);
         e.SubmitPending();
         ulong token = _aio.InFlight[0].Data;
         _aio.CompleteAll();
@@ -255,7 +255,6 @@ public unsafe class AioEngineFakeKernelTests
         _aio.CompleteAll();
         Assert.Single(Reap(e).Done);
         Assert.Equal(2, e.Counters.ReadRequests);
-        _ = a;
     }
 
     [Fact]
@@ -356,7 +355,7 @@ public unsafe class AioEngineFakeKernelTests
         _aio.Now = 11_500;
         Assert.Equal(2, e.SubmitPending());
         Assert.Equal(Aio.IOCB_CMD_PWRITEV, Assert.Single(_aio.InFlight).Opcode);
-        Assert.Equal(0, _aio.SubmitCalls - 1);
+        Assert.Equal(1, _aio.SubmitCalls);
     }
 
     [Fact]

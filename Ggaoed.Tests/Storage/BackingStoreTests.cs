@@ -58,14 +58,13 @@ public class BackingStoreTests
     }
 
     [Fact]
-    public void Dispose_ClosesTheDescriptor()
+    public void Dispose_ClosesTheDescriptor_AndIsIdempotent()
     {
+        // (Checking /proc/self/fd would race with other tests reusing the number.)
         using var tmp = new TempStore(512);
         BackingStore s = BackingStore.Open(tmp.FilePath, false, false);
-        int fd = s.Fd;
         s.Dispose();
         Assert.Equal(-1, s.Fd);
-        Assert.True(File.Exists(tmp.FilePath));
-        _ = fd;
+        s.Dispose();
     }
 }
