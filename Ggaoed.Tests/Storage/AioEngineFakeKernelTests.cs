@@ -396,6 +396,42 @@ public unsafe class AioEngineFakeKernelTests
     }
 
     [Fact]
+    public void EdgeTriggeredMode_ReapsWithoutReadingTheEventFd()
+    {
+        using var e = new AioEngine<FakeAioKernel>(new FakeAioKernel(_aio), 3, 2048, 512,
+            new AioEngineOptions { QueueLength = 4, SlotBytes = 512, EdgeTriggeredEventFd = true });
+        Queue(e, IoKind.Read, 0, 1);
+        e.SubmitPending();
+        _aio.CompleteAll();
+        Assert.Single(Reap(e).Done);
+        Assert.Equal(1, _aio.EventFdCounter); // never read
+    }
+
+    [Fact]
+    public void ExternalBuffer_IsUsedInsteadOfTheSlotBuffer_AndMayExceedSlotBytes()
+    {
+        using var e = Engine(slotBytes: 512);
+        var mem = new byte[4 * Sector];
+        _aio.Disk.AsSpan(0, 4 * Sector).Fill(0x77);
+        fixed (byte* p = mem)
+        {
+            Assert.True(e.TryAcquireSlot(out int s));
+            e.Enqueue(s, IoKind.Read, 0, 4, p);
+            e.SubmitPending();
+            Assert.Equal((nint)p, Assert.Single(_aio.InFlight).Buffers[0].Base);
+            _aio.CompleteAll();
+            Assert.Equal(new[] { (s, 4 * Sector) }, Reap(e).Done.ToArray());
+        }
+        Assert.All(mem, x => Assert.Equal(0x77, x));
+
+        // The next request on that slot uses the slot buffer again.
+        Assert.True(e.TryAcquireSlot(out int s2));
+        e.Enqueue(s2, IoKind.Read, 0, 1);
+        e.SubmitPending();
+        Assert.Equal((nint)e.SlotPointer(s2), _aio.InFlight[0].Buffers[0].Base);
+    }
+
+    [Fact]
     public void Slots_RunOutAtQueueLength_AndComeBackOnRelease()
     {
         using var e = Engine(queueLength: 2);

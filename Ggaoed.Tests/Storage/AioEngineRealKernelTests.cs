@@ -22,9 +22,9 @@ public class AioEngineRealKernelTests
     }
 
     /// <summary>Writes 48 requests of 1..17 sectors back to back (merged), checks the file, reads them back merged.</summary>
-    private static void WriteThenReadBack(BackingStore store, string filePath)
+    private static void WriteThenReadBack(BackingStore store, string filePath, bool edgeTriggered = false)
     {
-        using var d = new RealDriver(store, queueLength: 48);
+        using var d = new RealDriver(store, queueLength: 48, edgeTriggered: edgeTriggered);
         var rng = new Random(7);
         var expected = new byte[store.SizeBytes];
         ulong lba = 3;
@@ -73,6 +73,38 @@ public class AioEngineRealKernelTests
         using BackingStore store = BackingStore.Open(tmp.FilePath, readOnly: false, directIo: direct);
         Assert.Equal(direct, store.DirectIo);
         WriteThenReadBack(store, tmp.FilePath);
+    }
+
+    [Fact]
+    public void EdgeTriggeredEventFd_WithoutReadingIt_MissesNoCompletion()
+    {
+        using var tmp = new TempStore(1 << 20);
+        using BackingStore store = BackingStore.Open(tmp.FilePath, readOnly: false, directIo: true);
+        for (int i = 0; i < 5; i++)
+            WriteThenReadBack(store, tmp.FilePath, edgeTriggered: true);
+    }
+
+    [Fact]
+    public unsafe void ExternalBuffer_ReadsStraightIntoCallerMemory_AtAnOddAlignment_WhenBuffered()
+    {
+        using var tmp = new TempStore(1 << 16);
+        byte[] content = Pattern(5, 1 << 16);
+        File.WriteAllBytes(tmp.FilePath, content);
+        using BackingStore store = BackingStore.Open(tmp.FilePath, readOnly: false, directIo: false);
+        using var d = new RealDriver(store);
+        byte[] frame = new byte[9000]; // stands in for a TX frame: payload at offset 14 + 22
+        fixed (byte* p = frame)
+        {
+            Assert.True(d.Engine.TryAcquireSlot(out int a));
+            d.Engine.Enqueue(a, IoKind.Read, 10, 4, p + 36);
+            Assert.True(d.Engine.TryAcquireSlot(out int b));
+            d.Engine.Enqueue(b, IoKind.Read, 14, 2, p + 36 + 4 * Sector); // adjacent: merged PREADV
+            d.RunToIdle();
+            Assert.Equal(2, d.Engine.Counters.MergedRequests);
+        }
+        Assert.Equal(content.AsSpan(10 * Sector, 6 * Sector).ToArray(), frame.AsSpan(36, 6 * Sector).ToArray());
+        Assert.Equal(0, frame[35]);
+        Assert.Equal(0, frame[36 + 6 * Sector]);
     }
 
     [Fact]

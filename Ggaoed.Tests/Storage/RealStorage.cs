@@ -45,11 +45,11 @@ internal sealed class RealDriver : IDisposable
     private readonly EventFdWaiter _waiter;
     public readonly List<(int Slot, int Result)> Done = new();
 
-    public RealDriver(BackingStore store, int queueLength = 32, int slotBytes = 17 * 512, MergeLimits limits = default)
+    public RealDriver(BackingStore store, int queueLength = 32, int slotBytes = 17 * 512, MergeLimits limits = default, bool edgeTriggered = false)
     {
         Engine = new AioEngine<LinuxAioKernel>(default, store.Fd, store.Sectors, store.LogicalBlockSize,
-            new AioEngineOptions { QueueLength = queueLength, SlotBytes = slotBytes, Limits = limits });
-        _waiter = new EventFdWaiter(Engine.EventFd);
+            new AioEngineOptions { QueueLength = queueLength, SlotBytes = slotBytes, Limits = limits, EdgeTriggeredEventFd = edgeTriggered });
+        _waiter = new EventFdWaiter(Engine.EventFd, edgeTriggered);
     }
 
     public int Queue(IoKind kind, ulong lba, int sectors, ReadOnlySpan<byte> data = default)

@@ -10,12 +10,12 @@ internal sealed unsafe class EventFdWaiter : IDisposable
 {
     private int _epfd;
 
-    public EventFdWaiter(int eventFd)
+    public EventFdWaiter(int eventFd, bool edgeTriggered = false)
     {
         _epfd = Libc.epoll_create1(Libc.EPOLL_CLOEXEC);
         if (_epfd < 0)
             Fail("epoll_create1");
-        epoll_event ev = new() { events = Libc.EPOLLIN, data = 1 };
+        epoll_event ev = new() { events = Libc.EPOLLIN | (edgeTriggered ? Libc.EPOLLET : 0), data = 1 };
         if (Libc.epoll_ctl(_epfd, Libc.EPOLL_CTL_ADD, eventFd, &ev) < 0)
             Fail("epoll_ctl");
     }
