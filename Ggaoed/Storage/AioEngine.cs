@@ -55,7 +55,8 @@ public readonly struct AioEngineOptions
 /// <item>For each request frame: <see cref="TryAcquireSlot"/> (false: queue full, drop and count the
 /// frame, the initiator retransmits); for writes copy the payload into <see cref="SlotBuffer"/>;
 /// <see cref="Enqueue"/>.</item>
-/// <item>When <see cref="EventFd"/> is readable (register it for EPOLLIN, level or edge triggered):
+/// <item>When <see cref="EventFd"/> is readable (register it for EPOLLIN; with EPOLLET set
+/// <see cref="AioEngineOptions.EdgeTriggeredEventFd"/> to save a read per reap):
 /// <see cref="ReapCompletions{THandler}"/>; the handler sends the reply (for reads from the slot
 /// buffer) and calls <see cref="ReleaseSlot"/>.</item>
 /// <item>At the end of the turn, after reaping: <see cref="SubmitPending"/> (one io_submit for
@@ -360,8 +361,9 @@ public sealed unsafe class AioEngine<TKernel> : IDisposable where TKernel : stru
     /// <summary>
     /// Plans merges over everything queued and hands all iocbs that may go now to the kernel in one
     /// io_submit. After a partial submit the rest is offered again at once; on EAGAIN it stays queued
-    /// and is retried after the next completion (or after 1 ms when nothing is in flight). A submit refused with another error completes that iocb's requests with -errno
-    /// (delivered by the next reap; the eventfd is signalled). Returns the number of requests submitted.
+    /// and is retried after the next completion (or after 1 ms when nothing is in flight). A submit
+    /// refused with another error completes that iocb's requests with -errno (delivered by the next
+    /// reap; the eventfd is signalled). Returns the number of requests submitted.
     /// </summary>
     public int SubmitPending()
     {
