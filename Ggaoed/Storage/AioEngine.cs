@@ -34,6 +34,14 @@ public readonly struct AioEngineOptions
 
     /// <summary>Merge caps; default(MergeLimits) means <see cref="MergeLimits.Default"/>.</summary>
     public MergeLimits Limits { get; init; }
+
+    /// <summary>
+    /// Set when the reactor registers <see cref="AioEngine{TKernel}.EventFd"/> with EPOLLIN | EPOLLET:
+    /// every completion then raises a new edge (each eventfd write wakes epoll), so reaping need not
+    /// read the eventfd and saves that syscall per reap. Leave false for level-triggered registration,
+    /// where the counter must be read to stop epoll from reporting it again.
+    /// </summary>
+    public bool EdgeTriggeredEventFd { get; init; }
 }
 
 /// <summary>
@@ -47,7 +55,8 @@ public readonly struct AioEngineOptions
 /// <item>For each request frame: <see cref="TryAcquireSlot"/> (false: queue full, drop and count the
 /// frame, the initiator retransmits); for writes copy the payload into <see cref="SlotBuffer"/>;
 /// <see cref="Enqueue"/>.</item>
-/// <item>When <see cref="EventFd"/> is readable (register it for EPOLLIN, level or edge triggered):
+/// <item>When <see cref="EventFd"/> is readable (register it for EPOLLIN; with EPOLLET set
+/// <see cref="AioEngineOptions.EdgeTriggeredEventFd"/> to save a read per reap):
 /// <see cref="ReapCompletions{THandler}"/>; the handler sends the reply (for reads from the slot
 /// buffer) and calls <see cref="ReleaseSlot"/>.</item>
 /// <item>At the end of the turn, after reaping: <see cref="SubmitPending"/> (one io_submit for
@@ -99,6 +108,7 @@ public sealed unsafe class AioEngine<TKernel> : IDisposable where TKernel : stru
     private readonly long[] _sequence;
     private readonly long[] _arrival;
     private readonly int[] _nextInOp;
+    private readonly nint[] _external; // caller-owned buffer of a queued request, 0 = the slot buffer
     private readonly int[] _freeSlots;
     private int _freeSlotCount;
 
@@ -129,6 +139,7 @@ public sealed unsafe class AioEngine<TKernel> : IDisposable where TKernel : stru
     private long _retryAt = long.MaxValue;
     private bool _blockedByConflicts;  // everything queued is deferred: wait for a completion or arrival
     private bool _fdsyncRefused;
+    private readonly bool _edgeTriggered;
 
     public StorageCounters Counters;
 
@@ -152,6 +163,7 @@ public sealed unsafe class AioEngine<TKernel> : IDisposable where TKernel : stru
         _mergeDelay = Math.Max(0, options.MergeDelayNanos);
         _maxDelay = Math.Max(_mergeDelay, options.MaxDelayNanos);
         _merger = new RequestMerger(_queueLength, options.Limits);
+        _edgeTriggered = options.EdgeTriggeredEventFd;
 
         // Page alignment (not just the 512-byte O_DIRECT minimum) keeps a slot from sharing a page with
         // its neighbour, so direct I/O never pins a page another request is using.
@@ -166,6 +178,7 @@ public sealed unsafe class AioEngine<TKernel> : IDisposable where TKernel : stru
         _sequence = new long[n];
         _arrival = new long[n];
         _nextInOp = new int[n];
+        _external = new nint[n];
         _freeSlots = new int[n];
         _opGeneration = new uint[n];
         _opFirstSlot = new int[n];
@@ -263,7 +276,16 @@ public sealed unsafe class AioEngine<TKernel> : IDisposable where TKernel : stru
     /// Queues an acquired slot. For writes the data must already be in the slot buffer; the request
     /// covers the first sectors × 512 bytes. The daemon checks the LBA range (ATA IDNF) before this.
     /// </summary>
-    public void Enqueue(int slot, IoKind kind, ulong lba, int sectors)
+    public void Enqueue(int slot, IoKind kind, ulong lba, int sectors) => Enqueue(slot, kind, lba, sectors, null);
+
+    /// <summary>
+    /// Queues an acquired slot whose data lives in <paramref name="buffer"/> instead of the slot buffer
+    /// (null: the slot buffer), e.g. a read straight into a TX ring frame's payload. The caller keeps
+    /// that memory valid and untouched until the completion is delivered. With O_DIRECT it must be
+    /// aligned to the store's logical block size (the kernel fails the request with EINVAL otherwise);
+    /// buffered stores take any alignment. Its length is sectors × 512 (not limited by SlotBytes).
+    /// </summary>
+    public void Enqueue(int slot, IoKind kind, ulong lba, int sectors, byte* buffer)
     {
         if ((uint)slot >= (uint)_queueLength || _state[slot] != SlotAcquired)
             ThrowBadSlot(slot);
@@ -272,7 +294,7 @@ public sealed unsafe class AioEngine<TKernel> : IDisposable where TKernel : stru
             lba = 0;
             sectors = 0;
         }
-        else if (sectors < 1 || (long)sectors * RequestMerger.SectorSize > _slotBytes || lba > _deviceSectors || (ulong)sectors > _deviceSectors - lba)
+        else if (sectors < 1 || (buffer == null && (long)sectors * RequestMerger.SectorSize > _slotBytes) || lba > _deviceSectors || (ulong)sectors > _deviceSectors - lba)
         {
             ThrowBadRequest(lba, sectors);
         }
@@ -281,6 +303,7 @@ public sealed unsafe class AioEngine<TKernel> : IDisposable where TKernel : stru
         _kind[slot] = kind;
         _lba[slot] = lba;
         _sectors[slot] = sectors;
+        _external[slot] = (nint)buffer;
         _sequence[slot] = _nextSequence++;
         if (_mergeDelay > 0)
         {
@@ -293,6 +316,8 @@ public sealed unsafe class AioEngine<TKernel> : IDisposable where TKernel : stru
         _queuedCount++;
         _blockedByConflicts = false;
     }
+
+    private byte* DataPointer(int slot) => _external[slot] != 0 ? (byte*)_external[slot] : SlotPointer(slot);
 
     /// <summary>
     /// Gives a slot back: after its completion was delivered (and the reply sent), or an acquired slot
@@ -335,9 +360,10 @@ public sealed unsafe class AioEngine<TKernel> : IDisposable where TKernel : stru
 
     /// <summary>
     /// Plans merges over everything queued and hands all iocbs that may go now to the kernel in one
-    /// io_submit. On EAGAIN or a partial submit the rest stays queued and is retried after the next
-    /// completion. A submit refused with another error completes that iocb's requests with -errno
-    /// (delivered by the next reap; the eventfd is signalled). Returns the number of requests submitted.
+    /// io_submit. After a partial submit the rest is offered again at once; on EAGAIN it stays queued
+    /// and is retried after the next completion (or after 1 ms when nothing is in flight). A submit
+    /// refused with another error completes that iocb's requests with -errno (delivered by the next
+    /// reap; the eventfd is signalled). Returns the number of requests submitted.
     /// </summary>
     public int SubmitPending()
     {
@@ -401,7 +427,7 @@ public sealed unsafe class AioEngine<TKernel> : IDisposable where TKernel : stru
             else if (slots.Length == 1)
             {
                 cb->aio_lio_opcode = op.Kind == IoKind.Read ? Aio.IOCB_CMD_PREAD : Aio.IOCB_CMD_PWRITE;
-                cb->aio_buf = (ulong)SlotPointer(slots[0]);
+                cb->aio_buf = (ulong)DataPointer(slots[0]);
                 cb->aio_nbytes = (ulong)op.Bytes;
             }
             else
@@ -411,7 +437,7 @@ public sealed unsafe class AioEngine<TKernel> : IDisposable where TKernel : stru
                 cb->aio_nbytes = (ulong)slots.Length;
                 for (int j = 0; j < slots.Length; j++)
                 {
-                    _iovecs[iov].iov_base = SlotPointer(slots[j]);
+                    _iovecs[iov].iov_base = DataPointer(slots[j]);
                     _iovecs[iov].iov_len = (nuint)(_sectors[slots[j]] * RequestMerger.SectorSize);
                     iov++;
                 }
@@ -431,15 +457,9 @@ public sealed unsafe class AioEngine<TKernel> : IDisposable where TKernel : stru
             {
                 for (int j = done; j < done + r; j++)
                     submitted += MarkInFlight(_batchOps[j]);
+                // Partial: the kernel ran out of room or the next iocb is bad. The loop asks again at
+                // once: EAGAIN then keeps the rest queued, a bad iocb fails alone with its errno.
                 done += r;
-                if (done < batch)
-                {
-                    // Partial: the kernel ran out of room or the next iocb is bad. Retry after a
-                    // completion; a bad iocb then fails alone with its errno.
-                    Counters.SubmitEagain++;
-                    _blockedByKernel = true;
-                    break;
-                }
             }
             else if (r == 0 || r == -(int)Errno.EAGAIN)
             {
@@ -489,8 +509,10 @@ public sealed unsafe class AioEngine<TKernel> : IDisposable where TKernel : stru
     /// </summary>
     public int ReapCompletions<THandler>(ref THandler handler) where THandler : struct, ICompletionHandler
     {
-        // Read first: completions after this read raise the counter again, so none is missed.
-        _kernel.ReadEventFd(_eventFd);
+        // Read first: completions after this read raise the counter again, so none is missed. With an
+        // edge-triggered registration every later completion raises a new edge anyway.
+        if (!_edgeTriggered)
+            _kernel.ReadEventFd(_eventFd);
         int delivered = 0;
         while (_localCount > 0)
         {

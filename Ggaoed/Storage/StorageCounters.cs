@@ -26,7 +26,7 @@ public struct StorageCounters
     /// <summary>io_submit calls made.</summary>
     public long SubmitCalls;
 
-    /// <summary>io_submit calls that returned EAGAIN or queued only part of the batch.</summary>
+    /// <summary>io_submit calls that returned EAGAIN (the rest of the batch stayed queued).</summary>
     public long SubmitEagain;
 
     /// <summary>Requests completed with an error (negative result, short transfer, refused submit).</summary>
