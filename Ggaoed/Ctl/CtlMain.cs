@@ -144,25 +144,8 @@ internal static class CtlMain
     /// must work even when the file has an error the admin is about to fix and reload).</summary>
     internal static string SocketFromConfig(string configPath)
     {
-        const string fallback = "/var/run/ggaoed.sock";
-        string text;
-        try
-        {
-            text = File.ReadAllText(configPath);
-        }
-        catch (IOException)
-        {
-            return fallback;
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return fallback;
-        }
-        KeyFileDocument doc = KeyFileParser.Parse(text, configPath);
-        foreach (KeyFileGroup g in doc.Groups)
-            if (g.Name == "defaults" && g.Find("control-socket") is { } entry)
-                return entry.RawValue.Trim();
-        return fallback;
+        DefaultsConfig? defaults = ConfigLoader.LoadDefaults(configPath, out _);
+        return defaults?.ControlSocket ?? new DefaultsConfig().ControlSocket;
     }
 }
 

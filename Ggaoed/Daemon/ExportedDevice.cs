@@ -100,12 +100,6 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
            next.MergeDelay != Config.MergeDelay || next.MaxDelay != Config.MaxDelay ||
            (next.ReadOnly != Config.ReadOnly && !next.ReadOnly);
 
-    /// <summary>Records compare arrays by reference; a reload parses new arrays every time.</summary>
-    public static bool SameSettings(DeviceConfig a, DeviceConfig b)
-        => a with { Accept = b.Accept, Deny = b.Deny, Interfaces = b.Interfaces, Location = b.Location } == b &&
-           a.Accept.AsSpan().SequenceEqual(b.Accept) && a.Deny.AsSpan().SequenceEqual(b.Deny) &&
-           a.Interfaces.AsSpan().SequenceEqual(b.Interfaces);
-
     private void ApplyAcls(DeviceConfig config)
     {
         Target.SetAcceptList(ToMacs(config.Accept));

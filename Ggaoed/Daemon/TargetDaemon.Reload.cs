@@ -60,7 +60,7 @@ internal sealed partial class TargetDaemon
                     AddDevice(fresh);
                     Note(report, $"{d.Name}: reopened");
                 }
-                else if (!ExportedDevice.SameSettings(d.Config, dc))
+                else if (!d.Config.HasSameSettings(dc))
                 {
                     d.Update(dc);
                     Note(report, $"{d.Name}: updated");
