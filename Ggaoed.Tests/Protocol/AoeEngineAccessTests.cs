@@ -18,10 +18,10 @@ public class AoeEngineAccessTests
     [Fact]
     public void OtherEtherType_OrFrameShorterThanAoeHeader_IsIgnored()
     {
-        byte[] frame = Config(0, default);
+        byte[] frame = ConfigQuery(0, default);
         frame[13] = 0x00;
         Assert.Equal(AoeDecision.Drop, Run(frame, NewTarget(), out _, out _));
-        Assert.Equal(AoeDecision.Drop, Run(Config(0, default).AsSpan(0, 23).ToArray(), NewTarget(), out _, out _));
+        Assert.Equal(AoeDecision.Drop, Run(ConfigQuery(0, default).AsSpan(0, 23).ToArray(), NewTarget(), out _, out _));
         Assert.Equal(AoeDecision.Drop, Run(Array.Empty<byte>(), NewTarget(), out _, out _));
     }
 
@@ -32,7 +32,7 @@ public class AoeEngineAccessTests
     [InlineData(2, 0xFF)]
     public void OtherShelfOrSlot_IsIgnored(int shelf, int slot)
     {
-        Assert.Equal(AoeDecision.Drop, Run(Config(0, default, shelf: (ushort)shelf, slot: (byte)slot), NewTarget(), out _, out _));
+        Assert.Equal(AoeDecision.Drop, Run(ConfigQuery(0, default, shelf: (ushort)shelf, slot: (byte)slot), NewTarget(), out _, out _));
     }
 
     [Theory]
@@ -41,7 +41,7 @@ public class AoeEngineAccessTests
     [InlineData(0xFFFF, 0xFF)]
     public void BroadcastShelfOrSlot_QueryConfig_IsAnsweredWithOwnAddress(int shelf, int slot)
     {
-        byte[] reply = Reply(Config(0, default, shelf: (ushort)shelf, slot: (byte)slot), NewTarget());
+        byte[] reply = Reply(ConfigQuery(0, default, shelf: (ushort)shelf, slot: (byte)slot), NewTarget());
         Assert.Equal("000102", ToHex(reply.AsSpan(16, 3)));
     }
 
@@ -64,9 +64,9 @@ public class AoeEngineAccessTests
     {
         AoeTarget t = NewTarget();
         t.SetDenyList(new[] { OtherHost });
-        Assert.Equal(AoeDecision.Drop, Run(Config(0, default, source: OtherHost), t, out _, out _));
+        Assert.Equal(AoeDecision.Drop, Run(ConfigQuery(0, default, source: OtherHost), t, out _, out _));
         Assert.Equal(AoeDecision.Drop, Run(AtaFrame(0, 0, 1, 0x20, 0, source: OtherHost), t, out _, out _));
-        Assert.Equal(AoeDecision.Reply, Run(Config(0, default), t, out _, out _));
+        Assert.Equal(AoeDecision.Reply, Run(ConfigQuery(0, default), t, out _, out _));
     }
 
     [Fact]
@@ -76,7 +76,7 @@ public class AoeEngineAccessTests
         t.SetAcceptList(new[] { MacAddress.Parse("02:00:00:00:00:09"), Host });
         Assert.Equal(AoeDecision.Io, Run(AtaFrame(0, 0, 1, 0x20, 0), t, out _, out _));
         Assert.Equal(AoeDecision.Drop, Run(AtaFrame(0, 0, 1, 0x20, 0, source: OtherHost), t, out _, out _));
-        Assert.Equal(AoeDecision.Drop, Run(Config(0, default, source: OtherHost), t, out _, out _));
+        Assert.Equal(AoeDecision.Drop, Run(ConfigQuery(0, default, source: OtherHost), t, out _, out _));
     }
 
     [Fact]
@@ -85,7 +85,7 @@ public class AoeEngineAccessTests
         AoeTarget t = NewTarget();
         t.SetAcceptList(new[] { Host });
         t.SetDenyList(new[] { Host });
-        Assert.Equal(AoeDecision.Drop, Run(Config(0, default), t, out _, out _));
+        Assert.Equal(AoeDecision.Drop, Run(ConfigQuery(0, default), t, out _, out _));
     }
 
     [Theory]
@@ -133,7 +133,7 @@ public class AoeEngineAccessTests
     public void ReplyBufferTooSmall_DropsInsteadOfThrowing()
     {
         var small = new byte[59];
-        Assert.Equal(AoeDecision.Drop, AoeEngine.Handle(Config(0, default), NewTarget(), Iface1500, small, out int n, out _));
+        Assert.Equal(AoeDecision.Drop, AoeEngine.Handle(ConfigQuery(0, default), NewTarget(), Iface1500, small, out int n, out _));
         Assert.Equal(0, n);
         var identifyTooSmall = new byte[500];
         Assert.Equal(AoeDecision.Drop, AoeEngine.Handle(AtaFrame(0, 0, 1, 0xEC, 0), NewTarget(), Iface1500, identifyTooSmall, out _, out _));
@@ -165,7 +165,7 @@ public class AoeEngineAccessTests
     public void EveryRepliedFrame_IsAtLeast60Bytes()
     {
         AoeTarget t = NewTarget();
-        foreach (byte[] frame in new[] { Config(0, default), Mask(0), Reserve(0, Host), AtaFrame(0, 0, 1, 0xE5, 0), Frame(9, default), Frame(0, default) })
+        foreach (byte[] frame in new[] { ConfigQuery(0, default), Mask(0), Reserve(0, Host), AtaFrame(0, 0, 1, 0xE5, 0), Frame(9, default), Frame(0, default) })
             Assert.True(Reply(frame, t).Length >= 60);
     }
 }
@@ -177,11 +177,11 @@ public class AoeTargetCountersTests
     {
         AoeTarget t = NewTarget();
         t.SetDenyList(new[] { OtherHost });
-        Run(Config(0, default, source: OtherHost), t, out _, out _);                 // denied
+        Run(ConfigQuery(0, default, source: OtherHost), t, out _, out _);                 // denied
         Run(AtaFrame(0, 0, 1, 0x20, 0, slot: 0xFF), t, out _, out _);                // broadcast ATA
-        Run(Config(0, default, slot: 9), t, out _, out _);                           // not ours: not counted
-        Run(Config(0, default), t, out _, out _);                                    // reply
-        Run(Config(1, "nope"u8), t, out _, out _);                                   // unanswered test
+        Run(ConfigQuery(0, default, slot: 9), t, out _, out _);                           // not ours: not counted
+        Run(ConfigQuery(0, default), t, out _, out _);                                    // reply
+        Run(ConfigQuery(1, "nope"u8), t, out _, out _);                                   // unanswered test
         Run(Frame(7, default), t, out _, out _);                                     // AoE error
         Run(AtaFrame(0, 0, 1, 0x20, 5000), t, out _, out _);                         // ATA error
         Run(AtaFrame(0, 0, 1, 0x20, 0), t, out _, out _);                            // I/O

@@ -33,9 +33,9 @@ public class AoeEngineMaskListTests
     {
         AoeTarget t = NewTarget();
         Reply(Mask(1, (1, Host)), t);
-        Assert.Equal(AoeDecision.Drop, Run(Config(0, default, source: OtherHost), t, out _, out _));
+        Assert.Equal(AoeDecision.Drop, Run(ConfigQuery(0, default, source: OtherHost), t, out _, out _));
         Assert.Equal(AoeDecision.Drop, Run(AtaFrame(0, 0, 1, 0xEC, 0, source: OtherHost), t, out _, out _));
-        Assert.Equal(AoeDecision.Reply, Run(Config(0, default), t, out _, out _));
+        Assert.Equal(AoeDecision.Reply, Run(ConfigQuery(0, default), t, out _, out _));
     }
 
     [Fact]

@@ -10,12 +10,12 @@ public class AoeEngineRobustnessTests
 {
     private static byte[][] Templates() => new[]
     {
-        Config(0, default),
+        ConfigQuery(0, default),
         Frame(1, default),
-        Config(1, "abc"u8),
-        Config(2, "a"u8),
-        Config(3, "abc"u8),
-        Config(4, "xyz"u8),
+        ConfigQuery(1, "abc"u8),
+        ConfigQuery(2, "a"u8),
+        ConfigQuery(3, "abc"u8),
+        ConfigQuery(4, "xyz"u8),
         Mask(0),
         Mask(1, (1, Host), (2, OtherHost)),
         Mask(1, (2, Host)),

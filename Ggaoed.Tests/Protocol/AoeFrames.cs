@@ -52,7 +52,7 @@ internal static class AoeFrames
         return Frame(0, arg, shelf, slot, tag, source: source);
     }
 
-    public static byte[] Config(byte ccmd, ReadOnlySpan<byte> value, ushort shelf = Shelf, byte slot = Slot, MacAddress? source = null, int? lengthField = null)
+    public static byte[] ConfigQuery(byte ccmd, ReadOnlySpan<byte> value, ushort shelf = Shelf, byte slot = Slot, MacAddress? source = null, int? lengthField = null)
     {
         var arg = new byte[8 + value.Length];
         arg[5] = ccmd; // Linux leaves the version nibble 0; so do we here.

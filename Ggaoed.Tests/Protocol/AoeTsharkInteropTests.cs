@@ -163,7 +163,7 @@ public class AoeTsharkInteropTests
             frames.Add(reply.AsSpan(0, n).ToArray());
         }
 
-        Exchange(Config(0, default), Iface1500);
+        Exchange(ConfigQuery(0, default), Iface1500);
         Exchange(AtaFrame(0, 0, 1, 0xEC, 0x0000_A000_0000, tag: 0x0001_0001), Iface1500);
         Exchange(AtaFrame(0x00, 0, 2, 0x20, 0x0000_E000_0010, tag: 0x0002_0002), Iface1500);
         Exchange(AtaFrame(0x41, 0, 17, 0x34, 0x3A5, payloadBytes: 17 * 512, tag: 0x0003_0003), Iface9000);

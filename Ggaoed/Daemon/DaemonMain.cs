@@ -31,19 +31,21 @@ internal static class DaemonMain
         }
 
         ConfigLoadResult loaded = ConfigLoader.Load(options.ConfigPath);
-        foreach (ConfigDiagnostic w in loaded.Warnings)
-            Console.Error.WriteLine("ggaoed: warning: " + w);
         if (!loaded.Ok)
         {
             var text = new System.Text.StringBuilder();
             foreach (ConfigDiagnostic e in loaded.Errors)
                 text.Append("ggaoed: ").Append(e).Append('\n');
+            foreach (ConfigDiagnostic w in loaded.Warnings)
+                text.Append("ggaoed: warning: ").Append(w).Append('\n');
             text.Append($"ggaoed: {loaded.Errors.Count} error(s) in {options.ConfigPath}; nothing was started\n");
             Console.Error.Write(text.ToString());
             if (options.ReadySocket != null)
                 SdNotify.Send(options.ReadySocket, "ERROR=" + text);
             return ExitConfig;
         }
+        foreach (ConfigDiagnostic w in loaded.Warnings)
+            Console.Error.WriteLine("ggaoed: warning: " + w);
         GgaoedConfig config = loaded.Config!;
         if (options.CheckOnly)
         {
