@@ -30,6 +30,7 @@ public enum Errno
     EROFS = 30,
     EPIPE = 32,
     ERANGE = 34,
+    ENAMETOOLONG = 36,
     ENOSYS = 38,
     ENOTSOCK = 88,
     EMSGSIZE = 90,

@@ -80,6 +80,12 @@ public static unsafe partial class Libc
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int setsid();
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int dup2(int oldfd, int newfd);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int chmod(string path, uint mode);
 }
 
 /// <summary>struct iovec (sys/uio.h): one buffer of a scatter/gather list.</summary>

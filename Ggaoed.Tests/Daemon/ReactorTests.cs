@@ -1,0 +1,155 @@
+using System;
+using System.IO;
+using System.Threading;
+using Ggaoed.Ctl;
+using Ggaoed.Daemon;
+using Ggaoed.Native;
+using Xunit;
+
+namespace Ggaoed.Tests.Daemon;
+
+public class ReactorTests
+{
+    private sealed class Counter : IEventHandler, ITurnHandler
+    {
+        public EventFd Fd = new();
+        public int Events;
+        public int Turns;
+        public void OnEvents(uint events) { Events++; Fd.Drain(); }
+        public void OnEndOfTurn() => Turns++;
+    }
+
+    [Fact]
+    public void ReadyDescriptor_IsDispatched_AndTurnHandlersRunEveryTurn()
+    {
+        using var reactor = new Reactor();
+        var c = new Counter();
+        reactor.Add(c.Fd.Fd, Libc.EPOLLIN, c);
+        reactor.AddTurnHandler(c);
+        Assert.Equal(0, reactor.RunOnce(0));
+        c.Fd.Signal();
+        Assert.Equal(1, reactor.RunOnce(1000));
+        Assert.Equal(1, c.Events);
+        Assert.Equal(2, c.Turns);
+    }
+
+    [Fact]
+    public void RemovedRegistration_ReceivesNoMoreEvents_AndItsSlotIsReused()
+    {
+        using var reactor = new Reactor();
+        var a = new Counter();
+        var b = new Counter();
+        int ta = reactor.Add(a.Fd.Fd, Libc.EPOLLIN, a);
+        reactor.Remove(ta);
+        a.Fd.Signal();
+        int tb = reactor.Add(b.Fd.Fd, Libc.EPOLLIN, b);
+        Assert.Equal(ta, tb);
+        Assert.Equal(0, reactor.RunOnce(0));
+        Assert.Equal(0, a.Events);
+    }
+
+    [Fact]
+    public void TimerFd_FiresAtTheAbsoluteDeadline()
+    {
+        using var reactor = new Reactor();
+        using var timer = new TimerFd();
+        var h = new TimerHandler(timer);
+        reactor.Add(timer.Fd, Libc.EPOLLIN, h);
+        long start = TimerFd.NowNanos();
+        timer.ArmAbsolute(start + 20_000_000);
+        while (h.Fired == 0 && TimerFd.NowNanos() - start < 5_000_000_000)
+            reactor.RunOnce(1000);
+        Assert.Equal(1, h.Fired);
+        Assert.True(TimerFd.NowNanos() - start >= 20_000_000);
+    }
+
+    private sealed class TimerHandler(TimerFd timer) : IEventHandler
+    {
+        public int Fired;
+        public void OnEvents(uint events) { timer.Acknowledge(); Fired++; }
+    }
+
+    [Fact]
+    public void LogLimiter_LogsFirstOfABurst_ThenCountsTheRest()
+    {
+        var limiter = new LogLimiter();
+        Assert.True(limiter.ShouldLog(1, out long s0));
+        Assert.Equal(0, s0);
+        Assert.False(limiter.ShouldLog(2, out _));
+        Assert.False(limiter.ShouldLog(3, out _));
+        Assert.True(limiter.ShouldLog(2 + LogLimiter.IntervalNanos, out long s1));
+        Assert.Equal(2, s1);
+    }
+}
+
+public class ControlServerTests
+{
+    private sealed class Echo : IControlCommands
+    {
+        public (bool Ok, string Reply) Execute(string[] words)
+            => words[0] == "fail" ? (false, "no such thing") : (true, string.Join("|", words) + "\n");
+    }
+
+    [Fact]
+    public void Client_GetsTheAnswerOfItsCommand_WhileTheReactorRuns()
+    {
+        string dir = Directory.CreateTempSubdirectory("ggaoed-ctl-").FullName;
+        string path = Path.Combine(dir, "ctl.sock");
+        using var reactor = new Reactor();
+        using var server = new ControlServer(reactor, path, new Echo());
+        var loop = new Thread(() => { while (!reactor.StopRequested) reactor.RunOnce(50); });
+        loop.Start();
+        try
+        {
+            Assert.True(ControlClient.TryCall(path, new[] { "show-config", "disk one" }, out bool ok, out string reply));
+            Assert.True(ok);
+            Assert.Equal("show-config|disk one\n", reply);
+            Assert.True(ControlClient.TryCall(path, new[] { "fail" }, out ok, out reply));
+            Assert.False(ok);
+            Assert.Equal("no such thing", reply);
+        }
+        finally
+        {
+            reactor.RequestStop();
+            loop.Join();
+        }
+        Assert.False(ControlClient.TryCall(Path.Combine(dir, "missing.sock"), new[] { "stats" }, out _, out string err));
+        Assert.Contains("is ggaoed running", err);
+        Directory.Delete(dir, true);
+    }
+}
+
+public class AtomicFileAndPidFileTests
+{
+    [Fact]
+    public void AtomicWrite_ReplacesContents_AndLeavesNoTempFile()
+    {
+        string dir = Directory.CreateTempSubdirectory("ggaoed-af-").FullName;
+        string file = Path.Combine(dir, "state");
+        AtomicFile.Write(file, "one"u8);
+        AtomicFile.Write(file, "two!"u8);
+        Assert.Equal("two!", File.ReadAllText(file));
+        Assert.Single(Directory.GetFiles(dir));
+        Directory.Delete(dir, true);
+    }
+
+    [Fact]
+    public void SecondPidFileLock_IsRefused_WithAClearMessage()
+    {
+        string dir = Directory.CreateTempSubdirectory("ggaoed-pid-").FullName;
+        string file = Path.Combine(dir, "ggaoed.pid");
+        using (PidFile? first = PidFile.TryAcquire(file, out string? e1))
+        {
+            Assert.NotNull(first);
+            Assert.Null(e1);
+            Assert.Equal(Environment.ProcessId.ToString(), Ggaoed.Tests.Support.Sh.Run($"cat {file}").Trim());
+            // flock locks belong to the open file description, so a second open in the same process conflicts too.
+            PidFile? second = PidFile.TryAcquire(file, out string? e2);
+            Assert.Null(second);
+            Assert.Contains("already running", e2);
+            Assert.Contains(Environment.ProcessId.ToString(), e2);
+        }
+        Assert.False(File.Exists(file));
+        Directory.Delete(dir, true);
+    }
+}

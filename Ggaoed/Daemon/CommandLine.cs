@@ -1,0 +1,92 @@
+using System;
+
+namespace Ggaoed.Daemon;
+
+/// <summary>The daemon's options (ggaoed(8)).</summary>
+internal sealed class DaemonOptions
+{
+    public const string DefaultConfigPath = "/etc/ggaoed.conf";
+
+    public string ConfigPath { get; set; } = DefaultConfigPath;
+    public bool Foreground { get; set; }
+    public bool Debug { get; set; }
+    public bool CheckOnly { get; set; }
+    public bool ShowVersion { get; set; }
+    public bool ShowHelp { get; set; }
+
+    /// <summary>Set in the re-executed child of a detaching daemon: where to report readiness.</summary>
+    public string? ReadySocket { get; set; }
+
+    public const string Usage =
+        "usage: ggaoed [-c FILE] [-f] [-d] [-t] [--version] [-h]\n" +
+        "  -c, --config FILE   configuration file (default " + DefaultConfigPath + ")\n" +
+        "  -f, --foreground    do not detach; log to stderr\n" +
+        "  -d, --debug         debug logging (implies -f)\n" +
+        "  -t, --check-config  check the configuration and exit (0 = valid, 2 = errors)\n" +
+        "      --version       print the version and exit\n" +
+        "  -h, --help          print this help and exit\n" +
+        "Signals: SIGHUP reloads the configuration; SIGTERM/SIGINT stop gracefully.\n" +
+        "The control client is ggaoectl (this binary under that name, or 'ggaoed ctl').\n";
+
+    /// <summary>Parses argv; returns null with <paramref name="error"/> set on a usage error.</summary>
+    public static DaemonOptions? Parse(string[] args, out string? error)
+    {
+        var o = new DaemonOptions();
+        error = null;
+        for (int i = 0; i < args.Length; i++)
+        {
+            string a = args[i];
+            switch (a)
+            {
+                case "-c":
+                case "--config":
+                    if (i + 1 >= args.Length)
+                    {
+                        error = $"option {a} needs a file name";
+                        return null;
+                    }
+                    o.ConfigPath = args[++i];
+                    break;
+                case "-f":
+                case "--foreground":
+                    o.Foreground = true;
+                    break;
+                case "-d":
+                case "--debug":
+                    o.Debug = true;
+                    o.Foreground = true;
+                    break;
+                case "-t":
+                case "--check-config":
+                    o.CheckOnly = true;
+                    break;
+                case "--version":
+                case "-V":
+                    o.ShowVersion = true;
+                    break;
+                case "-h":
+                case "--help":
+                    o.ShowHelp = true;
+                    break;
+                case "--ready-socket":
+                    if (i + 1 >= args.Length)
+                    {
+                        error = "option --ready-socket needs a socket name";
+                        return null;
+                    }
+                    o.ReadySocket = args[++i];
+                    o.Foreground = true;
+                    break;
+                default:
+                    if (a.StartsWith("--config=", StringComparison.Ordinal))
+                    {
+                        o.ConfigPath = a.Substring("--config=".Length);
+                        break;
+                    }
+                    error = $"unknown option '{a}'";
+                    return null;
+            }
+        }
+        return o;
+    }
+}

@@ -1,0 +1,59 @@
+using System;
+using Ggaoed.Daemon.Config;
+
+namespace Ggaoed.Daemon;
+
+/// <summary>ggaoed(8): options, configuration check, detaching, and the exit status contract
+/// (0 clean stop, 1 runtime failure, 2 bad usage or configuration).</summary>
+internal static class DaemonMain
+{
+    public const int ExitOk = 0;
+    public const int ExitFailure = 1;
+    public const int ExitConfig = 2;
+
+    public static int Run(string[] args)
+    {
+        DaemonOptions? options = DaemonOptions.Parse(args, out string? usageError);
+        if (options == null)
+        {
+            Console.Error.Write($"ggaoed: {usageError}\n{DaemonOptions.Usage}");
+            return ExitConfig;
+        }
+        if (options.ShowHelp)
+        {
+            Console.Out.Write(DaemonOptions.Usage);
+            return ExitOk;
+        }
+        if (options.ShowVersion)
+        {
+            Console.Out.WriteLine("ggaoed " + Program.Version);
+            return ExitOk;
+        }
+
+        ConfigLoadResult loaded = ConfigLoader.Load(options.ConfigPath);
+        foreach (ConfigDiagnostic w in loaded.Warnings)
+            Console.Error.WriteLine("ggaoed: warning: " + w);
+        if (!loaded.Ok)
+        {
+            var text = new System.Text.StringBuilder();
+            foreach (ConfigDiagnostic e in loaded.Errors)
+                text.Append("ggaoed: ").Append(e).Append('\n');
+            text.Append($"ggaoed: {loaded.Errors.Count} error(s) in {options.ConfigPath}; nothing was started\n");
+            Console.Error.Write(text.ToString());
+            if (options.ReadySocket != null)
+                SdNotify.Send(options.ReadySocket, "ERROR=" + text);
+            return ExitConfig;
+        }
+        GgaoedConfig config = loaded.Config!;
+        if (options.CheckOnly)
+        {
+            Console.Out.WriteLine($"{options.ConfigPath}: configuration OK ({config.Devices.Count} device(s))");
+            return ExitOk;
+        }
+        if (!options.Foreground)
+            return Daemonizer.DetachAndWait(args);
+
+        Log.Threshold = options.Debug ? LogLevel.Debug : LogLevel.Info;
+        return TargetDaemon.Run(config, options);
+    }
+}

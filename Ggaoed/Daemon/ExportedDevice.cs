@@ -1,0 +1,191 @@
+using System;
+using System.IO;
+using Ggaoed.Daemon.Config;
+using Ggaoed.Protocol;
+using Ggaoed.Storage;
+
+namespace Ggaoed.Daemon;
+
+/// <summary>AoE-level counters of one device (the I/O counters live in the engine).</summary>
+internal struct DeviceCounters
+{
+    /// <summary>Requests dropped because queue-length requests were already held; the initiator retransmits.</summary>
+    public long QueueFullDrops;
+    /// <summary>Completed requests whose reply could not be queued (TX ring full or interface gone).</summary>
+    public long ReplyDrops;
+    /// <summary>Requests that completed with an I/O error (answered with ATA error status).</summary>
+    public long IoErrors;
+    /// <summary>Requests refused before any I/O because they asked for more than a slot holds.</summary>
+    public long Oversized;
+}
+
+/// <summary>
+/// One exported device at run time: its configuration, AoE protocol state, backing store and AIO engine.
+/// Per queue slot it remembers the request (for the reply) and the port it came in on (by id and
+/// generation, so a reply for an interface that went away is dropped, not sent on a reused port).
+/// </summary>
+internal sealed class ExportedDevice : IEventHandler, IDisposable
+{
+    private readonly TargetDaemon _daemon;
+    private readonly AoeIoRequest[] _requests;
+    private readonly int[] _slotPort;
+    private readonly int[] _slotPortGeneration;
+    private LogLimiter _ioErrorLimiter;
+
+    public DeviceCounters Counters;
+
+    public ExportedDevice(TargetDaemon daemon, DeviceConfig config, int slotBytes)
+    {
+        _daemon = daemon;
+        Config = config;
+        Store = BackingStore.Open(config.Path, config.ReadOnly, config.DirectIo);
+        try
+        {
+            Target = new AoeTarget(config.Shelf, config.Slot, Store.Sectors)
+            {
+                ReadOnly = config.ReadOnly,
+                Broadcast = config.Broadcast,
+            };
+            ApplyAcls(config);
+            Target.BufferCount = (ushort)Math.Min(config.QueueLength, ushort.MaxValue);
+            Engine = new AioEngine<LinuxAioKernel>(default, Store.Fd, Store.Sectors, Store.LogicalBlockSize, new AioEngineOptions
+            {
+                QueueLength = config.QueueLength,
+                SlotBytes = slotBytes,
+                MergeDelayNanos = (long)(config.MergeDelay * 1e9),
+                MaxDelayNanos = (long)(config.MaxDelay * 1e9),
+            });
+        }
+        catch
+        {
+            Store.Dispose();
+            throw;
+        }
+        _requests = new AoeIoRequest[config.QueueLength];
+        _slotPort = new int[config.QueueLength];
+        _slotPortGeneration = new int[config.QueueLength];
+    }
+
+    public DeviceConfig Config { get; private set; }
+    public string Name => Config.Name;
+    public AoeTarget Target { get; }
+    public BackingStore Store { get; }
+    public AioEngine<LinuxAioKernel> Engine { get; }
+
+    /// <summary>Taken out of service by a reload or shutdown: no new requests, finishing in-flight I/O.</summary>
+    public bool Retiring { get; set; }
+
+    /// <summary>Queued for SubmitPending at the end of this loop turn.</summary>
+    public bool Dirty { get; set; }
+
+    public int ReactorToken { get; set; } = -1;
+
+    public long SavedStateVersion { get; set; }
+
+    public string StateFile => Path.Combine(_daemon.StateDirectory, Name + ".state");
+
+    /// <summary>Applies settings that can change without reopening the store (reload).</summary>
+    public void Update(DeviceConfig config)
+    {
+        Config = config;
+        Target.ReadOnly = config.ReadOnly;
+        Target.Broadcast = config.Broadcast;
+        ApplyAcls(config);
+    }
+
+    /// <summary>True when a reload with <paramref name="next"/> needs the device reopened.</summary>
+    public bool NeedsReopen(DeviceConfig next)
+        => next.Path != Config.Path || next.Shelf != Config.Shelf || next.Slot != Config.Slot ||
+           next.DirectIo != Config.DirectIo || next.QueueLength != Config.QueueLength ||
+           next.MergeDelay != Config.MergeDelay || next.MaxDelay != Config.MaxDelay ||
+           (next.ReadOnly != Config.ReadOnly && !next.ReadOnly);
+
+    private void ApplyAcls(DeviceConfig config)
+    {
+        Target.SetAcceptList(ToMacs(config.Accept));
+        Target.SetDenyList(ToMacs(config.Deny));
+    }
+
+    private static MacAddress[] ToMacs(ulong[] values)
+    {
+        var macs = new MacAddress[values.Length];
+        for (int i = 0; i < values.Length; i++)
+            macs[i] = new MacAddress(values[i]);
+        return macs;
+    }
+
+    /// <summary>
+    /// Queues a read, write or flush the protocol engine accepted. Copies a write's payload out of the
+    /// RX frame so the frame can go back to the kernel at once. Returns false when the request was
+    /// dropped (queue full).
+    /// </summary>
+    public bool Accept(in AoeIoRequest io, ReadOnlySpan<byte> frame, NetworkPort port)
+    {
+        if (io.ByteLength > Engine.SlotBytes)
+        {
+            Counters.Oversized++;
+            return false;
+        }
+        if (!Engine.TryAcquireSlot(out int slot))
+        {
+            Counters.QueueFullDrops++;
+            return false;
+        }
+        _requests[slot] = io;
+        _slotPort[slot] = port.Id;
+        _slotPortGeneration[slot] = port.Generation;
+        IoKind kind = io.Kind switch
+        {
+            AoeIoKind.Read => IoKind.Read,
+            AoeIoKind.Write => IoKind.Write,
+            _ => IoKind.Flush,
+        };
+        if (kind == IoKind.Write)
+            frame.Slice(io.PayloadOffset, io.ByteLength).CopyTo(Engine.SlotBuffer(slot));
+        Engine.Enqueue(slot, kind, io.Lba, io.SectorCount);
+        if (Config.TraceIo)
+            Log.Debug($"{Name}: {io.Kind} lba {io.Lba} sectors {io.SectorCount} tag 0x{io.Tag:x8} from {io.Source}");
+        _daemon.MarkDirty(this);
+        return true;
+    }
+
+    /// <summary>The engine's eventfd became readable: deliver completions as replies.</summary>
+    public void OnEvents(uint events)
+    {
+        var handler = new CompletionHandler(this);
+        Engine.ReapCompletions(ref handler);
+        if (Engine.HasQueued)
+            _daemon.MarkDirty(this);
+    }
+
+    private void Complete(int slot, int result)
+    {
+        ref readonly AoeIoRequest io = ref _requests[slot];
+        byte status = Ata.StatusReady;
+        byte error = 0;
+        if (result < 0)
+        {
+            AoeEngine.MapIoError(-result, io.Kind, out status, out error);
+            Counters.IoErrors++;
+            long now = TimerFd.NowNanos();
+            if (_ioErrorLimiter.ShouldLog(now, out long suppressed))
+                Log.Error($"{Name}: {io.Kind} of {io.SectorCount} sector(s) at LBA {io.Lba} on {Config.Path} failed: " +
+                          $"{SystemError.Describe(-result)}; answered with ATA error{(suppressed > 0 ? $" ({suppressed} similar errors not logged)" : "")}");
+        }
+        NetworkPort? port = _daemon.PortById(_slotPort[slot], _slotPortGeneration[slot]);
+        if (port == null || !port.TrySendIoReply(io, status, error, Engine.SlotBuffer(slot)))
+            Counters.ReplyDrops++;
+        Engine.ReleaseSlot(slot);
+    }
+
+    private readonly struct CompletionHandler(ExportedDevice device) : ICompletionHandler
+    {
+        public void OnCompleted(int slot, int result) => device.Complete(slot, result);
+    }
+
+    public void Dispose()
+    {
+        Engine.Dispose();
+        Store.Dispose();
+    }
+}

@@ -1,0 +1,146 @@
+using System;
+using Ggaoed.Native;
+using Ggaoed.Network;
+using Ggaoed.Protocol;
+
+namespace Ggaoed.Daemon;
+
+/// <summary>AoE-level counters of one interface (frame counters live in the packet port).</summary>
+internal struct PortCounters
+{
+    /// <summary>Frames that were not AoE requests we could parse (too short, responses).</summary>
+    public long Ignored;
+    /// <summary>Requests addressed to no device exported here.</summary>
+    public long NoDevice;
+    /// <summary>Replies lost because the TX ring had no free frame.</summary>
+    public long TxFullDrops;
+}
+
+/// <summary>
+/// One interface the daemon serves on: its packet port (rings), the AoE view of it (our MAC, the MTU
+/// that bounds sectors per request) and the devices exported on it. Receiving runs the data flow
+/// ring -> parser -> device queue; replies to non-I/O commands are written straight into TX frames.
+/// </summary>
+internal sealed class NetworkPort : IEventHandler, IDisposable
+{
+    /// <summary>Frames handled per wake-up before other descriptors get a turn (fairness between ports).</summary>
+    private const int ReceiveBudget = 512;
+
+    /// <summary>Non-I/O replies are built here first: the largest (a full Mac Mask List, a 1024-byte
+    /// config string, IDENTIFY) is bounded by the MTU, and jumbo frames stay below 16 KiB.</summary>
+    private const int ReplyScratchBytes = 16 * 1024;
+
+    private readonly TargetDaemon _daemon;
+    private readonly byte[] _replyScratch = new byte[ReplyScratchBytes];
+    private ExportedDevice[] _devices = Array.Empty<ExportedDevice>();
+    private AoeInterface _iface;
+
+    public PortCounters Counters;
+
+    public NetworkPort(TargetDaemon daemon, PacketPort port, int id, int generation, int maxMtu)
+    {
+        _daemon = daemon;
+        Port = port;
+        Id = id;
+        Generation = generation;
+        SetMtuLimit(maxMtu);
+    }
+
+    public PacketPort Port { get; }
+    public string Name => Port.Name;
+    public int Id { get; }
+    public int Generation { get; }
+    public int ReactorToken { get; set; } = -1;
+    public bool Dirty { get; set; }
+    public bool Receiving { get; set; } = true;
+    public uint EpollMask { get; set; } = Libc.EPOLLIN;
+    public ref readonly AoeInterface Aoe => ref _iface;
+    public ReadOnlySpan<ExportedDevice> Devices => _devices;
+
+    /// <summary>
+    /// The AoE MTU: the link's, but never more than the device slot buffers hold, so Query Config never
+    /// advertises more sectors per request than we can take.
+    /// </summary>
+    public void SetMtuLimit(int maxMtu)
+    {
+        int mtu = Math.Min(Port.Mtu, maxMtu);
+        _iface = new AoeInterface(new MacAddress(Port.Interface.Mac.Value), mtu);
+    }
+
+    public void SetDevices(ExportedDevice[] devices) => _devices = devices;
+
+    public void OnEvents(uint events)
+    {
+        if ((events & Libc.EPOLLIN) != 0 && Receiving)
+            ReceiveBatch();
+        if ((events & Libc.EPOLLOUT) != 0)
+            _daemon.MarkDirty(this);
+    }
+
+    private void ReceiveBatch()
+    {
+        for (int budget = ReceiveBudget; budget > 0; budget--)
+        {
+            if (!Port.TryReceive(out int index, out Span<byte> frame))
+                return;
+            Handle(frame);
+            Port.ReleaseRx(index);
+        }
+        // More may be waiting: epoll is level-triggered, so we are woken again next turn.
+    }
+
+    private void Handle(ReadOnlySpan<byte> frame)
+    {
+        if (!AoeEngine.TryPeekHeader(frame, out ushort shelf, out byte slot, out bool isResponse) || isResponse)
+        {
+            Counters.Ignored++;
+            return;
+        }
+        bool matched = false;
+        ExportedDevice[] devices = _devices;
+        for (int i = 0; i < devices.Length; i++)
+        {
+            ExportedDevice device = devices[i];
+            if (device.Retiring || !device.Target.IsAddressedBy(shelf, slot))
+                continue;
+            matched = true;
+            AoeDecision decision = AoeEngine.Handle(frame, device.Target, _iface, _replyScratch, out int length, out AoeIoRequest io);
+            if (decision == AoeDecision.Reply)
+                Send(_replyScratch.AsSpan(0, length));
+            else if (decision == AoeDecision.Io)
+                device.Accept(io, frame, this);
+        }
+        if (!matched)
+            Counters.NoDevice++;
+    }
+
+    private void Send(ReadOnlySpan<byte> reply)
+    {
+        if (!Port.TryGetTxBuffer(out int tx, out Span<byte> buffer))
+        {
+            Counters.TxFullDrops++;
+            return;
+        }
+        reply.CopyTo(buffer);
+        Port.CommitTx(tx, reply.Length);
+        _daemon.MarkDirty(this);
+    }
+
+    /// <summary>Builds the reply of a finished I/O request in a TX frame; false when none is free.</summary>
+    public bool TrySendIoReply(in AoeIoRequest io, byte status, byte error, ReadOnlySpan<byte> data)
+    {
+        if (!Port.TryGetTxBuffer(out int tx, out Span<byte> buffer))
+        {
+            Counters.TxFullDrops++;
+            return false;
+        }
+        int length = AoeEngine.WriteIoReply(buffer, io, _iface, status, error);
+        if (length > AoeWire.AtaPayloadOffset && io.Kind == AoeIoKind.Read)
+            data.Slice(0, io.ByteLength).CopyTo(buffer.Slice(AoeWire.AtaPayloadOffset));
+        Port.CommitTx(tx, length);
+        _daemon.MarkDirty(this);
+        return true;
+    }
+
+    public void Dispose() => Port.Dispose();
+}

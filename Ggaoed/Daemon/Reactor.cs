@@ -1,0 +1,152 @@
+using System;
+using System.Runtime.InteropServices;
+using Ggaoed.Native;
+
+namespace Ggaoed.Daemon;
+
+/// <summary>Something the reactor wakes when its file descriptor is ready.</summary>
+internal interface IEventHandler
+{
+    void OnEvents(uint events);
+}
+
+/// <summary>Work done once at the end of every loop turn (batched io_submit, one TX kick).</summary>
+internal interface ITurnHandler
+{
+    void OnEndOfTurn();
+}
+
+/// <summary>
+/// The single-threaded epoll loop that owns every descriptor of the daemon. Registrations are integer
+/// tokens into a preallocated table; <c>epoll_event.data</c> carries (generation &lt;&lt; 32 | slot), so an
+/// event that was already queued for a descriptor removed earlier in the same turn is recognised as stale
+/// and dropped instead of reaching the handler that now owns the slot.
+/// </summary>
+internal sealed unsafe class Reactor : IDisposable
+{
+    private const int MaxEventsPerWait = 256;
+
+    private readonly int _epfd;
+    private IEventHandler?[] _handlers = new IEventHandler?[64];
+    private int[] _fds = new int[64];
+    private uint[] _generations = new uint[64];
+    private readonly epoll_event* _events;
+    private ITurnHandler[] _turnHandlers = new ITurnHandler[8];
+    private int _turnHandlerCount;
+    private bool _stopRequested;
+
+    public Reactor()
+    {
+        _epfd = Libc.epoll_create1(Libc.EPOLL_CLOEXEC);
+        if (_epfd < 0)
+            SystemError.ThrowLast("epoll_create1");
+        _events = (epoll_event*)NativeMemory.AllocZeroed((nuint)(MaxEventsPerWait * sizeof(epoll_event)));
+        Array.Fill(_fds, -1);
+    }
+
+    /// <summary>Loop turns run so far (for tests and stats).</summary>
+    public long Turns { get; private set; }
+
+    public bool StopRequested => _stopRequested;
+
+    public void RequestStop() => _stopRequested = true;
+
+    /// <summary>Watches <paramref name="fd"/> for <paramref name="events"/>; returns the registration token.</summary>
+    public int Add(int fd, uint events, IEventHandler handler)
+    {
+        int slot = Array.IndexOf(_handlers, null);
+        if (slot < 0)
+        {
+            slot = _handlers.Length;
+            Array.Resize(ref _handlers, slot * 2);
+            Array.Resize(ref _fds, slot * 2);
+            Array.Resize(ref _generations, slot * 2);
+            Array.Fill(_fds, -1, slot, slot);
+        }
+        _generations[slot]++;
+        epoll_event ev = new() { events = events, data = ((ulong)_generations[slot] << 32) | (uint)slot };
+        if (Libc.epoll_ctl(_epfd, Libc.EPOLL_CTL_ADD, fd, &ev) != 0)
+            SystemError.ThrowLast($"epoll_ctl(ADD, fd {fd})");
+        _handlers[slot] = handler;
+        _fds[slot] = fd;
+        return slot;
+    }
+
+    /// <summary>Changes the event mask of a registration (e.g. adds EPOLLOUT while a TX ring is full).</summary>
+    public void Modify(int token, uint events)
+    {
+        epoll_event ev = new() { events = events, data = ((ulong)_generations[token] << 32) | (uint)token };
+        if (Libc.epoll_ctl(_epfd, Libc.EPOLL_CTL_MOD, _fds[token], &ev) != 0)
+            SystemError.ThrowLast($"epoll_ctl(MOD, fd {_fds[token]})");
+    }
+
+    /// <summary>Stops watching; call before closing the descriptor.</summary>
+    public void Remove(int token)
+    {
+        if ((uint)token >= (uint)_handlers.Length || _handlers[token] == null)
+            return;
+        // EBADF/ENOENT here only means the fd is already gone, which is what we want.
+        Libc.epoll_ctl(_epfd, Libc.EPOLL_CTL_DEL, _fds[token], null);
+        _handlers[token] = null;
+        _fds[token] = -1;
+        _generations[token]++;
+    }
+
+    public void AddTurnHandler(ITurnHandler handler)
+    {
+        if (_turnHandlerCount == _turnHandlers.Length)
+            Array.Resize(ref _turnHandlers, _turnHandlerCount * 2);
+        _turnHandlers[_turnHandlerCount++] = handler;
+    }
+
+    public void RemoveTurnHandler(ITurnHandler handler)
+    {
+        int i = Array.IndexOf(_turnHandlers, handler, 0, _turnHandlerCount);
+        if (i < 0)
+            return;
+        _turnHandlers[i] = _turnHandlers[--_turnHandlerCount];
+        _turnHandlers[_turnHandlerCount] = null!;
+    }
+
+    /// <summary>Runs turns until <see cref="RequestStop"/>.</summary>
+    public void Run()
+    {
+        while (!_stopRequested)
+            RunOnce(-1);
+    }
+
+    /// <summary>
+    /// One turn: wait (at most <paramref name="timeoutMs"/>, -1 = forever), dispatch every ready
+    /// descriptor, then run the end-of-turn handlers. Returns the number of events dispatched.
+    /// </summary>
+    public int RunOnce(int timeoutMs)
+    {
+        int n = Libc.epoll_wait(_epfd, _events, MaxEventsPerWait, timeoutMs);
+        if (n < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno != (int)Errno.EINTR)
+                throw new SystemError("epoll_wait", errno);
+            n = 0;
+        }
+        for (int i = 0; i < n; i++)
+        {
+            ulong data = _events[i].data;
+            int slot = (int)(uint)data;
+            uint generation = (uint)(data >> 32);
+            if ((uint)slot >= (uint)_handlers.Length || _generations[slot] != generation)
+                continue;
+            _handlers[slot]?.OnEvents(_events[i].events);
+        }
+        for (int i = 0; i < _turnHandlerCount; i++)
+            _turnHandlers[i].OnEndOfTurn();
+        Turns++;
+        return n;
+    }
+
+    public void Dispose()
+    {
+        Libc.close(_epfd);
+        NativeMemory.Free(_events);
+    }
+}

@@ -1,0 +1,123 @@
+using System;
+using System.Collections.Generic;
+using System.Text;
+using Ggaoed.Daemon.Config;
+using Ggaoed.Storage;
+
+namespace Ggaoed.Daemon;
+
+internal sealed partial class TargetDaemon
+{
+    /// <summary>
+    /// Re-reads the configuration (SIGHUP, ggaoectl reload). A bad file changes nothing. Devices keep
+    /// serving through a reload unless their identity changed (path, shelf.slot, direct-io, queue, delays):
+    /// those are retired (in-flight I/O finishes and is answered) and reopened; everything else (ACLs,
+    /// read-only, broadcast, interfaces, trace-io) is applied in place.
+    /// </summary>
+    /// <returns>(ok, a report of what changed or what is wrong)</returns>
+    public (bool Ok, string Report) Reload()
+    {
+        SdNotify.Send("RELOADING=1");
+        var report = new StringBuilder();
+        try
+        {
+            ConfigLoadResult loaded = ConfigLoader.Load(_config.FileName);
+            foreach (ConfigDiagnostic w in loaded.Warnings)
+                Log.Warning(w.ToString());
+            if (!loaded.Ok)
+            {
+                foreach (ConfigDiagnostic e in loaded.Errors)
+                {
+                    Log.Error(e.ToString());
+                    report.Append(e).Append('\n');
+                }
+                string summary = $"reload refused: {loaded.Errors.Count} error(s) in {_config.FileName}; still running the previous configuration";
+                Log.Error(summary);
+                report.Append(summary).Append('\n');
+                return (false, report.ToString());
+            }
+            GgaoedConfig next = loaded.Config!;
+            if (next.Defaults.ControlSocket != _config.Defaults.ControlSocket || next.Defaults.PidFile != _config.Defaults.PidFile)
+                Note(report, "control-socket and pid-file changes take effect after a restart");
+
+            var wanted = new Dictionary<string, DeviceConfig>(StringComparer.Ordinal);
+            foreach (DeviceConfig dc in next.Devices)
+                wanted[dc.Name] = dc;
+
+            foreach (ExportedDevice d in _devices.ToArray())
+            {
+                if (!wanted.TryGetValue(d.Name, out DeviceConfig? dc))
+                {
+                    RetireDevice(d);
+                    Note(report, $"{d.Name}: removed");
+                }
+                else if (d.NeedsReopen(dc))
+                {
+                    ExportedDevice? fresh = TryOpen(dc, report);
+                    if (fresh == null)
+                        continue; // keep serving the old one
+                    RetireDevice(d);
+                    AddDevice(fresh);
+                    Note(report, $"{d.Name}: reopened");
+                }
+                else if (!Equals(d.Config, dc))
+                {
+                    d.Update(dc);
+                    Note(report, $"{d.Name}: updated");
+                }
+                wanted.Remove(d.Name);
+            }
+            foreach (DeviceConfig dc in next.Devices)
+            {
+                if (!wanted.ContainsKey(dc.Name))
+                    continue;
+                ExportedDevice? fresh = TryOpen(dc, report);
+                if (fresh != null)
+                {
+                    AddDevice(fresh);
+                    Note(report, $"{dc.Name}: added");
+                }
+            }
+
+            _config = next;
+            foreach (NetworkPort? p in _ports)
+                if (p != null && !next.IsInterfaceWanted(p.Name))
+                {
+                    DetachInterface(p, "no longer in the configuration");
+                    Note(report, $"{p.Name}: detached");
+                }
+            foreach (string name in LinkNames())
+                if (next.IsInterfaceWanted(name) && FindPort(name) == null && TryAttachInterface(name))
+                    Note(report, $"{name}: attached");
+            AssignDevicesToPorts();
+            Log.Notice($"configuration reloaded from {_config.FileName}: {_devices.Count} device(s) on {PortCount} interface(s)");
+            report.Append($"reloaded: {_devices.Count} device(s) on {PortCount} interface(s)\n");
+            return (true, report.ToString());
+        }
+        finally
+        {
+            SdNotify.Send("READY=1");
+        }
+    }
+
+    private static void Note(StringBuilder report, string line)
+    {
+        Log.Info(line);
+        report.Append(line).Append('\n');
+    }
+
+    private ExportedDevice? TryOpen(DeviceConfig dc, StringBuilder report)
+    {
+        try
+        {
+            return OpenDevice(dc);
+        }
+        catch (Exception e) when (e is StorageException or SystemError or System.IO.IOException)
+        {
+            string line = $"{dc.Location}: {dc.Name}: cannot open {dc.Path}: {e.Message}";
+            Log.Error(line);
+            report.Append(line).Append('\n');
+            return null;
+        }
+    }
+}

@@ -1,0 +1,539 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Runtime.InteropServices;
+using System.Threading;
+using Ggaoed.Daemon.Config;
+using Ggaoed.Native;
+using Ggaoed.Network;
+using Ggaoed.Protocol;
+using Ggaoed.Storage;
+
+namespace Ggaoed.Daemon;
+
+/// <summary>
+/// The running target: owns the reactor and everything registered in it (packet ports, AIO eventfds,
+/// the merge-delay timerfd, the wake eventfd for signals, the control socket), the exported devices and
+/// the interfaces they are served on. Everything here runs on the reactor thread; the only other threads
+/// are the runtime's signal dispatcher, which just sets a flag and signals the wake eventfd.
+/// </summary>
+internal sealed partial class TargetDaemon : ITurnHandler, IDisposable
+{
+    /// <summary>
+    /// Slot buffers are sized for this MTU at least (17 sectors at 9000): enough for every jumbo-frame
+    /// request, and an MTU raised later can't make a request bigger than a slot (the AoE MTU we
+    /// advertise is capped to it).
+    /// </summary>
+    private const int MinSlotMtu = 9000;
+
+    /// <summary>How long a graceful stop waits for in-flight I/O before giving up on it.</summary>
+    private const long ShutdownDrainNanos = 10_000_000_000;
+
+    private readonly DaemonOptions _options;
+    private GgaoedConfig _config;
+    private readonly Reactor _reactor = new();
+    private readonly EventFd _wake = new();
+    private readonly TimerFd _timer = new();
+    private PidFile? _pidFile;
+    private ControlServer? _control;
+    private readonly List<ExportedDevice> _devices = new();
+    private readonly List<ExportedDevice> _retiring = new();
+    private NetworkPort?[] _ports = new NetworkPort?[16];
+    private int _portGeneration;
+    private ExportedDevice[] _dirtyDevices = new ExportedDevice[16];
+    private int _dirtyDeviceCount;
+    private NetworkPort[] _dirtyPorts = new NetworkPort[16];
+    private int _dirtyPortCount;
+    private readonly int _slotMtu;
+    private readonly int _slotBytes;
+    private int _reloadRequested;
+    private int _stopRequested;
+    private readonly List<PosixSignalRegistration> _signals = new();
+    private WakeHandler? _wakeHandler;
+    private TimerHandler? _timerHandler;
+    private bool _stopping;
+
+    public TargetDaemon(GgaoedConfig config, DaemonOptions options)
+    {
+        _config = config;
+        _options = options;
+        int maxMtu = MinSlotMtu;
+        foreach (InterfaceConfig ic in config.InterfaceGroups)
+            if (ic.Mtu is int m && m > maxMtu)
+                maxMtu = m;
+        _slotMtu = maxMtu;
+        _slotBytes = AoeWire.MaxSectorsForMtu(_slotMtu) * 512;
+    }
+
+    public string StateDirectory => _config.Defaults.StateDirectory;
+    public Reactor Reactor => _reactor;
+    public IReadOnlyList<ExportedDevice> Devices => _devices;
+    public GgaoedConfig Config => _config;
+
+    /// <summary>Entry point of the foreground daemon; returns the process exit status.</summary>
+    public static int Run(GgaoedConfig config, DaemonOptions options)
+    {
+        using var daemon = new TargetDaemon(config, options);
+        try
+        {
+            daemon.Start();
+        }
+        catch (Exception e) when (e is SystemError or StorageException or NetworkException or IOException or UnauthorizedAccessException)
+        {
+            string message = "cannot start: " + e.Message;
+            Log.Error(message);
+            if (options.ReadySocket != null)
+                SdNotify.Send(options.ReadySocket, "ERROR=ggaoed: " + message + "\n");
+            return DaemonMain.ExitFailure;
+        }
+        if (options.ReadySocket != null)
+        {
+            SdNotify.Send(options.ReadySocket, "READY=1");
+            Daemonizer.DetachFromTerminal();
+            Log.UseSyslog();
+        }
+        SdNotify.Send($"READY=1\nSTATUS=serving {daemon._devices.Count} device(s)\nMAINPID={Environment.ProcessId}");
+        Log.Notice($"ggaoed {Program.Version} ready: {daemon._devices.Count} device(s) on {daemon.PortCount} interface(s)");
+        daemon._reactor.Run();
+        daemon.Shutdown();
+        return DaemonMain.ExitOk;
+    }
+
+    /// <summary>Sets everything up; throws (with a message naming the file or device) when it can't.</summary>
+    public void Start()
+    {
+        Defaults d = new(_config.Defaults);
+        _pidFile = PidFile.TryAcquire(d.PidFile, out string? pidError) ?? throw new SystemError(pidError!, 0);
+        try
+        {
+            Directory.CreateDirectory(d.StateDirectory);
+        }
+        catch (IOException e)
+        {
+            Log.Warning($"state directory {d.StateDirectory} can't be created ({e.Message}); AoE config strings, mask and reserve lists won't survive a restart");
+        }
+
+        _wakeHandler = new WakeHandler(this);
+        _reactor.Add(_wake.Fd, Libc.EPOLLIN, _wakeHandler);
+        _timerHandler = new TimerHandler(this);
+        _reactor.Add(_timer.Fd, Libc.EPOLLIN, _timerHandler);
+        _reactor.AddTurnHandler(this);
+
+        foreach (DeviceConfig dc in _config.Devices)
+            AddDevice(OpenDevice(dc));
+
+        StartLinkMonitor();
+        foreach (string name in ListInterfaces())
+            if (_config.IsInterfaceWanted(name))
+                TryAttachInterface(name);
+        AssignDevicesToPorts();
+
+        _control = new ControlServer(_reactor, d.ControlSocket, new ControlCommands(this));
+
+        RegisterSignal(PosixSignal.SIGHUP, ref _reloadRequested);
+        RegisterSignal(PosixSignal.SIGTERM, ref _stopRequested);
+        RegisterSignal(PosixSignal.SIGINT, ref _stopRequested);
+    }
+
+    private readonly record struct Defaults(string PidFile, string StateDirectory, string ControlSocket)
+    {
+        public Defaults(DefaultsConfig c) : this(c.PidFile, c.StateDirectory, c.ControlSocket) { }
+    }
+
+    private void RegisterSignal(PosixSignal signal, ref int flag)
+    {
+        // The handler runs on the runtime's signal thread: set the flag, wake the loop, and cancel the
+        // default action (terminating) so the stop is graceful.
+        bool isReload = signal == PosixSignal.SIGHUP;
+        _signals.Add(PosixSignalRegistration.Create(signal, ctx =>
+        {
+            ctx.Cancel = true;
+            if (isReload)
+                Interlocked.Exchange(ref _reloadRequested, 1);
+            else
+                Interlocked.Exchange(ref _stopRequested, 1);
+            _wake.Signal();
+        }));
+    }
+
+    public int PortCount
+    {
+        get
+        {
+            int n = 0;
+            foreach (NetworkPort? p in _ports)
+                if (p != null)
+                    n++;
+            return n;
+        }
+    }
+
+    public IEnumerable<NetworkPort> Ports
+    {
+        get
+        {
+            foreach (NetworkPort? p in _ports)
+                if (p != null)
+                    yield return p;
+        }
+    }
+
+    // ---- devices -------------------------------------------------------------------------------------
+
+    private ExportedDevice OpenDevice(DeviceConfig dc)
+    {
+        var device = new ExportedDevice(this, dc, _slotBytes);
+        if (device.Store.Fallback != DirectIoFallback.None)
+            Log.Warning($"{dc.Name}: {dc.Path} does not support direct I/O ({device.Store.Fallback}); using buffered I/O");
+        LoadState(device);
+        return device;
+    }
+
+    private void AddDevice(ExportedDevice device)
+    {
+        _devices.Add(device);
+        device.ReactorToken = _reactor.Add(device.Engine.EventFd, Libc.EPOLLIN, device);
+        Log.Info($"{device.Name}: exporting {device.Config.Path} as e{device.Config.Shelf}.{device.Config.Slot} " +
+                 $"({device.Store.SizeBytes} bytes{(device.Config.ReadOnly ? ", read-only" : "")}{(device.Store.DirectIo ? ", direct I/O" : "")})");
+    }
+
+    /// <summary>Stops taking requests for a device; it is closed once its in-flight I/O has finished.</summary>
+    private void RetireDevice(ExportedDevice device)
+    {
+        device.Retiring = true;
+        _devices.Remove(device);
+        SaveState(device);
+        _retiring.Add(device);
+    }
+
+    private void CloseRetiredDevices()
+    {
+        for (int i = _retiring.Count - 1; i >= 0; i--)
+        {
+            ExportedDevice d = _retiring[i];
+            if (d.Engine.QueueDepth != 0)
+                continue;
+            _reactor.Remove(d.ReactorToken);
+            d.Dispose();
+            _retiring.RemoveAt(i);
+            Log.Info($"{d.Name}: no longer exported");
+        }
+    }
+
+    public void MarkDirty(ExportedDevice device)
+    {
+        if (device.Dirty)
+            return;
+        device.Dirty = true;
+        if (_dirtyDeviceCount == _dirtyDevices.Length)
+            Array.Resize(ref _dirtyDevices, _dirtyDeviceCount * 2);
+        _dirtyDevices[_dirtyDeviceCount++] = device;
+    }
+
+    public void MarkDirty(NetworkPort port)
+    {
+        if (port.Dirty)
+            return;
+        port.Dirty = true;
+        if (_dirtyPortCount == _dirtyPorts.Length)
+            Array.Resize(ref _dirtyPorts, _dirtyPortCount * 2);
+        _dirtyPorts[_dirtyPortCount++] = port;
+    }
+
+    // ---- interfaces ----------------------------------------------------------------------------------
+
+    private static List<string> ListInterfaces()
+    {
+        var names = new List<string>();
+        try
+        {
+            foreach (string dir in Directory.GetFileSystemEntries("/sys/class/net"))
+                names.Add(Path.GetFileName(dir));
+        }
+        catch (IOException)
+        {
+        }
+        names.Sort(StringComparer.Ordinal);
+        return names;
+    }
+
+    public NetworkPort? FindPort(string name)
+    {
+        foreach (NetworkPort? p in _ports)
+            if (p != null && p.Name == name)
+                return p;
+        return null;
+    }
+
+    /// <summary>Resolves a reply's port; null when that interface went away since the request came in.</summary>
+    public NetworkPort? PortById(int id, int generation)
+    {
+        if ((uint)id >= (uint)_ports.Length)
+            return null;
+        NetworkPort? p = _ports[id];
+        return p != null && p.Generation == generation ? p : null;
+    }
+
+    private bool TryAttachInterface(string name)
+    {
+        if (FindPort(name) != null)
+            return true;
+        EffectiveInterfaceSettings s = _config.ForInterface(name);
+        PacketPort port;
+        try
+        {
+            port = PacketPort.Open(name, new PacketPortOptions
+            {
+                RingBufferSizeKiB = s.RingBufferSizeKiB,
+                SendBufferSizeKiB = s.SendBufferSizeKiB,
+                ReceiveBufferSizeKiB = s.ReceiveBufferSizeKiB,
+            });
+        }
+        catch (NetworkException e)
+        {
+            Log.Warning($"{name}: not serving on this interface: {e.Message}");
+            return false;
+        }
+        int id = Array.IndexOf(_ports, null);
+        if (id < 0)
+        {
+            id = _ports.Length;
+            Array.Resize(ref _ports, id * 2);
+        }
+        int mtuLimit = Math.Min(_slotMtu, s.Mtu ?? int.MaxValue);
+        var np = new NetworkPort(this, port, id, ++_portGeneration, mtuLimit);
+        _ports[id] = np;
+        np.ReactorToken = _reactor.Add(port.Fd, Libc.EPOLLIN, np);
+        if (port.Mode == PacketPortMode.Fallback)
+            Log.Warning($"{name}: packet rings unavailable ({port.FallbackReason}); using send/recv");
+        Log.Info($"{name}: serving AoE (MTU {port.Mtu}, {np.Aoe.MaxSectors} sectors per request, {port.Mode})");
+        return true;
+    }
+
+    private void DetachInterface(NetworkPort port, string why)
+    {
+        _reactor.Remove(port.ReactorToken);
+        _ports[port.Id] = null;
+        port.Dispose();
+        Log.Info($"{port.Name}: no longer serving ({why})");
+    }
+
+    private void AssignDevicesToPorts()
+    {
+        foreach (NetworkPort? p in _ports)
+        {
+            if (p == null)
+                continue;
+            var list = new List<ExportedDevice>();
+            foreach (ExportedDevice d in _devices)
+                if (d.Config.IsExportedOn(p.Name))
+                    list.Add(d);
+            p.SetDevices(list.ToArray());
+        }
+    }
+
+    /// <summary>A link appeared, changed or went away (netlink).</summary>
+    internal void OnLinkChanged(string name, bool exists, bool up, int mtu)
+    {
+        NetworkPort? port = FindPort(name);
+        if (!exists || !up)
+        {
+            if (port != null)
+                DetachInterface(port, exists ? "link down" : "link removed");
+            return;
+        }
+        if (!_config.IsInterfaceWanted(name))
+            return;
+        if (port != null && port.Port.Mtu != mtu)
+        {
+            // Rings are laid out for the MTU at open time: reopen for the new one.
+            DetachInterface(port, $"MTU changed to {mtu}");
+            port = null;
+        }
+        if (port == null && TryAttachInterface(name))
+            AssignDevicesToPorts();
+    }
+
+    // ---- the loop ------------------------------------------------------------------------------------
+
+    public void OnEndOfTurn()
+    {
+        for (int i = 0; i < _dirtyDeviceCount; i++)
+        {
+            ExportedDevice d = _dirtyDevices[i];
+            d.Dirty = false;
+            d.Engine.SubmitPending();
+            _dirtyDevices[i] = null!;
+        }
+        _dirtyDeviceCount = 0;
+
+        long deadline = long.MaxValue;
+        foreach (ExportedDevice d in _devices)
+            if (d.Engine.HasQueued)
+                deadline = Math.Min(deadline, d.Engine.NextDeadlineNanos);
+        foreach (ExportedDevice d in _retiring)
+            if (d.Engine.HasQueued)
+                deadline = Math.Min(deadline, d.Engine.NextDeadlineNanos);
+        _timer.ArmAbsolute(deadline == long.MaxValue ? 0 : deadline);
+
+        for (int i = 0; i < _dirtyPortCount; i++)
+        {
+            NetworkPort p = _dirtyPorts[i];
+            p.Dirty = false;
+            _dirtyPorts[i] = null!;
+            if (_ports[p.Id] != p)
+                continue;
+            if (p.Port.HasUnkickedTx)
+                p.Port.Kick();
+            uint want = (p.Receiving ? Libc.EPOLLIN : 0) | (p.Port.WantsWritable ? Libc.EPOLLOUT : 0);
+            if (want != p.EpollMask)
+            {
+                _reactor.Modify(p.ReactorToken, want);
+                p.EpollMask = want;
+            }
+        }
+        _dirtyPortCount = 0;
+
+        foreach (ExportedDevice d in _devices)
+            if (d.Target.StateVersion != d.SavedStateVersion)
+                SaveState(d);
+        if (_retiring.Count > 0)
+            CloseRetiredDevices();
+    }
+
+    private sealed class WakeHandler(TargetDaemon daemon) : IEventHandler
+    {
+        public void OnEvents(uint events)
+        {
+            daemon._wake.Drain();
+            if (Interlocked.Exchange(ref daemon._stopRequested, 0) != 0)
+            {
+                Log.Notice("stopping (signal)");
+                daemon._reactor.RequestStop();
+            }
+            if (Interlocked.Exchange(ref daemon._reloadRequested, 0) != 0)
+                daemon.Reload();
+        }
+    }
+
+    private sealed class TimerHandler(TargetDaemon daemon) : IEventHandler
+    {
+        public void OnEvents(uint events)
+        {
+            daemon._timer.Acknowledge();
+            foreach (ExportedDevice d in daemon._devices)
+                if (d.Engine.HasQueued)
+                    daemon.MarkDirty(d);
+            foreach (ExportedDevice d in daemon._retiring)
+                if (d.Engine.HasQueued)
+                    daemon.MarkDirty(d);
+        }
+    }
+
+    /// <summary>Asks the loop to stop (tests; signals use the flag).</summary>
+    public void RequestStop()
+    {
+        Interlocked.Exchange(ref _stopRequested, 1);
+        _wake.Signal();
+    }
+
+    public void RequestReload()
+    {
+        Interlocked.Exchange(ref _reloadRequested, 1);
+        _wake.Signal();
+    }
+
+    /// <summary>
+    /// Graceful stop: take no new requests, let in-flight I/O finish and answer it, make everything
+    /// durable, save the AoE state, release the pid file and the control socket.
+    /// </summary>
+    public void Shutdown()
+    {
+        if (_stopping)
+            return;
+        _stopping = true;
+        SdNotify.Send("STOPPING=1");
+        foreach (NetworkPort? p in _ports)
+        {
+            if (p == null)
+                continue;
+            p.Receiving = false;
+            _reactor.Modify(p.ReactorToken, 0);
+            p.EpollMask = 0;
+        }
+        long start = TimerFd.NowNanos();
+        while (InFlight() > 0 && TimerFd.NowNanos() - start < ShutdownDrainNanos)
+            _reactor.RunOnce(100);
+        int left = InFlight();
+        if (left > 0)
+            Log.Warning($"stopping with {left} request(s) still in the kernel after {ShutdownDrainNanos / 1_000_000_000} s; their initiators will retry");
+        foreach (ExportedDevice d in _devices)
+        {
+            if (!d.Config.ReadOnly && Libc.fdatasync(d.Store.Fd) != 0)
+                Log.Error($"{d.Name}: fdatasync {d.Config.Path}: {SystemError.Describe(Marshal.GetLastPInvokeError())}");
+            SaveState(d);
+        }
+        Log.Notice("stopped");
+    }
+
+    private int InFlight()
+    {
+        int n = 0;
+        foreach (ExportedDevice d in _devices)
+            n += d.Engine.QueueDepth;
+        foreach (ExportedDevice d in _retiring)
+            n += d.Engine.QueueDepth;
+        return n;
+    }
+
+    // ---- persistent AoE state ------------------------------------------------------------------------
+
+    private void LoadState(ExportedDevice device)
+    {
+        string file = device.StateFile;
+        if (!File.Exists(file))
+            return;
+        try
+        {
+            string text = File.ReadAllText(file);
+            if (!device.Target.TryLoadState(text, out string? error))
+                Log.Warning($"{device.Name}: ignoring corrupt state file {file}: {error}");
+        }
+        catch (IOException e)
+        {
+            Log.Warning($"{device.Name}: cannot read state file {file}: {e.Message}");
+        }
+        device.SavedStateVersion = device.Target.StateVersion;
+    }
+
+    private void SaveState(ExportedDevice device)
+    {
+        device.SavedStateVersion = device.Target.StateVersion;
+        try
+        {
+            AtomicFile.Write(device.StateFile, System.Text.Encoding.UTF8.GetBytes(device.Target.SerializeState()));
+        }
+        catch (Exception e) when (e is SystemError or IOException or UnauthorizedAccessException)
+        {
+            Log.Error($"{device.Name}: cannot save AoE state to {device.StateFile}: {e.Message}");
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (PosixSignalRegistration r in _signals)
+            r.Dispose();
+        _control?.Dispose();
+        StopLinkMonitor();
+        foreach (NetworkPort? p in _ports)
+            p?.Dispose();
+        foreach (ExportedDevice d in _devices)
+            d.Dispose();
+        foreach (ExportedDevice d in _retiring)
+            d.Dispose();
+        _timer.Dispose();
+        _wake.Dispose();
+        _reactor.Dispose();
+        _pidFile?.Dispose();
+    }
+}
