@@ -19,13 +19,13 @@ public sealed class ClientNullTargetTests
         public readonly NullTarget Target;
         public readonly AoeClient Client;
 
-        public Rig(int mtu = 9000, int dropFirst = 0, ushort shelf = 7, byte slot = 3)
+        public Rig(int mtu = 9000, int dropFirst = 0, ushort shelf = 7, byte slot = 3, bool lba48 = true, ulong sectors = Sectors)
         {
             Pair = new VethPair("in", mtu);
             try
             {
                 string tif = Pair.TargetIf;
-                Target = InNetNs.Run(Pair.TargetNs, () => new NullTarget(PacketSocket.Open(tif), shelf, slot, Sectors) { DropFirst = dropFirst });
+                Target = InNetNs.Run(Pair.TargetNs, () => new NullTarget(PacketSocket.Open(tif), shelf, slot, sectors) { DropFirst = dropFirst, Lba48 = lba48 });
                 Target.ConfigString = "null-cfg";
                 Target.Start();
                 string iif = Pair.InitiatorIf;
@@ -92,6 +92,32 @@ public sealed class ClientNullTargetTests
         rig.Client.Read(t, 1000, data);
         Assert.All(data, b => Assert.Equal(0, b));
         Assert.Equal(0, rig.Client.Retransmits);
+    }
+
+    [RootFact]
+    public void Lba48Target_GetsCommands24And34_WithTheFullLba()
+    {
+        using var rig = new Rig(sectors: 1UL << 40); // 512 TiB: nothing is stored
+        AoeTarget t = rig.DiscoverOne();
+        Assert.Equal(1UL << 40, t.Sectors);
+        rig.Client.Write(t, 0x12_3456_789AUL, new byte[512]);
+        Assert.Equal((0x34, 0x12_3456_789AUL, 1), ((int)rig.Target.LastAta.Command, rig.Target.LastAta.Lba, (int)rig.Target.LastAta.Sectors));
+        rig.Client.Read(t, 5, new byte[3 * 512]);
+        Assert.Equal((0x24, 5UL, 3), ((int)rig.Target.LastAta.Command, rig.Target.LastAta.Lba, (int)rig.Target.LastAta.Sectors));
+    }
+
+    [RootFact]
+    public void Lba28Target_GetsCommands20And30_AndItsLbaSurvivesTheDeviceNibble()
+    {
+        using var rig = new Rig(lba48: false, sectors: 0x0FFF_FFFF); // the LBA28 maximum
+        AoeTarget t = rig.DiscoverOne();
+        Assert.False(t.Lba48);
+        Assert.Equal(0x0FFF_FFFFUL, t.Sectors); // words 60-61
+        // Bits 24-27 travel in lba3's low nibble under the 0xE0 device bits.
+        rig.Client.Write(t, 0x0ABC_DEF0, new byte[1024]);
+        Assert.Equal((0x30, 0x0ABC_DEF0UL, 2), ((int)rig.Target.LastAta.Command, rig.Target.LastAta.Lba, (int)rig.Target.LastAta.Sectors));
+        rig.Client.Read(t, 0x001F_FFFE, new byte[1024]);
+        Assert.Equal((0x20, 0x001F_FFFEUL, 2), ((int)rig.Target.LastAta.Command, rig.Target.LastAta.Lba, (int)rig.Target.LastAta.Sectors));
     }
 
     [RootFact]
