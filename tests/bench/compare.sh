@@ -5,9 +5,9 @@
 # 1 GiB, preallocated on tmpfs (/dev/shm), so the numbers measure the AoE path, not a disk.
 #
 # usage: sudo tests/bench/compare.sh            (from the repository root)
-# env:   GGAOED=path      published daemon (default build/publish/ggaoed; skipped if missing/not working)
-#        GGAOECTL="cmd"   command prefix for discover/bench/null-target (default: "$GGAOED ctl" if that
-#                         works, else the temporary harness tests/bench/harness, built on demand)
+# env:   GGAOED=path      the published binary (default build/publish/ggaoed, built with dotnet publish
+#                         when missing); its daemon row is skipped if it does not answer discovery
+#        GGAOECTL="cmd"   command prefix for discover/bench/null-target (default: "$GGAOED ctl")
 #        DURATION=5       seconds per measurement;  MTUS="9000 1500";  TARGETS="vblade ggaoed null"
 #        OUT=dir          where raw JSON results go (default build/bench)
 set -euo pipefail
@@ -35,20 +35,14 @@ if ! command -v vblade >/dev/null && [[ " $TARGETS " == *" vblade "* ]]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y vblade >/dev/null || TARGETS=${TARGETS/vblade/}
 fi
 
-# The ctl commands: the real dispatcher when it has them, else the stand-in harness.
-if [ -z "${GGAOECTL:-}" ]; then
-    if [ -x "$GGAOED" ] && "$GGAOED" ctl bench --help 2>/dev/null | grep -q "ggaoectl bench"; then
-        GGAOECTL="$ROOT/$GGAOED ctl"
-        [[ $GGAOED = /* ]] && GGAOECTL="$GGAOED ctl"
-    else
-        if [ ! -x build/harness/ggaoectl-harness ] || [ -n "$(find Ggaoed/Initiator Ggaoed/Ctl tests/bench/harness -newer build/harness/ggaoectl-harness -name '*.cs' 2>/dev/null)" ]; then
-            echo "building the ggaoectl stand-in (tests/bench/harness)..." >&2
-            dotnet publish tests/bench/harness/ggaoectl-harness.csproj -c Release -o build/harness >/dev/null
-        fi
-        GGAOECTL="$ROOT/build/harness/ggaoectl-harness"
-    fi
-fi
+# The binary carries both the daemon and ggaoectl (`ggaoed ctl ...`): build it when the default path is empty.
 [[ $GGAOED = /* ]] || GGAOED="$ROOT/$GGAOED"
+if [ ! -x "$GGAOED" ] && [ -z "${GGAOECTL:-}" ]; then
+    echo "building $GGAOED (dotnet publish Ggaoed/Ggaoed.csproj -c Release -o $(dirname "$GGAOED"))..." >&2
+    dotnet publish Ggaoed/Ggaoed.csproj -c Release -o "$(dirname "$GGAOED")" >/dev/null
+fi
+GGAOECTL=${GGAOECTL:-"$GGAOED ctl"}
+$GGAOECTL bench --help 2>/dev/null | grep -q "ggaoectl bench" || { echo "compare.sh: '$GGAOECTL bench' does not work" >&2; exit 1; }
 mkdir -p "$OUT"
 RESULTS="$OUT/results-$(date -u +%Y%m%dT%H%M%S).jsonl"
 : > "$RESULTS"
