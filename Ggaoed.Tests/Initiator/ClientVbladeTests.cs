@@ -94,12 +94,15 @@ public sealed class ClientVbladeTests
     }
 
     [RootTheory]
-    [InlineData(1500)]
-    [InlineData(9000)]
-    public void WrittenData_ReadsBack_AndIsInTheFileAtLbaTimes512(int mtu)
+    [InlineData(1500, true)]
+    [InlineData(9000, true)]
+    [InlineData(9000, false)]
+    public void WrittenData_ReadsBack_AndIsInTheFileAtLbaTimes512(int mtu, bool lba48)
     {
         using var rig = new VbladeRig(mtu);
-        AoeTarget t = rig.DiscoverOne();
+        AoeTarget found = rig.DiscoverOne();
+        // lba48 false: the same target driven with READ/WRITE SECTORS (0x20/0x30), as for a small disk.
+        AoeTarget t = lba48 ? found : new AoeTarget(found.Shelf, found.Slot, found.Mac, found.Config) { Identify = found.Identify! with { Lba48 = false } };
         var rnd = new Random(1234 + mtu);
         ulong[] lbas = [0, t.Sectors - 40, (ulong)rnd.NextInt64(1, (long)t.Sectors - 40), (ulong)rnd.NextInt64(1, (long)t.Sectors - 40)];
         foreach (ulong lba in lbas)

@@ -44,6 +44,7 @@ fi
 GGAOECTL=${GGAOECTL:-"$GGAOED ctl"}
 $GGAOECTL bench --help 2>/dev/null | grep -q "ggaoectl bench" || { echo "compare.sh: '$GGAOECTL bench' does not work" >&2; exit 1; }
 mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
 RESULTS="$OUT/results-$(date -u +%Y%m%dT%H%M%S).jsonl"
 : > "$RESULTS"
 
@@ -82,7 +83,10 @@ start_target() {
             ;;
         ggaoed)
             [ -x "$GGAOED" ] || { echo "  (ggaoed skipped: $GGAOED not found; dotnet publish Ggaoed/Ggaoed.csproj -c Release -o build/publish)" >&2; return 1; }
-            printf '[defaults]\ninterfaces = %s\n\n[bench]\npath = %s\nshelf = 1\nslot = 1\n' $IF_T "$IMG" > "$OUT/ggaoed-bench.conf"
+            # Private pid file, control socket and state: never clash with a system ggaoed.
+            mkdir -p "$OUT/ggaoed-state"
+            printf '[defaults]\ninterfaces = %s\npid-file = %s\ncontrol-socket = %s\nstate-directory = %s\n\n[bench]\npath = %s\nshelf = 1\nslot = 1\n' \
+                $IF_T "$OUT/ggaoed.pid" "$OUT/ggaoed.sock" "$OUT/ggaoed-state" "$IMG" > "$OUT/ggaoed-bench.conf"
             ip netns exec $NS_T taskset -c 0 "$GGAOED" -f -c "$OUT/ggaoed-bench.conf" >"$OUT/ggaoed.log" 2>&1 &
             ;;
         null)
