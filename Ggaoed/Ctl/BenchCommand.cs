@@ -146,7 +146,8 @@ public static class BenchCommand
             {
                 RetransmitTimeout = TimeSpan.FromMilliseconds(o.RtoMs),
             };
-            // Short warm-up: JIT tiering and ARP-free veth caches settle before the measured run.
+            // 200 ms warm-up, not measured: the first requests pay for page faults in the buffers and in
+            // the target (and for the JIT when not published), which would otherwise land in the tail.
             pipe.Run(TimeSpan.FromMilliseconds(200));
             pipe.Histogram.Reset();
             PipelineResult r = pipe.Run(TimeSpan.FromSeconds(o.Duration));
