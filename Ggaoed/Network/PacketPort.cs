@@ -91,6 +91,11 @@ internal struct PacketPortCounters
 /// be committed out of order, but frames leave in reservation order, so an uncommitted frame holds back
 /// the ones reserved after it. After CommitTx the buffer belongs to the kernel. Nothing leaves until
 /// <see cref="Kick"/>, which the reactor calls once per loop turn.</para>
+/// <para><b>epoll.</b> EPOLLIN on <see cref="Fd"/> is level-triggered on the ring too: the kernel
+/// reports readable while the newest filled frame has not been handed back, so drain with TryReceive
+/// until it returns false and release what you took, or the loop spins.</para>
+/// <para><b>Lifetime.</b> No finalizer: the owner disposes the port (munmap + close). The fd, frame
+/// spans and indexes are invalid afterwards.</para>
 /// <para><b>MTU changes.</b> Frame sizes follow the MTU at open time. After <see cref="RefreshMtu"/>
 /// reports that the new MTU no longer fits, close the port and open a new one (a live ring cannot be
 /// resized while mapped).</para>
@@ -174,8 +179,10 @@ internal sealed unsafe class PacketPort : IDisposable
 
     /// <summary>
     /// True when TX could not make progress: TryGetTxBuffer found no free frame, or Kick was told to try
-    /// again. The reactor then asks for EPOLLOUT on <see cref="Fd"/> (or retries next turn) and calls
-    /// Kick when it fires.
+    /// again. The reactor then asks for EPOLLOUT on <see cref="Fd"/> (or retries next turn), and on
+    /// EPOLLOUT calls Kick and retries its queued responses. The flag clears on the next successful
+    /// TryGetTxBuffer or Kick; a reactor with nothing left to send should simply drop EPOLLOUT interest
+    /// (EPOLLOUT is level-triggered: in ring mode it means "the kernel's next TX frame is available").
     /// </summary>
     public bool WantsWritable => _txFull || _txBlocked;
 
