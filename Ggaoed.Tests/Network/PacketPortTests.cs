@@ -409,6 +409,28 @@ public class PacketPortTests
     }
 
     [RootFact]
+    public void QdiscBypass_StillDeliversTxFrames()
+    {
+        using var pair = NewPair();
+        using var port = OpenPort(pair, Options(false) with { QdiscBypass = true });
+        using var peer = RawPeer.Open(pair.InitiatorNs, pair.InitiatorIf);
+        Assert.Equal(1, SocketOption(port.Fd, Ggaoed.Native.Packet.PACKET_QDISC_BYPASS, Ggaoed.Native.Packet.SOL_PACKET));
+        for (int i = 0; i < 100; i++)
+        {
+            Assert.True(port.TryGetTxBuffer(out int index, out Span<byte> buffer));
+            TestFrames.Fill(buffer.Slice(0, 1514), peer.Info.Mac, port.Interface.Mac, i, 0x18);
+            port.CommitTx(index, 1514);
+        }
+        KickUntilSent(port);
+        var buf = new byte[1600];
+        for (int i = 0; i < 100; i++)
+        {
+            Assert.Equal(1514, peer.Receive(buf));
+            Assert.Equal(i, TestFrames.Seq(buf));
+        }
+    }
+
+    [RootFact]
     public void RingBufferSizeZero_MeansFallback_WithTheSameApi()
     {
         using var pair = NewPair();
@@ -421,11 +443,11 @@ public class PacketPortTests
         Assert.Equal(2 * 256 * 1024, SocketOption(port.Fd, Ggaoed.Native.Libc.SO_SNDBUF));
     }
 
-    private static unsafe int SocketOption(int fd, int option)
+    private static unsafe int SocketOption(int fd, int option, int level = Ggaoed.Native.Libc.SOL_SOCKET)
     {
         int value = 0;
         uint len = 4;
-        Assert.Equal(0, Ggaoed.Native.Libc.getsockopt(fd, Ggaoed.Native.Libc.SOL_SOCKET, option, &value, &len));
+        Assert.Equal(0, Ggaoed.Native.Libc.getsockopt(fd, level, option, &value, &len));
         return value;
     }
 
