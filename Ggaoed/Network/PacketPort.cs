@@ -260,11 +260,11 @@ internal sealed unsafe class PacketPort : IDisposable
 
         long perRing = (long)options.RingBufferSizeKiB * 1024 / 2;
         int pageSize = Environment.SystemPageSize;
-        foreach (int blockSize in RingGeometry.BlockSizes)
+        Span<RingGeometry> candidates = stackalloc RingGeometry[RingGeometry.BlockSizes.Length];
+        int count = RingGeometry.Candidates(perRing, info.Mtu, pageSize, RingGeometry.MaxBlocksForThisMachine, candidates);
+        for (int c = 0; c < count; c++)
         {
-            RingGeometry? candidate = RingGeometry.Compute(perRing, info.Mtu, blockSize, pageSize, RingGeometry.MaxBlocksForThisMachine);
-            if (candidate is not RingGeometry g)
-                continue;
+            RingGeometry g = candidates[c];
             var req = new tpacket_req
             {
                 tp_block_size = (uint)g.BlockSize,
