@@ -65,7 +65,10 @@ internal struct PacketPortCounters
     /// <summary>TX frames the kernel rejected as malformed and handed back (TP_STATUS_WRONG_FORMAT).</summary>
     public ulong TxWrongFormat;
 
-    /// <summary>Fallback sends that failed with an error other than "try again"; the frame is dropped.</summary>
+    /// <summary>
+    /// Sends that failed with an error other than "try again" (e.g. ENETDOWN). Fallback: the frame is
+    /// dropped. Ring: the frames stay queued for the next Kick.
+    /// </summary>
     public ulong TxErrors;
 
     /// <summary>Received frames longer than a ring frame or buffer; dropped, never handed out cut short.</summary>
@@ -180,8 +183,9 @@ internal sealed unsafe class PacketPort : IDisposable
     /// <summary>
     /// True when TX could not make progress: TryGetTxBuffer found no free frame, or Kick was told to try
     /// again. The reactor then asks for EPOLLOUT on <see cref="Fd"/> (or retries next turn), and on
-    /// EPOLLOUT calls Kick and retries its queued responses. The flag clears on the next successful
-    /// TryGetTxBuffer or Kick; a reactor with nothing left to send should simply drop EPOLLOUT interest
+    /// EPOLLOUT calls Kick and retries its queued responses. "No free frame" clears on the next
+    /// successful TryGetTxBuffer, "try again" on the next successful Kick; a reactor with nothing left
+    /// to send should simply drop EPOLLOUT interest
     /// (EPOLLOUT is level-triggered: in ring mode it means "the kernel's next TX frame is available").
     /// </summary>
     public bool WantsWritable => _txFull || _txBlocked;
@@ -559,7 +563,9 @@ internal sealed unsafe class PacketPort : IDisposable
                     _txBlocked = true;
                     return;
                 }
-                _counters.TxErrors++; // e.g. ENETDOWN: PACKET_LOSS has already skipped the frame
+                // e.g. ENETDOWN (interface went down): the frames stay queued in the ring and go out
+                // with the next Kick after a commit; a port on a vanished interface gets closed anyway.
+                _counters.TxErrors++;
             }
             _txBlocked = false;
             _txUnkicked = false;
