@@ -6,6 +6,7 @@ using Ggaoed.Daemon.Config;
 using Ggaoed.Initiator;
 using Ggaoed.Tests.Support;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace Ggaoed.Tests.DataPath;
 
@@ -14,7 +15,7 @@ namespace Ggaoed.Tests.DataPath;
 /// process, on its own reactor thread in the target namespace) on one end, the C# initiator on the other.
 /// </summary>
 [Collection(DataPathCollection.Name)]
-public class DataPathTests
+public class DataPathTests(ITestOutputHelper output)
 {
     private const int DiskSectors = 8192; // 4 MiB: small enough to model in memory and compare quickly
 
@@ -209,6 +210,35 @@ public class DataPathTests
         AssertFileEquals(model, disk);
     }
 
+    [RootTheory]
+    [InlineData("ring-buffer-size = 0", 1500)]   // no rings: plain send/recv
+    [InlineData("ring-buffer-size = 128", 9000)] // 64 KiB per ring: 7 jumbo frames, far fewer than requests in flight
+    public void WithoutRingsOrWithTinyRings_CheckedRandomIoStillCompletes(string ringSetting, int mtu)
+    {
+        using var veth = new VethPair("dpf", mtu);
+        using var scratch = new Scratch("ring");
+        string disk = scratch.CreateDisk("d.img", DiskSectors, seed: 45);
+        byte[] model = File.ReadAllBytes(disk);
+        using var target = Start(veth, scratch, veth.TargetIf, ringSetting, new TestDevice("d", disk, 6, 2));
+        using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
+        AoeTarget t = Initiator.Find(Initiator.Discover(client, 1), 6, 2);
+
+        var load = new ModelCheckedLoad([new TargetPath(client.Socket, t)], model, depth: 48, maxSectors: 17, seed: 46)
+        {
+            RetransmitTimeout = TimeSpan.FromMilliseconds(100),
+            MaxAttempts = 30,
+        };
+        ModelResult r = load.Run(4000, TimeSpan.FromSeconds(60));
+        Assert.True(r.Failures.Count == 0, r.ToString());
+        Assert.Equal(4000, r.Completed);
+
+        target.Stop();
+        ExportedDevice d = target.Device("d");
+        NetworkPort port = target.Daemon.FindPort(veth.TargetIf)!;
+        output.WriteLine($"{r}; device: {d.Counters.ReplyDrops} reply drops, {d.Counters.QueueFullDrops} queue-full drops; port: {port.Counters.TxFullDrops} TX-full drops");
+        AssertFileEquals(model, disk);
+    }
+
     [RootFact]
     public void AccessPastTheLastLba_IsAnAtaError_AndTouchesNothing()
     {
@@ -306,9 +336,12 @@ public class DataPathTests
     }
 
     internal static InProcessTarget Start(VethPair veth, Scratch scratch, string interfaces, params TestDevice[] devices)
+        => Start(veth, scratch, interfaces, "", devices);
+
+    internal static InProcessTarget Start(VethPair veth, Scratch scratch, string interfaces, string extraDefaults, params TestDevice[] devices)
     {
         string file = scratch.PathOf("ggaoed.conf");
-        string text = TestConfig.Text(scratch, interfaces, devices);
+        string text = TestConfig.Text(scratch, interfaces, devices, extraDefaults: extraDefaults);
         File.WriteAllText(file, text);
         GgaoedConfig config = TestConfig.Load(text, file);
         return new InProcessTarget(veth.TargetNs, config);

@@ -74,7 +74,8 @@ internal sealed record TestDevice(string Name, string Path, ushort Shelf, byte S
 /// <summary>Writes a ggaoed.conf for a test: everything the daemon writes goes into the scratch directory.</summary>
 internal static class TestConfig
 {
-    public static string Text(Scratch scratch, string interfaces, IEnumerable<TestDevice> devices, int queueLength = 64)
+    /// <param name="extraDefaults">More <c>[defaults]</c> lines, e.g. "ring-buffer-size = 0".</param>
+    public static string Text(Scratch scratch, string interfaces, IEnumerable<TestDevice> devices, int queueLength = 64, string extraDefaults = "")
     {
         var sb = new StringBuilder();
         sb.Append("[defaults]\n");
@@ -83,6 +84,8 @@ internal static class TestConfig
         sb.Append("state-directory = ").Append(scratch.PathOf("state")).Append('\n');
         sb.Append("interfaces = ").Append(interfaces).Append('\n');
         sb.Append("queue-length = ").Append(queueLength).Append('\n');
+        if (extraDefaults.Length > 0)
+            sb.Append(extraDefaults).Append('\n');
         foreach (TestDevice d in devices)
         {
             sb.Append('\n').Append('[').Append(d.Name).Append("]\n");
