@@ -16,6 +16,30 @@ public class PacketPortTests
 {
     private static readonly MacBytes Broadcast = new(0xFFFF_FFFF_FFFFUL);
 
+    /// <summary>
+    /// A veth pair whose both ends can transmit. The end brought up first has no carrier yet, so its
+    /// TX queue keeps the noop qdisc until linkwatch activates it (asynchronously, up to a second later
+    /// under load); until then the kernel drops its frames and reports success (NET_XMIT_CN).
+    /// linkwatch sets the operstate to UP under the same RTNL hold as that activation, so "state UP" in
+    /// `ip link` means the end can send.
+    /// </summary>
+    private static VethPair NewPair(int mtu = 1500)
+    {
+        var pair = new VethPair("nw", mtu);
+        long deadline = Environment.TickCount64 + 10_000;
+        while (!Sh.Run($"ip -n {pair.TargetNs} link show {pair.TargetIf}").Contains("state UP")
+            || !Sh.Run($"ip -n {pair.InitiatorNs} link show {pair.InitiatorIf}").Contains("state UP"))
+        {
+            if (Environment.TickCount64 > deadline)
+            {
+                pair.Dispose();
+                throw new TimeoutException("veth never reached operstate UP");
+            }
+            Thread.Sleep(20);
+        }
+        return pair;
+    }
+
     private static PacketPortOptions Options(bool fallback, int ringKiB = 4096) =>
         new() { ForceFallback = fallback, RingBufferSizeKiB = ringKiB };
 
@@ -71,7 +95,7 @@ public class PacketPortTests
     [InlineData(true)]
     public void Open_ReportsModeGeometryAndInterfaceFacts(bool fallback)
     {
-        using var pair = new VethPair("nw", mtu: 9000);
+        using var pair = NewPair(mtu: 9000);
         using var port = OpenPort(pair, Options(fallback));
         using var peer = RawPeer.Open(pair.InitiatorNs, pair.InitiatorIf);
         Assert.Equal(fallback ? PacketPortMode.Fallback : PacketPortMode.Ring, port.Mode);
@@ -99,7 +123,7 @@ public class PacketPortTests
     [RootFact]
     public void Open_UnknownInterface_FailsNamingIt()
     {
-        using var pair = new VethPair("nw");
+        using var pair = NewPair();
         var e = Assert.Throws<AggregateException>(() => InNetNs.Run(pair.TargetNs, () => PacketPort.Open("nosuch0", Options(false))));
         var ne = Assert.IsType<NetworkException>(e.InnerException);
         Assert.Equal("nosuch0", ne.InterfaceName);
@@ -112,7 +136,7 @@ public class PacketPortTests
     [InlineData(true)]
     public void Rx_DeliversAoeRequestsIntact_AndFiltersEverythingElse(bool fallback)
     {
-        using var pair = new VethPair("nw");
+        using var pair = NewPair();
         using var port = OpenPort(pair, Options(fallback));
         using var peer = RawPeer.Open(pair.InitiatorNs, pair.InitiatorIf);
         MacBytes us = port.Interface.Mac, them = peer.Info.Mac;
@@ -150,7 +174,7 @@ public class PacketPortTests
     [InlineData(true)]
     public void Rx_FramesMayBeReleasedOutOfOrder(bool fallback)
     {
-        using var pair = new VethPair("nw");
+        using var pair = NewPair();
         using var port = OpenPort(pair, Options(fallback));
         using var peer = RawPeer.Open(pair.InitiatorNs, pair.InitiatorIf);
         for (int i = 0; i < 3; i++)
@@ -178,7 +202,7 @@ public class PacketPortTests
     [InlineData(9000, true)]
     public void Tx_ManyFullSizeFramesInOneKick_ArriveIntact(int mtu, bool fallback)
     {
-        using var pair = new VethPair("nw", mtu);
+        using var pair = NewPair(mtu);
         using var port = OpenPort(pair, Options(fallback));
         using var peer = RawPeer.Open(pair.InitiatorNs, pair.InitiatorIf);
         int frameLength = mtu + 14;
@@ -221,7 +245,7 @@ public class PacketPortTests
     [InlineData(true)]
     public void Tx_FramesLeaveInReservationOrder_AndCancelledOnesNever(bool fallback)
     {
-        using var pair = new VethPair("nw");
+        using var pair = NewPair();
         using var port = OpenPort(pair, Options(fallback));
         using var peer = RawPeer.Open(pair.InitiatorNs, pair.InitiatorIf);
         MacBytes us = port.Interface.Mac, them = peer.Info.Mac;
@@ -260,7 +284,7 @@ public class PacketPortTests
     [InlineData(true)]
     public void BothRings_WrapAroundManyTimes_WithoutLosingOrReorderingFrames(bool fallback)
     {
-        using var pair = new VethPair("nw");
+        using var pair = NewPair();
         // A small ring (128 KiB: one 64 KiB block, 41 frames each way) wraps every 41 frames.
         using var port = OpenPort(pair, Options(fallback, ringKiB: 128));
         using var peer = RawPeer.Open(pair.InitiatorNs, pair.InitiatorIf);
@@ -318,7 +342,7 @@ public class PacketPortTests
     [InlineData(true)]
     public void Overflow_DropsAreCountedFromPacketStatistics(bool fallback)
     {
-        using var pair = new VethPair("nw");
+        using var pair = NewPair();
         // Ring: 41 RX frames. Fallback: a 64 KiB receive buffer holds a few dozen 1514-byte frames.
         var options = Options(fallback, ringKiB: 128) with { ReceiveBufferSizeKiB = 64 };
         using var port = OpenPort(pair, options);
@@ -357,7 +381,7 @@ public class PacketPortTests
     [InlineData(true)]
     public void RefreshMtu_TellsWhetherTheFramesStillFit(bool fallback)
     {
-        using var pair = new VethPair("nw");
+        using var pair = NewPair();
         using var port = OpenPort(pair, Options(fallback));
         Sh.Run($"ip -n {pair.TargetNs} link set {pair.TargetIf} mtu 1400");
         Assert.True(port.RefreshMtu());
@@ -369,6 +393,62 @@ public class PacketPortTests
         Sh.Run($"ip -n {pair.TargetNs} link set {pair.TargetIf} mtu 9000");
         Assert.False(port.RefreshMtu());
         Assert.False(port.FitsMtu);
+        Assert.Equal(9000, port.Interface.Mtu);
+
+        // Until the port is re-created, a frame larger than its frames is dropped and counted, never
+        // handed out cut short.
+        Sh.Run($"ip -n {pair.InitiatorNs} link set {pair.InitiatorIf} mtu 9000");
+        using var peer = RawPeer.Open(pair.InitiatorNs, pair.InitiatorIf);
+        peer.Send(TestFrames.Make(9014, port.Interface.Mac, peer.Info.Mac, 1));
+        peer.Send(TestFrames.Make(100, port.Interface.Mac, peer.Info.Mac, 2));
+        Assert.True(WaitReceive(port, out int rx, out Span<byte> small));
+        Assert.Equal(2, TestFrames.Seq(small));
+        port.ReleaseRx(rx);
+        Assert.Equal(1UL, port.Counters.RxTruncated);
+        Assert.Equal(1UL, port.Counters.FramesIn);
+    }
+
+    [RootFact]
+    public void QdiscBypass_StillDeliversTxFrames()
+    {
+        using var pair = NewPair();
+        using var port = OpenPort(pair, Options(false) with { QdiscBypass = true });
+        using var peer = RawPeer.Open(pair.InitiatorNs, pair.InitiatorIf);
+        Assert.Equal(1, SocketOption(port.Fd, Ggaoed.Native.Packet.PACKET_QDISC_BYPASS, Ggaoed.Native.Packet.SOL_PACKET));
+        for (int i = 0; i < 100; i++)
+        {
+            Assert.True(port.TryGetTxBuffer(out int index, out Span<byte> buffer));
+            TestFrames.Fill(buffer.Slice(0, 1514), peer.Info.Mac, port.Interface.Mac, i, 0x18);
+            port.CommitTx(index, 1514);
+        }
+        KickUntilSent(port);
+        var buf = new byte[1600];
+        for (int i = 0; i < 100; i++)
+        {
+            Assert.Equal(1514, peer.Receive(buf));
+            Assert.Equal(i, TestFrames.Seq(buf));
+        }
+    }
+
+    [RootFact]
+    public void RingBufferSizeZero_MeansFallback_WithTheSameApi()
+    {
+        using var pair = NewPair();
+        using var port = OpenPort(pair, Options(false, ringKiB: 0) with { ReceiveBufferSizeKiB = 256, SendBufferSizeKiB = 256 });
+        Assert.Equal(PacketPortMode.Fallback, port.Mode);
+        Assert.Equal("ring-buffer-size is 0", port.FallbackReason);
+        Assert.Equal(PacketPort.FallbackRxSlots, port.RxFrameCount);
+        Assert.Equal(PacketPort.FallbackTxSlots, port.TxFrameCount);
+        Assert.Equal(2 * 256 * 1024, SocketOption(port.Fd, Ggaoed.Native.Libc.SO_RCVBUF)); // the kernel doubles it
+        Assert.Equal(2 * 256 * 1024, SocketOption(port.Fd, Ggaoed.Native.Libc.SO_SNDBUF));
+    }
+
+    private static unsafe int SocketOption(int fd, int option, int level = Ggaoed.Native.Libc.SOL_SOCKET)
+    {
+        int value = 0;
+        uint len = 4;
+        Assert.Equal(0, Ggaoed.Native.Libc.getsockopt(fd, level, option, &value, &len));
+        return value;
     }
 
     [RootTheory]
@@ -376,7 +456,7 @@ public class PacketPortTests
     [InlineData(true)]
     public void SteadyState_RxAndTx_AllocateNothing(bool fallback)
     {
-        using var pair = new VethPair("nw");
+        using var pair = NewPair();
         using var port = OpenPort(pair, Options(fallback));
         using var peer = RawPeer.Open(pair.InitiatorNs, pair.InitiatorIf);
         var request = new byte[60];

@@ -85,4 +85,20 @@ public class RingGeometryTests
     {
         Assert.Equal(new[] { 65536, 32768, 16384, 8192 }, RingGeometry.BlockSizes.ToArray());
     }
+
+    [Fact]
+    public void Candidates_FallBackThroughSmallerBlocks_SkippingThoseTooSmallForAFrame()
+    {
+        var into = new RingGeometry[4];
+        Assert.Equal(3, RingGeometry.Candidates(DefaultPerRing, 9000, Page, MaxBlocks, into));
+        Assert.Equal([65536, 32768, 16384], new[] { into[0].BlockSize, into[1].BlockSize, into[2].BlockSize });
+        Assert.Equal([7, 3, 1], new[] { into[0].FramesPerBlock, into[1].FramesPerBlock, into[2].FramesPerBlock });
+        // The per-ring budget is kept: more, smaller blocks.
+        Assert.Equal([32, 64, 128], new[] { into[0].BlockCount, into[1].BlockCount, into[2].BlockCount });
+
+        Assert.Equal(4, RingGeometry.Candidates(DefaultPerRing, 1500, Page, MaxBlocks, into));
+        Assert.Equal(8192, into[3].BlockSize);
+        Assert.Equal(5, into[3].FramesPerBlock);
+        Assert.Equal(256, into[3].BlockCount);
+    }
 }

@@ -61,6 +61,8 @@ public static class DiscoverCommand
             return 1;
         }
         Console.Write(json ? FormatJson(targets, mtu) : FormatTable(targets, mtu));
+        if (!json && targets.Count == 0)
+            Console.Error.WriteLine($"discover: no AoE target answered on {iface} within {timeout.ToString(CultureInfo.InvariantCulture)} s");
         return 0;
     }
 

@@ -27,7 +27,7 @@ public sealed class NullTarget : IDisposable
     private readonly ulong _sectors;
     private readonly byte[] _rx = new byte[65536];
     private readonly byte[] _tx;
-    private readonly byte[] _identify;
+    private byte[] _identify;
     private byte[] _config = [];
     private bool _dataDirty;
     private volatile bool _stop;
@@ -50,6 +50,19 @@ public sealed class NullTarget : IDisposable
     public ushort BufferCount { get; set; } = 64;
 
     public ushort FirmwareVersion { get; set; } = 0x0200;
+
+    /// <summary>
+    /// Whether IDENTIFY advertises LBA48 (words 83/86 bit 10). Off, initiators must use the LBA28
+    /// commands 0x20/0x30 and stay below 2^28 sectors. Set before <see cref="Start"/>.
+    /// </summary>
+    public bool Lba48
+    {
+        get => (_identify[86 * 2 + 1] & 0x04) != 0;
+        set => _identify = BuildIdentify(_sectors, _shelf, _slot, value);
+    }
+
+    /// <summary>The last ATA request answered (command, LBA as decoded, sector count): lets tests see the wire.</summary>
+    public (byte Command, ulong Lba, byte Sectors) LastAta { get; private set; }
 
     /// <summary>Drop this many ATA requests before answering any: exercises initiator retransmission.</summary>
     public int DropFirst { get; set; }
@@ -156,6 +169,7 @@ public sealed class NullTarget : IDisposable
         if (!ext)
             lba &= 0x0FFF_FFFF; // LBA28: lba3's top nibble is device-register junk
         int bytes = scnt * 512;
+        LastAta = (cmd, lba, scnt);
         switch (cmd)
         {
             case 0xEC:
@@ -255,7 +269,7 @@ public sealed class NullTarget : IDisposable
     }
 
     /// <summary>512 bytes of IDENTIFY DEVICE data: LBA48 supported and enabled, capacity in both places.</summary>
-    internal static byte[] BuildIdentify(ulong sectors, ushort shelf, byte slot)
+    internal static byte[] BuildIdentify(ulong sectors, ushort shelf, byte slot, bool lba48 = true)
     {
         byte[] d = new byte[512];
         void W(int word, ushort v) => BinaryPrimitives.WriteUInt16LittleEndian(d.AsSpan(word * 2), v);
@@ -281,9 +295,16 @@ public sealed class NullTarget : IDisposable
         W(60, (ushort)lba28);
         W(61, (ushort)(lba28 >> 16));
         W(80, 0x00F0); // ATA-4..7
-        W(83, (1 << 14) | (1 << 10)); // valid, LBA48 supported
-        W(86, 1 << 10); // LBA48 enabled
-        BinaryPrimitives.WriteUInt64LittleEndian(d.AsSpan(200), sectors);
+        if (lba48)
+        {
+            W(83, (1 << 14) | (1 << 10)); // valid, LBA48 supported
+            W(86, 1 << 10); // LBA48 enabled
+            BinaryPrimitives.WriteUInt64LittleEndian(d.AsSpan(200), sectors);
+        }
+        else
+        {
+            W(83, 1 << 14);
+        }
         return d;
     }
 

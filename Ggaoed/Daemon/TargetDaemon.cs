@@ -245,17 +245,21 @@ internal sealed partial class TargetDaemon : ITurnHandler, IDisposable
 
     // ---- interfaces ----------------------------------------------------------------------------------
 
-    private static List<string> ListInterfaces()
+    private static unsafe List<string> ListInterfaces()
     {
+        // Asked over netlink (if_nameindex), so the list is that of the daemon's own network namespace.
+        // /sys/class/net shows the namespace of whoever mounted sysfs: a daemon started with
+        // `nsenter --net` or systemd's NetworkNamespacePath= would see the host's interfaces there.
         var names = new List<string>();
-        try
+        if_nameindex* list = Libc.if_nameindex();
+        if (list == null)
         {
-            foreach (string dir in Directory.GetFileSystemEntries("/sys/class/net"))
-                names.Add(Path.GetFileName(dir));
+            Log.Warning($"cannot list network interfaces: {SystemError.Describe(Marshal.GetLastPInvokeError())}");
+            return names;
         }
-        catch (IOException)
-        {
-        }
+        for (if_nameindex* e = list; e->if_index != 0; e++)
+            names.Add(Marshal.PtrToStringUTF8((nint)e->if_name)!);
+        Libc.if_freenameindex(list);
         names.Sort(StringComparer.Ordinal);
         return names;
     }

@@ -65,7 +65,10 @@ internal struct PacketPortCounters
     /// <summary>TX frames the kernel rejected as malformed and handed back (TP_STATUS_WRONG_FORMAT).</summary>
     public ulong TxWrongFormat;
 
-    /// <summary>Fallback sends that failed with an error other than "try again"; the frame is dropped.</summary>
+    /// <summary>
+    /// Sends that failed with an error other than "try again" (e.g. ENETDOWN). Fallback: the frame is
+    /// dropped. Ring: the frames stay queued for the next Kick.
+    /// </summary>
     public ulong TxErrors;
 
     /// <summary>Received frames longer than a ring frame or buffer; dropped, never handed out cut short.</summary>
@@ -91,6 +94,11 @@ internal struct PacketPortCounters
 /// be committed out of order, but frames leave in reservation order, so an uncommitted frame holds back
 /// the ones reserved after it. After CommitTx the buffer belongs to the kernel. Nothing leaves until
 /// <see cref="Kick"/>, which the reactor calls once per loop turn.</para>
+/// <para><b>epoll.</b> EPOLLIN on <see cref="Fd"/> is level-triggered on the ring too: the kernel
+/// reports readable while the newest filled frame has not been handed back, so drain with TryReceive
+/// until it returns false and release what you took, or the loop spins.</para>
+/// <para><b>Lifetime.</b> No finalizer: the owner disposes the port (munmap + close). The fd, frame
+/// spans and indexes are invalid afterwards.</para>
 /// <para><b>MTU changes.</b> Frame sizes follow the MTU at open time. After <see cref="RefreshMtu"/>
 /// reports that the new MTU no longer fits, close the port and open a new one (a live ring cannot be
 /// resized while mapped).</para>
@@ -174,8 +182,11 @@ internal sealed unsafe class PacketPort : IDisposable
 
     /// <summary>
     /// True when TX could not make progress: TryGetTxBuffer found no free frame, or Kick was told to try
-    /// again. The reactor then asks for EPOLLOUT on <see cref="Fd"/> (or retries next turn) and calls
-    /// Kick when it fires.
+    /// again. The reactor then asks for EPOLLOUT on <see cref="Fd"/> (or retries next turn), and on
+    /// EPOLLOUT calls Kick and retries its queued responses. "No free frame" clears on the next
+    /// successful TryGetTxBuffer, "try again" on the next successful Kick; a reactor with nothing left
+    /// to send should simply drop EPOLLOUT interest
+    /// (EPOLLOUT is level-triggered: in ring mode it means "the kernel's next TX frame is available").
     /// </summary>
     public bool WantsWritable => _txFull || _txBlocked;
 
@@ -253,11 +264,11 @@ internal sealed unsafe class PacketPort : IDisposable
 
         long perRing = (long)options.RingBufferSizeKiB * 1024 / 2;
         int pageSize = Environment.SystemPageSize;
-        foreach (int blockSize in RingGeometry.BlockSizes)
+        Span<RingGeometry> candidates = stackalloc RingGeometry[RingGeometry.BlockSizes.Length];
+        int count = RingGeometry.Candidates(perRing, info.Mtu, pageSize, RingGeometry.MaxBlocksForThisMachine, candidates);
+        for (int c = 0; c < count; c++)
         {
-            RingGeometry? candidate = RingGeometry.Compute(perRing, info.Mtu, blockSize, pageSize, RingGeometry.MaxBlocksForThisMachine);
-            if (candidate is not RingGeometry g)
-                continue;
+            RingGeometry g = candidates[c];
             var req = new tpacket_req
             {
                 tp_block_size = (uint)g.BlockSize,
@@ -552,7 +563,9 @@ internal sealed unsafe class PacketPort : IDisposable
                     _txBlocked = true;
                     return;
                 }
-                _counters.TxErrors++; // e.g. ENETDOWN: PACKET_LOSS has already skipped the frame
+                // e.g. ENETDOWN (interface went down): the frames stay queued in the ring and go out
+                // with the next Kick after a commit; a port on a vanished interface gets closed anyway.
+                _counters.TxErrors++;
             }
             _txBlocked = false;
             _txUnkicked = false;

@@ -80,6 +80,22 @@ internal readonly record struct RingGeometry(int BlockSize, int BlockCount, int 
         return new RingGeometry(blockSize, (int)blocks, frameSize, framesPerBlock);
     }
 
+    /// <summary>
+    /// The geometries to try, in order: one per block size in <see cref="BlockSizes"/> that holds a
+    /// frame. The caller sets up the first; when the kernel answers ENOMEM (no contiguous block that
+    /// large) it tries the next. Returns how many were written.
+    /// </summary>
+    public static int Candidates(long ringBytes, int mtu, int pageSize, int maxBlocks, Span<RingGeometry> into)
+    {
+        int count = 0;
+        foreach (int blockSize in BlockSizes)
+        {
+            if (count < into.Length && Compute(ringBytes, mtu, blockSize, pageSize, maxBlocks) is RingGeometry g)
+                into[count++] = g;
+        }
+        return count;
+    }
+
     /// <summary>The maximum block count for this machine (pagesize / sizeof(void*)).</summary>
     public static int MaxBlocksForThisMachine => Environment.SystemPageSize / IntPtr.Size;
 }

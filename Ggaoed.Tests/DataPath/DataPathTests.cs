@@ -1,0 +1,367 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using Ggaoed.Daemon;
+using Ggaoed.Daemon.Config;
+using Ggaoed.Initiator;
+using Ggaoed.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Ggaoed.Tests.DataPath;
+
+/// <summary>
+/// The whole data path over a veth pair between two namespaces the test creates: the daemon (in this
+/// process, on its own reactor thread in the target namespace) on one end, the C# initiator on the other.
+/// </summary>
+[Collection(DataPathCollection.Name)]
+public class DataPathTests(ITestOutputHelper output)
+{
+    private const int DiskSectors = 8192; // 4 MiB: small enough to model in memory and compare quickly
+
+    [RootTheory]
+    [InlineData(1500, 2)]
+    [InlineData(9000, 17)]
+    public void QueryConfig_AdvertisesTheSectorsThatFitTheMtu_AndFullSizeRequestsRoundTrip(int mtu, int sectors)
+    {
+        using var veth = new VethPair("dpm", mtu);
+        using var scratch = new Scratch("mtu");
+        string disk = scratch.CreateDisk("d.img", DiskSectors, seed: 1);
+        byte[] model = File.ReadAllBytes(disk);
+        var dev = new TestDevice("d", disk, 3, 4);
+        using var target = Start(veth, scratch, veth.TargetIf, dev);
+        using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
+
+        AoeTarget t = Initiator.Find(Initiator.Discover(client, 1), 3, 4);
+        Assert.Equal(sectors, t.Config.SectorCount);
+        Assert.Equal((ulong)DiskSectors, t.Sectors);
+
+        // One full-size write and its read-back, at an unaligned LBA.
+        byte[] data = Scratch.Pattern(sectors * 512, seed: 99);
+        client.Execute(t, 0, write: true, lba: 1001, sectors, data, Span<byte>.Empty);
+        data.CopyTo(model, 1001 * 512);
+        byte[] back = new byte[sectors * 512];
+        client.Execute(t, 0, write: false, lba: 1001, sectors, ReadOnlySpan<byte>.Empty, back);
+        Assert.Equal(data, back);
+
+        // Many full-size requests in flight (sizes 1..sectors, most of them the maximum).
+        var load = new ModelCheckedLoad([new TargetPath(client.Socket, t)], model, depth: 16, maxSectors: sectors, seed: mtu);
+        ModelResult r = load.Run(3000, TimeSpan.FromSeconds(60));
+        Assert.True(r.Failures.Count == 0, r.ToString());
+        Assert.Equal(3000, r.Completed);
+
+        target.Stop();
+        AssertFileEquals(model, disk);
+    }
+
+    [RootFact]
+    public void SeveralDevicesOnOneInterface_EachAnswersAsItsOwnShelfSlot_WithItsOwnData()
+    {
+        using var veth = new VethPair("dps");
+        using var scratch = new Scratch("multi");
+        var devices = new[]
+        {
+            new TestDevice("a", scratch.CreateDisk("a.img", 2048, seed: 10), 1, 1),
+            new TestDevice("b", scratch.CreateDisk("b.img", 4096, seed: 11), 1, 2),
+            new TestDevice("c", scratch.CreateDisk("c.img", 1024, seed: 12), 7, 0),
+        };
+        var models = new Dictionary<string, byte[]>();
+        foreach (TestDevice d in devices)
+            models[d.Name] = File.ReadAllBytes(d.Path);
+        using var target = Start(veth, scratch, veth.TargetIf, devices);
+        using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
+
+        List<AoeTarget> found = Initiator.Discover(client, 3);
+        Assert.Equal(3, found.Count);
+        foreach (TestDevice d in devices)
+        {
+            AoeTarget t = Initiator.Find(found, d.Shelf, d.Slot);
+            Assert.Equal((ulong)(models[d.Name].Length / 512), t.Sectors);
+            // The first and last sectors and one in the middle come from this device's own file.
+            foreach (ulong lba in new[] { 0UL, t.Sectors / 2, t.Sectors - 2 })
+            {
+                byte[] got = new byte[1024];
+                client.Read(t, lba, got);
+                Assert.True(got.AsSpan().SequenceEqual(models[d.Name].AsSpan((int)lba * 512, 1024)), $"{d.Name} LBA {lba}");
+            }
+        }
+
+        // Writing to one leaves the others alone, even at the same LBA.
+        AoeTarget b = Initiator.Find(found, 1, 2);
+        byte[] fresh = Scratch.Pattern(1024, seed: 13);
+        client.Write(b, 100, fresh);
+        fresh.CopyTo(models["b"], 100 * 512);
+        foreach (TestDevice d in devices)
+        {
+            byte[] got = new byte[1024];
+            client.Read(Initiator.Find(found, d.Shelf, d.Slot), 100, got);
+            Assert.True(got.AsSpan().SequenceEqual(models[d.Name].AsSpan(100 * 512, 1024)), d.Name);
+        }
+
+        // Concurrent load on all three at once through the one interface: each with its own model.
+        var loads = new List<ModelCheckedLoad>();
+        foreach (TestDevice d in devices)
+            loads.Add(new ModelCheckedLoad([new TargetPath(client.Socket, Initiator.Find(found, d.Shelf, d.Slot))], models[d.Name], 8, 2, seed: d.Slot));
+        // One socket, three loads: run them one after the other (a load owns the socket while it runs).
+        foreach (ModelCheckedLoad load in loads)
+        {
+            ModelResult r = load.Run(500, TimeSpan.FromSeconds(30));
+            Assert.True(r.Failures.Count == 0, r.ToString());
+        }
+
+        target.Stop();
+        foreach (TestDevice d in devices)
+            AssertFileEquals(models[d.Name], d.Path);
+    }
+
+    [RootFact]
+    public void OneDeviceOnTwoInterfaces_ServesBoth_AndTheyShowTheSameData()
+    {
+        using var veth = new VethPair("dp2");
+        (string targetIf2, string initiatorIf2) = veth.AddLink("b");
+        using var scratch = new Scratch("two");
+        string disk = scratch.CreateDisk("d.img", DiskSectors, seed: 20);
+        byte[] model = File.ReadAllBytes(disk);
+        using var target = Start(veth, scratch, veth.TargetIf + "," + targetIf2, new TestDevice("d", disk, 2, 9));
+        Assert.Equal(2, target.Daemon.PortCount);
+        using AoeClient c1 = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
+        using AoeClient c2 = Initiator.Client(veth.InitiatorNs, initiatorIf2);
+
+        AoeTarget t1 = Initiator.Find(Initiator.Discover(c1, 1), 2, 9);
+        AoeTarget t2 = Initiator.Find(Initiator.Discover(c2, 1), 2, 9);
+        // Each answer comes from the MAC of the interface the query arrived on (AOE-NOTES 0.3).
+        Assert.False(t1.Mac.AsSpan().SequenceEqual(t2.Mac), "both interfaces answered with the same MAC");
+
+        byte[] one = Scratch.Pattern(1024, seed: 21);
+        c1.Write(t1, 500, one);
+        byte[] back = new byte[1024];
+        c2.Read(t2, 500, back);
+        Assert.Equal(one, back);
+        one.CopyTo(model, 500 * 512);
+
+        byte[] two = Scratch.Pattern(1024, seed: 22);
+        c2.Write(t2, 501, two);
+        c1.Read(t1, 500, back);
+        Assert.Equal(one.AsSpan(0, 512).ToArray(), back.AsSpan(0, 512).ToArray());
+        Assert.Equal(two.AsSpan(0, 512).ToArray(), back.AsSpan(512, 512).ToArray());
+        two.CopyTo(model, 501 * 512);
+
+        // Interleaved concurrent traffic: every request takes one of the two paths at random.
+        var load = new ModelCheckedLoad([new TargetPath(c1.Socket, t1), new TargetPath(c2.Socket, t2)], model, depth: 24, maxSectors: 2, seed: 23);
+        ModelResult r = load.Run(4000, TimeSpan.FromSeconds(60));
+        Assert.True(r.Failures.Count == 0, r.ToString());
+
+        target.Stop();
+        AssertFileEquals(model, disk);
+    }
+
+    [RootFact]
+    public void QueueLengthSaturation_DropsAndRetransmitsButAnswersEverythingUncorrupted()
+    {
+        using var veth = new VethPair("dpq");
+        using var scratch = new Scratch("sat");
+        string disk = scratch.CreateDisk("d.img", DiskSectors, seed: 30);
+        byte[] model = File.ReadAllBytes(disk);
+        using var target = Start(veth, scratch, veth.TargetIf, new TestDevice("d", disk, 5, 5) { QueueLength = 4 });
+        using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
+        AoeTarget t = Initiator.Find(Initiator.Discover(client, 1), 5, 5);
+        Assert.Equal(4, t.Config.BufferCount);
+
+        // Eight times the queue in flight: most bursts overflow it. A short retransmit timeout keeps
+        // the run brief; dropped requests are simply sent again with a new tag.
+        var load = new ModelCheckedLoad([new TargetPath(client.Socket, t)], model, depth: 32, maxSectors: 2, seed: 31)
+        {
+            RetransmitTimeout = TimeSpan.FromMilliseconds(50),
+            MaxAttempts = 40,
+        };
+        ModelResult r = load.Run(3000, TimeSpan.FromSeconds(60));
+        Assert.True(r.Failures.Count == 0, r.ToString());
+        Assert.Equal(3000, r.Completed);
+        Assert.True(r.Retransmits > 0, r.ToString());
+
+        target.Stop();
+        ExportedDevice d = target.Device("d");
+        Assert.True(d.Counters.QueueFullDrops > 0, $"QueueFullDrops = {d.Counters.QueueFullDrops}");
+        Assert.Equal(0, d.Counters.ReplyDrops);
+        AssertFileEquals(model, disk);
+    }
+
+    [RootFact]
+    public void ConcurrentRandomReadsAndWrites_ReturnExactlyTheModelsBytes_AndTheFileMatchesAfterStop()
+    {
+        using var veth = new VethPair("dpr", 9000);
+        using var scratch = new Scratch("rand");
+        string disk = scratch.CreateDisk("d.img", DiskSectors, seed: 40);
+        byte[] model = File.ReadAllBytes(disk);
+        using var target = Start(veth, scratch, veth.TargetIf, new TestDevice("d", disk, 6, 1));
+        using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
+        AoeTarget t = Initiator.Find(Initiator.Discover(client, 1), 6, 1);
+
+        var load = new ModelCheckedLoad([new TargetPath(client.Socket, t)], model, depth: 48, maxSectors: 17, seed: 41);
+        ModelResult r = load.Run(12000, TimeSpan.FromSeconds(90));
+        Assert.True(r.Failures.Count == 0, r.ToString());
+        Assert.Equal(12000, r.Completed);
+        Assert.True(r.Reads > 3000 && r.Writes > 3000, r.ToString());
+
+        target.Stop();
+        ExportedDevice d = target.Device("d");
+        Assert.True(d.Store.DirectIo, "the backing file was expected to be opened with O_DIRECT");
+        Assert.Equal(0, d.Engine.Counters.Errors);
+        AssertFileEquals(model, disk);
+    }
+
+    [RootTheory]
+    [InlineData("ring-buffer-size = 0", 1500)]   // no rings: plain send/recv
+    [InlineData("ring-buffer-size = 128", 9000)] // 64 KiB per ring: 7 jumbo frames, far fewer than requests in flight
+    public void WithoutRingsOrWithTinyRings_CheckedRandomIoStillCompletes(string ringSetting, int mtu)
+    {
+        using var veth = new VethPair("dpf", mtu);
+        using var scratch = new Scratch("ring");
+        string disk = scratch.CreateDisk("d.img", DiskSectors, seed: 45);
+        byte[] model = File.ReadAllBytes(disk);
+        using var target = Start(veth, scratch, veth.TargetIf, ringSetting, new TestDevice("d", disk, 6, 2));
+        using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
+        AoeTarget t = Initiator.Find(Initiator.Discover(client, 1), 6, 2);
+
+        var load = new ModelCheckedLoad([new TargetPath(client.Socket, t)], model, depth: 48, maxSectors: 17, seed: 46)
+        {
+            RetransmitTimeout = TimeSpan.FromMilliseconds(100),
+            MaxAttempts = 30,
+        };
+        ModelResult r = load.Run(4000, TimeSpan.FromSeconds(60));
+        Assert.True(r.Failures.Count == 0, r.ToString());
+        Assert.Equal(4000, r.Completed);
+
+        target.Stop();
+        ExportedDevice d = target.Device("d");
+        NetworkPort port = target.Daemon.FindPort(veth.TargetIf)!;
+        output.WriteLine($"{r}; device: {d.Counters.ReplyDrops} reply drops, {d.Counters.QueueFullDrops} queue-full drops; port: {port.Counters.TxFullDrops} TX-full drops");
+        AssertFileEquals(model, disk);
+    }
+
+    [RootFact]
+    public void AccessPastTheLastLba_IsAnAtaError_AndTouchesNothing()
+    {
+        using var veth = new VethPair("dpe");
+        using var scratch = new Scratch("end");
+        const int sectors = 1000;
+        string disk = scratch.CreateDisk("d.img", sectors, seed: 50);
+        byte[] before = File.ReadAllBytes(disk);
+        using var target = Start(veth, scratch, veth.TargetIf, new TestDevice("d", disk, 8, 8));
+        using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
+        AoeTarget t = Initiator.Find(Initiator.Discover(client, 1), 8, 8);
+
+        byte[] two = Scratch.Pattern(1024, seed: 51);
+        // Straddling the end, wholly past it, and far past it: all refused, nothing written.
+        foreach (ulong lba in new ulong[] { sectors - 1, sectors, sectors + 12345 })
+        {
+            var w = Assert.Throws<AtaErrorException>(() => client.Execute(t, 0, write: true, lba, 2, two, Span<byte>.Empty));
+            Assert.NotEqual(0, w.Status & AoeWire.AtaStatusError);
+            var rd = Assert.Throws<AtaErrorException>(() => client.Execute(t, 0, write: false, lba, 2, ReadOnlySpan<byte>.Empty, new byte[1024]));
+            Assert.NotEqual(0, rd.Status & AoeWire.AtaStatusError);
+        }
+        // The last two sectors themselves are fine.
+        byte[] last = new byte[1024];
+        client.Execute(t, 0, write: false, sectors - 2, 2, ReadOnlySpan<byte>.Empty, last);
+        Assert.True(last.AsSpan().SequenceEqual(before.AsSpan((sectors - 2) * 512, 1024)));
+
+        target.Stop();
+        AssertFileEquals(before, disk);
+        Assert.Equal((long)sectors * 512, new FileInfo(disk).Length);
+    }
+
+    [RootFact]
+    public void ReadOnlyDevice_RefusesWrites_AndKeepsServingReads()
+    {
+        using var veth = new VethPair("dpo");
+        using var scratch = new Scratch("ro");
+        string disk = scratch.CreateDisk("d.img", 2048, seed: 60);
+        byte[] before = File.ReadAllBytes(disk);
+        using var target = Start(veth, scratch, veth.TargetIf, new TestDevice("d", disk, 9, 1) { ReadOnly = true });
+        using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
+        AoeTarget t = Initiator.Find(Initiator.Discover(client, 1), 9, 1);
+
+        var e = Assert.Throws<AtaErrorException>(() => client.Write(t, 10, Scratch.Pattern(1024, seed: 61)));
+        Assert.NotEqual(0, e.Status & AoeWire.AtaStatusError);
+        byte[] got = new byte[1024];
+        client.Read(t, 10, got);
+        Assert.True(got.AsSpan().SequenceEqual(before.AsSpan(10 * 512, 1024)));
+
+        target.Stop();
+        AssertFileEquals(before, disk);
+    }
+
+    [RootFact]
+    public void SequentialWritesAtDepth16_AreMergedIntoFewerIocbs()
+    {
+        using var veth = new VethPair("dpg");
+        using var scratch = new Scratch("merge");
+        string disk = scratch.CreateDisk("d.img", DiskSectors, seed: 70);
+        using var target = Start(veth, scratch, veth.TargetIf, new TestDevice("d", disk, 4, 2));
+        using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
+        AoeTarget t = Initiator.Find(Initiator.Discover(client, 1), 4, 2);
+
+        var pipeline = new AoePipeline(client.Socket, t, depth: 16, sectors: 2, BenchPattern.SeqWrite, 0, DiskSectors);
+        PipelineResult r = pipeline.Run(TimeSpan.FromSeconds(20), maxRequests: 8000);
+        Assert.Equal(0, r.Errors);
+        Assert.Equal(8000, r.Completed);
+
+        target.Stop();
+        ExportedDevice d = target.Device("d");
+        Assert.True(d.Engine.Counters.MergedRequests > 0,
+            $"no merges: {d.Engine.Counters.IocbsSubmitted} iocbs in {d.Engine.Counters.SubmitCalls} io_submit calls for {d.Engine.Counters.WriteRequests} writes");
+        Assert.True(d.Engine.Counters.IocbsSubmitted < d.Engine.Counters.WriteRequests);
+    }
+
+    [RootFact]
+    public void PublishedBinary_InTheTargetNamespace_ServesCheckedRandomIo_AndStopsCleanlyOnSigterm()
+    {
+        using var veth = new VethPair("dpb");
+        using var scratch = new Scratch("bin");
+        string disk = scratch.CreateDisk("d.img", DiskSectors, seed: 80);
+        byte[] model = File.ReadAllBytes(disk);
+        string conf = scratch.PathOf("ggaoed.conf");
+        File.WriteAllText(conf, TestConfig.Text(scratch, veth.TargetIf, [new TestDevice("d", disk, 10, 3)]));
+        using var target = new BinaryTarget(veth.TargetNs, conf, scratch.PathOf("ggaoed.sock"));
+        using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
+        AoeTarget t = Initiator.Find(Initiator.Discover(client, 1), 10, 3);
+
+        var load = new ModelCheckedLoad([new TargetPath(client.Socket, t)], model, depth: 32, maxSectors: 2, seed: 81);
+        ModelResult r = load.Run(5000, TimeSpan.FromSeconds(60));
+        Assert.True(r.Failures.Count == 0, r.ToString() + "\n" + target.Output);
+
+        Assert.Equal(0, target.Stop());
+        AssertFileEquals(model, disk);
+        Assert.False(File.Exists(scratch.PathOf("ggaoed.pid")), "pid file left behind:\n" + target.Output);
+    }
+
+    internal static InProcessTarget Start(VethPair veth, Scratch scratch, string interfaces, params TestDevice[] devices)
+        => Start(veth, scratch, interfaces, "", devices);
+
+    internal static InProcessTarget Start(VethPair veth, Scratch scratch, string interfaces, string extraDefaults, params TestDevice[] devices)
+    {
+        string file = scratch.PathOf("ggaoed.conf");
+        string text = TestConfig.Text(scratch, interfaces, devices, extraDefaults: extraDefaults);
+        File.WriteAllText(file, text);
+        GgaoedConfig config = TestConfig.Load(text, file);
+        return new InProcessTarget(veth.TargetNs, config);
+    }
+
+    internal static void AssertFileEquals(byte[] model, string path)
+    {
+        byte[] actual = File.ReadAllBytes(path);
+        Assert.Equal(model.Length, actual.Length);
+        int same = actual.AsSpan().CommonPrefixLength(model);
+        Assert.True(same == model.Length, $"{path} differs from the model at byte {same} (LBA {same / 512})");
+    }
+}
+
+/// <summary>
+/// The data-path tests run one at a time: each one saturates a CPU, and the zero-allocation test
+/// must not see another test's daemon allocate on a thread of its own... nor share the two cores.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class DataPathCollection
+{
+    public const string Name = "DataPath";
+}

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Compares AoE targets on a veth pair between two private network namespaces:
+#   vblade (Debian), ggaoed (the published binary) and the null target (no I/O: the ceiling).
+# Each target runs pinned to CPU 0, the load generator (ggaoectl bench) to CPU 1. The exported file is
+# 1 GiB, preallocated on tmpfs (/dev/shm), so the numbers measure the AoE path, not a disk.
+#
+# usage: sudo tests/bench/compare.sh            (from the repository root)
+# env:   GGAOED=path      the published binary (default build/publish/ggaoed, built with dotnet publish
+#                         when missing); its daemon row is skipped if it does not answer discovery
+#        GGAOECTL="cmd"   command prefix for discover/bench/null-target (default: "$GGAOED ctl")
+#        DURATION=5       seconds per measurement;  MTUS="9000 1500";  TARGETS="vblade ggaoed null"
+#        OUT=dir          where raw JSON results go (default build/bench)
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+GGAOED=${GGAOED:-build/publish/ggaoed}
+DURATION=${DURATION:-5}
+MTUS=${MTUS:-"9000 1500"}
+TARGETS=${TARGETS:-"vblade ggaoed null"}
+OUT=${OUT:-build/bench}
+NS_T=gg-bench-t
+NS_I=gg-bench-i
+IF_T=gg-bench-t0
+IF_I=gg-bench-i0
+IMG=/dev/shm/gg-bench-$$.img
+TPID=
+
+[ "$(id -u)" = 0 ] || { echo "compare.sh: needs root (network namespaces, raw sockets)" >&2; exit 1; }
+for tool in ip taskset fallocate jq; do
+    command -v $tool >/dev/null || { echo "compare.sh: missing $tool" >&2; exit 1; }
+done
+if ! command -v vblade >/dev/null && [[ " $TARGETS " == *" vblade "* ]]; then
+    echo "installing vblade..." >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y vblade >/dev/null || TARGETS=${TARGETS/vblade/}
+fi
+
+# The binary carries both the daemon and ggaoectl (`ggaoed ctl ...`): build it when the default path is empty.
+[[ $GGAOED = /* ]] || GGAOED="$ROOT/$GGAOED"
+if [ ! -x "$GGAOED" ] && [ -z "${GGAOECTL:-}" ]; then
+    echo "building $GGAOED (dotnet publish Ggaoed/Ggaoed.csproj -c Release -o $(dirname "$GGAOED"))..." >&2
+    dotnet publish Ggaoed/Ggaoed.csproj -c Release -o "$(dirname "$GGAOED")" >/dev/null
+fi
+GGAOECTL=${GGAOECTL:-"$GGAOED ctl"}
+$GGAOECTL bench --help 2>/dev/null | grep -q "ggaoectl bench" || { echo "compare.sh: '$GGAOECTL bench' does not work" >&2; exit 1; }
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+RESULTS="$OUT/results-$(date -u +%Y%m%dT%H%M%S).jsonl"
+: > "$RESULTS"
+
+stop_target() {
+    if [ -n "$TPID" ]; then
+        kill "$TPID" 2>/dev/null || true
+        wait "$TPID" 2>/dev/null || true
+        TPID=
+    fi
+}
+cleanup() {
+    stop_target
+    ip netns del $NS_T 2>/dev/null || true
+    ip netns del $NS_I 2>/dev/null || true
+    rm -f "$IMG" "$OUT/ggaoed-bench.conf"
+}
+trap cleanup EXIT INT TERM
+
+setup_link() {
+    ip netns del $NS_T 2>/dev/null || true
+    ip netns del $NS_I 2>/dev/null || true
+    ip netns add $NS_T
+    ip netns add $NS_I
+    ip link add $IF_T netns $NS_T mtu "$1" type veth peer name $IF_I netns $NS_I mtu "$1"
+    ip -n $NS_T link set lo up
+    ip -n $NS_I link set lo up
+    ip -n $NS_T link set $IF_T up
+    ip -n $NS_I link set $IF_I up
+}
+
+# Starts target $1 in the target namespace on CPU 0; returns non-zero if it can't be started.
+start_target() {
+    case $1 in
+        vblade)
+            ip netns exec $NS_T taskset -c 0 vblade 1 1 $IF_T "$IMG" >"$OUT/vblade.log" 2>&1 &
+            ;;
+        ggaoed)
+            [ -x "$GGAOED" ] || { echo "  (ggaoed skipped: $GGAOED not found; dotnet publish Ggaoed/Ggaoed.csproj -c Release -o build/publish)" >&2; return 1; }
+            # Private pid file, control socket and state: never clash with a system ggaoed.
+            mkdir -p "$OUT/ggaoed-state"
+            printf '[defaults]\ninterfaces = %s\npid-file = %s\ncontrol-socket = %s\nstate-directory = %s\n\n[bench]\npath = %s\nshelf = 1\nslot = 1\n' \
+                $IF_T "$OUT/ggaoed.pid" "$OUT/ggaoed.sock" "$OUT/ggaoed-state" "$IMG" > "$OUT/ggaoed-bench.conf"
+            ip netns exec $NS_T taskset -c 0 "$GGAOED" -f -c "$OUT/ggaoed-bench.conf" >"$OUT/ggaoed.log" 2>&1 &
+            ;;
+        null)
+            ip netns exec $NS_T taskset -c 0 $GGAOECTL null-target $IF_T --shelf 1 --slot 1 --size-mib 1024 >"$OUT/null.log" 2>&1 &
+            ;;
+    esac
+    TPID=$!
+    # Ready when it answers discovery (up to ~5 s).
+    for _ in $(seq 10); do
+        if ! kill -0 "$TPID" 2>/dev/null; then
+            echo "  ($1 skipped: exited; see $OUT/$1.log)" >&2
+            TPID=
+            return 1
+        fi
+        if ip netns exec $NS_I $GGAOECTL discover $IF_I --timeout 0.5 --json 2>/dev/null | jq -e 'map(select(.shelf == 1 and .slot == 1 and .identified)) | length > 0' >/dev/null; then
+            return 0
+        fi
+    done
+    echo "  ($1 skipped: no answer to discovery as e1.1)" >&2
+    stop_target
+    return 1
+}
+
+WORKLOADS=("q16-randread:--depth 16 --rw randread"
+           "q16-randwrite:--depth 16 --rw randwrite"
+           "q16-seqwrite:--depth 16 --rw write"
+           "q1-randread:--depth 1 --rw randread")
+
+echo "AoE target comparison: ${DURATION}s per run; target on CPU 0, generator on CPU 1; 1 GiB file on tmpfs"
+fallocate -l 1G "$IMG"
+for mtu in $MTUS; do
+    setup_link "$mtu"
+    for target in $TARGETS; do
+        echo "mtu $mtu: $target" >&2
+        start_target "$target" || continue
+        for w in "${WORKLOADS[@]}"; do
+            name=${w%%:*}
+            args=${w#*:}
+            # shellcheck disable=SC2086
+            if json=$(ip netns exec $NS_I taskset -c 1 $GGAOECTL bench $IF_I --target 1.1 $args --duration "$DURATION" --json); then :; fi
+            if [ -n "$json" ]; then
+                echo "$json" | jq -c --arg t "$target" --arg w "$name" --argjson m "$mtu" '. + {name: $t, workload: $w, mtu: $m}' >> "$RESULTS"
+            fi
+        done
+        stop_target
+    done
+done
+
+echo
+echo "raw results: $RESULTS"
+echo
+jq -rs --arg targets "$TARGETS" '
+  def f(x): if x == null then "-" else (x | tostring) end;
+  def r(a; b): if a == null or b == null or b == 0 then "-" else ((a / b * 100 | round) / 100 | tostring) end;
+  (group_by([.mtu, .workload]) | map({mtu: .[0].mtu, workload: .[0].workload,
+      v: (map(select(.name == "vblade"))[0]), g: (map(select(.name == "ggaoed"))[0]), n: (map(select(.name == "null"))[0])})) as $rows
+  | ["mtu", "workload", "B/req", "vblade IOPS", "ggaoed IOPS", "null IOPS", "vblade p50/p99 us", "ggaoed p50/p99 us", "null p50/p99 us", "ggaoed/vblade", "ggaoed/null", "vblade/null"],
+    ($rows | sort_by(-.mtu, .workload)[] |
+      [f(.mtu), .workload, f((.v // .g // .n).bytes_per_request),
+       f(.v.iops), f(.g.iops), f(.n.iops),
+       (if .v then "\(.v.lat_us.p50)/\(.v.lat_us.p99)" else "-" end),
+       (if .g then "\(.g.lat_us.p50)/\(.g.lat_us.p99)" else "-" end),
+       (if .n then "\(.n.lat_us.p50)/\(.n.lat_us.p99)" else "-" end),
+       r(.g.iops; .v.iops), r(.g.iops; .n.iops), r(.v.iops; .n.iops)])
+  | @tsv' "$RESULTS" | column -t -s $'\t'
+errs=$(jq -s 'map(.errors + .retransmits) | add // 0' "$RESULTS")
+[ "$errs" = 0 ] || echo "note: $errs errors+retransmits in total; see $RESULTS"
