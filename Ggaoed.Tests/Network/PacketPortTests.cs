@@ -12,6 +12,7 @@ namespace Ggaoed.Tests.Network;
 /// end, a plain AF_PACKET socket (<see cref="RawPeer"/>) on the initiator end. Every test runs in ring
 /// mode and in fallback mode, which must behave the same.
 /// </summary>
+[Collection(Ggaoed.Tests.Support.SerialCollection.Name)]
 public class PacketPortTests
 {
     private static readonly MacBytes Broadcast = new(0xFFFF_FFFF_FFFFUL);

@@ -36,6 +36,23 @@ public sealed class VethPair : IDisposable
         Sh.Run($"ip -n {InitiatorNs} link set lo up");
         Sh.Run($"ip -n {TargetNs} link set {TargetIf} up");
         Sh.Run($"ip -n {InitiatorNs} link set {InitiatorIf} up");
+        WaitOperUp(TargetNs, TargetIf);
+        WaitOperUp(InitiatorNs, InitiatorIf);
+    }
+
+    /// <summary>
+    /// A new veth end keeps a no-op qdisc until the kernel's link watcher sees the carrier, and frames
+    /// sent before that vanish while send() reports success: wait for operstate UP.
+    /// </summary>
+    public static void WaitOperUp(string netns, string ifname)
+    {
+        for (int i = 0; i < 200; i++)
+        {
+            if (Sh.Run($"ip -n {netns} link show {ifname}", check: false).Contains("state UP"))
+                return;
+            Thread.Sleep(10);
+        }
+        throw new TimeoutException($"{ifname} in {netns} did not reach operstate UP");
     }
 
     private static string Trim(string name) => name.Length <= 15 ? name : name.Substring(0, 15);
@@ -48,6 +65,8 @@ public sealed class VethPair : IDisposable
         Sh.Run($"ip link add {t} netns {TargetNs} mtu {mtu} type veth peer name {i} netns {InitiatorNs} mtu {mtu}");
         Sh.Run($"ip -n {TargetNs} link set {t} up");
         Sh.Run($"ip -n {InitiatorNs} link set {i} up");
+        WaitOperUp(TargetNs, t);
+        WaitOperUp(InitiatorNs, i);
         return (t, i);
     }
 

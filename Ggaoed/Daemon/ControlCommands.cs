@@ -41,6 +41,9 @@ internal sealed class ControlCommands : IControlCommands
                 patterns.Add(words[i]);
         }
         List<ExportedDevice> devices = Select(patterns, out string? unmatched);
+        // PACKET_STATISTICS resets on every read: fold it into the counters before anything reports them.
+        foreach (NetworkPort p in _daemon.Ports)
+            p.Port.ReadKernelStatistics();
         if (unmatched != null && command != "reload" && command != "metrics")
             return (false, $"no device matches '{unmatched}'\n");
         switch (command)
