@@ -27,8 +27,9 @@ done
 if [ -n "$RO_DEV" ]; then
     before=$(dd if=/dev/etherd/$RO_DEV bs=1M count=4 iflag=direct status=none | sha256sum | cut -d' ' -f1)
     gg_result "sha_$RO_DEV" "$before"
-    head -c 1048576 /dev/urandom > /tmp/p
-    if dd if=/tmp/p of=/dev/etherd/$RO_DEV bs=1M count=1 oflag=direct conv=notrunc status=none 2>/tmp/dd.err; then
+    # 64 KiB: several frames, and few enough "ata error" lines on the console.
+    head -c 65536 /dev/urandom > /tmp/p
+    if dd if=/tmp/p of=/dev/etherd/$RO_DEV bs=64k count=1 oflag=direct conv=notrunc status=none 2>/tmp/dd.err; then
         gg_fail "write to read-only $RO_DEV succeeded"
     fi
     gg_result ro_write_error "$(head -1 /tmp/dd.err)"
