@@ -123,7 +123,10 @@ public sealed class LinuxInitiatorTests
         using var bed = new TestBed(_output, mtu: 1500);
         string disk = bed.SparseFile("disk1", 256 * MiB);
         using IAoeTarget target = bed.StartTarget(kind, [new AoeExport("disk1", disk, 1, 1)]);
-        int restarted = 0;
+        long restartedAt = 0;       // Stopwatch ticks when the target was back, 0 = not yet
+        long fioEndedAt = 0;        // when the guest reported the end of fio
+        Thread? restarter = null;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
 
         VmRunResult run = bed.Boot(target, "restart.sh", new Dictionary<string, string>
         {
@@ -131,16 +134,28 @@ public sealed class LinuxInitiatorTests
         }, onConsoleLine: line =>
         {
             // The guest prints the mark one second into its write phase (about 5 s long under TCG).
-            if (line.Contains("@@MARK writing", StringComparison.Ordinal) && Interlocked.Exchange(ref restarted, 1) == 0)
+            // Restart on another thread: console lines keep flowing (and get their arrival times) meanwhile.
+            if (line.Contains("@@MARK writing", StringComparison.Ordinal) && restarter == null)
             {
-                target.Stop();
-                Thread.Sleep(3000);
-                target.Start();
+                restarter = new Thread(() =>
+                {
+                    target.Stop();
+                    Thread.Sleep(3000);
+                    target.Start();
+                    Interlocked.Exchange(ref restartedAt, clock.ElapsedTicks);
+                });
+                restarter.Start();
             }
+            if (line.Contains("@@RESULT fio_ms=", StringComparison.Ordinal))
+                Interlocked.Exchange(ref fioEndedAt, clock.ElapsedTicks);
         });
+        restarter?.Join();
 
         run.AssertPassed();
-        Assert.Equal(1, restarted);
+        Assert.True(restarter != null, "the guest never printed @@MARK writing\n" + run.Tail());
+        // fio was running before the stop (the mark) and ended after the target came back, so every
+        // write of the outage had to be retransmitted.
+        Assert.True(fioEndedAt > restartedAt, "fio finished before the target was back: the outage proved nothing\n" + run.Tail());
         Assert.Equal("up", run.Result("state"));
     }
 

@@ -19,6 +19,10 @@ out=$(cd "$out" && pwd)
 
 die() { echo "build-initramfs: $*" >&2; exit 1; }
 
+# Tests may boot VMs in parallel: one builder at a time, the others wait and then find it up to date.
+exec 9> "$out/.lock"
+flock 9
+
 if [ $install = 1 ]; then "$here/ensure-packages.sh"; fi
 
 # Newest kernel in /boot that has a matching aoe module.

@@ -4,14 +4,17 @@
 # as /test.sh. The serial console goes to stdout (and to --log FILE).
 #
 # usage: run-vm.sh --netns NS --tap TAP --script GUEST.sh [--mem MB] [--smp N] [--timeout SEC]
-#                  [--mac MAC] [--log FILE] [--accel tcg|kvm|auto] [--artefacts DIR] [--env NAME=VALUE]...
+#                  [--mac MAC] [--log FILE] [--accel auto|tcg|kvm] [--artefacts DIR] [--env NAME=VALUE]...
+# --accel auto (the default, or $GG_VM_ACCEL): KVM when /dev/kvm is usable AND a probe boot with it
+#   reaches guest userspace within 20 s (nested KVM hangs on some CI hosts), else software emulation
+#   (TCG, -cpu max; ~3 s to userspace). The probe's verdict is cached per host boot in ARTEFACTS.
 # --env puts NAME=VALUE lines at the top of /test.sh (plain shell assignments, single-quoted).
 # exit status: 0 guest printed @@PASS; 1 guest printed @@FAIL; 2 the guest gave no verdict (crash,
 #              panic, qemu error); 124 timeout (qemu killed).
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-netns= tap= script= mem=512 smp=1 timeout=180 mac= log= accel=${GG_VM_ACCEL:-tcg}
+netns= tap= script= mem=512 smp=1 timeout=180 mac= log= accel=${GG_VM_ACCEL:-auto}
 art=${GG_VM_DIR:-$here/../../build/vm}
 envs=()
 while [ $# -gt 0 ]; do
@@ -65,11 +68,29 @@ mkdir -p "$work/root"
 (cd "$work/root" && echo test.sh | cpio -o -H newc --quiet) > "$work/test.cpio"
 cat "$art/initramfs.cpio" "$work/test.cpio" > "$work/initrd"
 
+# Does KVM run our guest? Boots the base image with gg.probe=1 (its /init prints @@PROBE-OK and powers
+# off at once) under KVM with a hard time limit. One probe per host boot (cached by boot id).
+kvm_works() {
+    [ -c /dev/kvm ] && [ -w /dev/kvm ] || return 1
+    local cache="$art/kvm-probe.$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo unknown)"
+    if [ ! -f "$cache" ]; then
+        local verdict=no
+        if timeout -k 2 20 qemu-system-x86_64 -enable-kvm -cpu host -m 512 -nographic -no-reboot \
+               -nodefaults -serial stdio -monitor none -kernel "$art/vmlinuz" -initrd "$art/initramfs.cpio" \
+               -append "console=ttyS0 quiet panic=-1 gg.probe=1" </dev/null 2>/dev/null | grep -q '@@PROBE-OK'; then
+            verdict=yes
+        fi
+        echo "$verdict" > "$cache"
+        echo "run-vm: KVM probe: $verdict" >&2
+    fi
+    [ "$(cat "$cache")" = yes ]
+}
+
 accel_args=(-cpu max)
-if [ "$accel" = kvm ] || { [ "$accel" = auto ] && [ -w /dev/kvm ]; }; then
-    # Only on request: nested KVM hangs on some CI hosts, TCG always works (~5 s to userspace).
+if [ "$accel" = kvm ] || { [ "$accel" = auto ] && kvm_works; }; then
     accel_args=(-enable-kvm -cpu host)
 fi
+echo "run-vm: accelerator: ${accel_args[*]}" >&2
 
 [ -n "$log" ] || log=$work/console.log
 : > "$log"
@@ -81,7 +102,7 @@ ip netns exec "$netns" qemu-system-x86_64 "${accel_args[@]}" -m "$mem" -smp "$sm
     -append "console=ttyS0 quiet loglevel=4 panic=-1 oops=panic" \
     -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
     -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=" \
-    </dev/null > >(tr -d '\r' | tee -a "$log") 2>&1 &
+    </dev/null > >(stdbuf -oL tr -d '\r' | tee -a "$log") 2>&1 &
 qpid=$!
 
 # Watchdog: qemu is a direct child, so wait on it and kill it when the time is up.

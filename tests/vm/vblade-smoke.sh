@@ -36,7 +36,7 @@ echo "vblade-smoke: VM finished with status $rc after $((SECONDS - start)) s"
 
 result() { sed -n "s/^@@RESULT $1=//p" "$work/console" | tail -1; }
 want=$(result pattern_sha256)
-got=$(head -c $((64 * 1048576)) "$work/disk" | sha256sum | cut -d' ' -f1)
+got=$(head -c $(($(result pattern_mb) * 1048576)) "$work/disk" | sha256sum | cut -d' ' -f1)
 [ "$want" = "$got" ] || { echo "vblade-smoke: FAIL backing file differs from the guest's pattern"; exit 1; }
 want=$(result high_sha256)
 got=$(dd if="$work/disk" bs=1M skip=204800 count=1 status=none | sha256sum | cut -d' ' -f1)

@@ -42,6 +42,7 @@ if [ "$PATTERN_MB" -gt 0 ]; then
     dd if=/tmp/pattern of="$disk" bs=1M oflag=direct conv=notrunc status=none || gg_fail "O_DIRECT write of the pattern failed"
     got=$(dd if="$disk" bs=1M count="$PATTERN_MB" iflag=direct status=none | sha256sum | cut -d' ' -f1)
     rm -f /tmp/pattern
+    gg_result pattern_mb "$PATTERN_MB"
     gg_result pattern_sha256 "$want"
     gg_result pattern_ms $(( $(gg_ms) - t ))
     [ "$got" = "$want" ] || gg_fail "pattern read back differs: wrote $want, read $got"
