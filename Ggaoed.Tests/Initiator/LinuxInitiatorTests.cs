@@ -14,7 +14,9 @@ namespace Ggaoed.Tests.Initiator;
 /// Each test is one VM boot (about 3 s to userspace under software emulation) running several checks
 /// in one guest script. The vblade rows prove the harness and the expectations with the reference
 /// target; the ggaoed rows run the same checks against our daemon.
+/// Filter with <c>--filter Stage=vm</c> (or <c>Stage!=vm</c> to leave the VM out).
 /// </summary>
+[Trait("Stage", "vm")]
 public sealed class LinuxInitiatorTests
 {
     private const string GgaoedNotWired = "ggaoed daemon not wired yet";
