@@ -117,6 +117,9 @@ public sealed class VmNetwork : IDisposable
         VmProcess.Run("bash", [VmPaths.Script("netns.sh"), "up", Namespace, Tap, mtu.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
     }
 
+    /// <summary>Takes the tap down or up (link-flap tests): while down, the VM's frames go nowhere.</summary>
+    public void SetTapUp(bool up) => VmProcess.Run("ip", ["-n", Namespace, "link", "set", Tap, up ? "up" : "down"]);
+
     public void Dispose() => VmProcess.Run("bash", [VmPaths.Script("netns.sh"), "down", Namespace], check: false);
 }
 
