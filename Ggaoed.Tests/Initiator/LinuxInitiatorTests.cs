@@ -223,7 +223,11 @@ public sealed class LinuxInitiatorTests
         public VmRunResult Boot(IAoeTarget target, string guestScript, IReadOnlyDictionary<string, string> env,
             Action<string>? onConsoleLine = null)
         {
-            VmRunResult run = VirtualMachine.Run(_network, guestScript, env, GuestMac, onConsoleLine: onConsoleLine);
+            var settings = new Dictionary<string, string>(env);
+            // A target that stops answering makes the initiator retry for aoe_deadsecs (180 s by default)
+            // before it fails the I/O; 60 s still rides out any restart these tests do and fails sooner.
+            settings.TryAdd("AOE_ARGS", "aoe_deadsecs=60");
+            VmRunResult run = VirtualMachine.Run(_network, guestScript, settings, GuestMac, onConsoleLine: onConsoleLine);
             _output.WriteLine("VM run: " + guestScript + ", status " + run.ExitCode + ", " + run.Duration.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture) + " s");
             foreach (KeyValuePair<string, string> kv in run.Results)
                 _output.WriteLine("  " + kv.Key + " = " + kv.Value);
