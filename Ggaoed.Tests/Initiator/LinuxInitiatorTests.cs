@@ -11,7 +11,7 @@ namespace Ggaoed.Tests.Initiator;
 
 /// <summary>
 /// The real Linux AoE initiator (Debian kernel's aoe.ko in qemu, tests/vm) against a target on the host.
-/// Each test is one VM boot (about 3 s to userspace under software emulation) running several checks
+/// Each test is one VM boot (3-8 s to userspace under software emulation, with load) running several checks
 /// in one guest script. The vblade rows prove the harness and the expectations with the reference
 /// target; the ggaoed rows run the same checks against our daemon.
 /// Filter with <c>--filter Stage=vm</c> (or <c>Stage!=vm</c> to leave the VM out).

@@ -9,6 +9,7 @@
 #   reaches guest userspace within 20 s (nested KVM hangs on some CI hosts), else software emulation
 #   (TCG, -cpu max; ~3 s to userspace). The probe's verdict is cached per host boot in ARTEFACTS.
 # --env puts NAME=VALUE lines at the top of /test.sh (plain shell assignments, single-quoted).
+# --file SRC:DST copies host file SRC into the guest as DST (absolute path), e.g. a static tool.
 # exit status: 0 guest printed @@PASS; 1 guest printed @@FAIL; 2 the guest gave no verdict (crash,
 #              panic, qemu error); 124 timeout (qemu killed).
 set -uo pipefail
@@ -17,6 +18,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 netns= tap= script= mem=512 smp=1 timeout=180 mac= log= accel=${GG_VM_ACCEL:-auto}
 art=${GG_VM_DIR:-$here/../../build/vm}
 envs=()
+files=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --netns) netns=$2; shift 2 ;;
@@ -30,6 +32,7 @@ while [ $# -gt 0 ]; do
         --accel) accel=$2; shift 2 ;;
         --artefacts) art=$2; shift 2 ;;
         --env) envs+=("$2"); shift 2 ;;
+        --file) files+=("$2"); shift 2 ;;
         *) echo "run-vm: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -56,7 +59,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The per-test archive: /test.sh, prefixed with the --env assignments.
+# The per-test archive: /test.sh, prefixed with the --env assignments, and the --file files.
 mkdir -p "$work/root"
 {
     for e in "${envs[@]}"; do
@@ -65,7 +68,13 @@ mkdir -p "$work/root"
     done
     cat "$script"
 } > "$work/root/test.sh"
-(cd "$work/root" && echo test.sh | cpio -o -H newc --quiet) > "$work/test.cpio"
+for f in "${files[@]}"; do
+    src=${f%%:*}; dst=${f#*:}
+    [ -f "$src" ] && [ "${dst#/}" != "$dst" ] || { echo "run-vm: bad --file $f (SRC:/absolute/DST)" >&2; exit 2; }
+    mkdir -p "$work/root$(dirname "$dst")"
+    cp -p "$src" "$work/root$dst"
+done
+(cd "$work/root" && find . -mindepth 1 | cpio -o -H newc --quiet) > "$work/test.cpio"
 cat "$art/initramfs.cpio" "$work/test.cpio" > "$work/initrd"
 
 # Does KVM run our guest? Boots the base image with gg.probe=1 (its /init prints @@PROBE-OK and powers
