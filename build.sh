@@ -22,7 +22,7 @@ REPO=$PWD
 PKG_BUILD=(lld gcc libc6-dev make file)
 PKG_DEMO=("${PKG_BUILD[@]}" iproute2)
 PKG_TEST=("${PKG_BUILD[@]}" iproute2 tshark vblade aoetools fio qemu-system-x86 linux-image-amd64
-	busybox-static mandoc systemd)
+	busybox-static cpio mandoc systemd xfsprogs btrfs-progs cryptsetup-bin e2fsprogs)
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 

@@ -62,11 +62,11 @@ public static class AoeTargets
         return target;
     }
 
-    /// <summary>The published daemon: $GGAOED_BIN, else &lt;repo&gt;/out/ggaoed (`dotnet publish ... -o out`).</summary>
+    /// <summary>The published daemon: $GGAOED_BIN, else the test run's one shared publish.</summary>
     public static string GgaoedBinary =>
         Environment.GetEnvironmentVariable("GGAOED_BIN") is { Length: > 0 } bin
             ? bin
-            : Path.Combine(TestEnvironment.RepoRoot, "out", "ggaoed");
+            : Ggaoed.Tests.Build.PublishedBinary.Get().BinaryPath;
 }
 
 /// <summary>
@@ -246,7 +246,7 @@ internal sealed class GgaoedTarget : IAoeTarget
     {
         string bin = AoeTargets.GgaoedBinary;
         if (!File.Exists(bin))
-            throw new InvalidOperationException(bin + " missing: run `dotnet publish Ggaoed/Ggaoed.csproj -c Release -o out` or set GGAOED_BIN");
+            throw new InvalidOperationException(bin + " missing (GGAOED_BIN points at no file)");
         string conf = GgaoedTestConfig.Write(_network.Tap, _exports, _workDir);
         _process = new NetnsProcess(_log);
         _process.Start(_network.Namespace, bin, ["-f", "-c", conf]);

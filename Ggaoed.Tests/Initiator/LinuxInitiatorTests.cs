@@ -19,7 +19,6 @@ namespace Ggaoed.Tests.Initiator;
 [Trait("Stage", "vm")]
 public sealed class LinuxInitiatorTests
 {
-    private const string GgaoedNotWired = "ggaoed daemon not wired yet";
 
     /// <summary>The VM's NIC. Fixed so that an ACL can name it.</summary>
     private const string GuestMac = "52:54:00:6a:0e:01";
@@ -32,7 +31,7 @@ public sealed class LinuxInitiatorTests
 
     [VmTheory]
     [InlineData(TargetKind.Vblade)]
-    [InlineData(TargetKind.Ggaoed, Skip = GgaoedNotWired)]
+    [InlineData(TargetKind.Ggaoed)]
     public void Mtu1500_DiskHasExactSize_OdirectPatternsReachBackingFile_FioVerifyPasses(TargetKind kind)
     {
         // 300 GiB + 7 sectors (sparse): past the 128 GiB LBA28 limit, so the initiator must use LBA48,
@@ -60,7 +59,7 @@ public sealed class LinuxInitiatorTests
 
     [VmTheory]
     [InlineData(TargetKind.Vblade)]
-    [InlineData(TargetKind.Ggaoed, Skip = GgaoedNotWired)]
+    [InlineData(TargetKind.Ggaoed)]
     public void Mtu9000_InitiatorUses17SectorFrames_AndDataSurvivesFioVerify(TargetKind kind)
     {
         using var bed = new TestBed(_output, mtu: 9000);
@@ -83,7 +82,7 @@ public sealed class LinuxInitiatorTests
 
     [VmTheory]
     [InlineData(TargetKind.Vblade)]
-    [InlineData(TargetKind.Ggaoed, Skip = GgaoedNotWired)]
+    [InlineData(TargetKind.Ggaoed)]
     public void OneTarget_ServesReadWriteAndReadOnlyDisks_AndAclDeniedDiskStaysInvisible(TargetKind kind)
     {
         using var bed = new TestBed(_output, mtu: 1500);
@@ -119,7 +118,7 @@ public sealed class LinuxInitiatorTests
 
     [VmTheory]
     [InlineData(TargetKind.Vblade)]
-    [InlineData(TargetKind.Ggaoed, Skip = GgaoedNotWired)]
+    [InlineData(TargetKind.Ggaoed)]
     public void TargetRestartMidWrite_InitiatorRetransmits_AndEveryBlockVerifies(TargetKind kind) =>
         WriteAcrossOutage(kind, (target, _) =>
         {
@@ -130,7 +129,7 @@ public sealed class LinuxInitiatorTests
 
     [VmTheory]
     [InlineData(TargetKind.Vblade)]
-    [InlineData(TargetKind.Ggaoed, Skip = GgaoedNotWired)]
+    [InlineData(TargetKind.Ggaoed)]
     public void LinkFlapMidWrite_InitiatorRetransmits_AndEveryBlockVerifies(TargetKind kind) =>
         WriteAcrossOutage(kind, (target, network) =>
         {
