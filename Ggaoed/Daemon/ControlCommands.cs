@@ -206,8 +206,7 @@ internal sealed class ControlCommands : IControlCommands
 
     private string StatsJson(List<ExportedDevice> devices)
     {
-        var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        return Json(w =>
         {
             w.WriteStartObject();
             w.WriteStartArray("devices");
@@ -267,8 +266,7 @@ internal sealed class ControlCommands : IControlCommands
             }
             w.WriteEndArray();
             w.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(stream.GetBuffer(), 0, (int)stream.Length) + "\n";
+        });
     }
 
     /// <summary>Prometheus text exposition format (version 0.0.4).</summary>
@@ -324,6 +322,15 @@ internal sealed class ControlCommands : IControlCommands
         return sb.ToString();
     }
 
+    /// <summary>Runs <paramref name="write"/> against an indented JSON writer and returns the text.</summary>
+    private static string Json(Action<Utf8JsonWriter> write)
+    {
+        var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+            write(w);
+        return Encoding.UTF8.GetString(stream.GetBuffer(), 0, (int)stream.Length) + "\n";
+    }
+
     private static string Escape(string label) => label.Replace("\\", "\\\\").Replace("\"", "\\\"").Replace("\n", "\\n");
 
     // ---- AoE state ------------------------------------------------------------------------------------
@@ -332,8 +339,7 @@ internal sealed class ControlCommands : IControlCommands
     {
         if (json)
         {
-            var stream = new MemoryStream();
-            using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+            return Json(w =>
             {
                 w.WriteStartArray();
                 foreach (ExportedDevice d in devices)
@@ -345,8 +351,7 @@ internal sealed class ControlCommands : IControlCommands
                     w.WriteEndObject();
                 }
                 w.WriteEndArray();
-            }
-            return Encoding.UTF8.GetString(stream.GetBuffer(), 0, (int)stream.Length) + "\n";
+            });
         }
         var sb = new StringBuilder();
         foreach (ExportedDevice d in devices)
@@ -358,8 +363,7 @@ internal sealed class ControlCommands : IControlCommands
     {
         if (json)
         {
-            var stream = new MemoryStream();
-            using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+            return Json(w =>
             {
                 w.WriteStartArray();
                 foreach (ExportedDevice d in devices)
@@ -373,8 +377,7 @@ internal sealed class ControlCommands : IControlCommands
                     w.WriteEndObject();
                 }
                 w.WriteEndArray();
-            }
-            return Encoding.UTF8.GetString(stream.GetBuffer(), 0, (int)stream.Length) + "\n";
+            });
         }
         var sb = new StringBuilder();
         foreach (ExportedDevice d in devices)
