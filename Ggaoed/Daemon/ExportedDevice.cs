@@ -143,8 +143,9 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
         if (kind == IoKind.Write)
             frame.Slice(io.PayloadOffset, io.ByteLength).CopyTo(Engine.SlotBuffer(slot));
         Engine.Enqueue(slot, kind, io.Lba, io.SectorCount);
+        // trace-io: one line per request, at Info so it shows without -d (the admin asked for it).
         if (Config.TraceIo)
-            Log.Debug($"{Name}: {io.Kind} lba {io.Lba} sectors {io.SectorCount} tag 0x{io.Tag:x8} from {io.Source}");
+            Log.Info($"{Name}: {io.Kind} lba {io.Lba} sectors {io.SectorCount} tag 0x{io.Tag:x8} from {io.Source}");
         _daemon.MarkDirty(this);
         return true;
     }
