@@ -18,12 +18,14 @@ internal sealed class ModelResult
     public long Retransmits;
     public long Unexpected;
     public long TimedOut;
+    /// <summary>Requests still unanswered when the run was stopped (<see cref="ModelCheckedLoad.RequestStop"/>).</summary>
+    public long Abandoned;
     public readonly List<string> Failures = new();
 
     public long Completed => Reads + Writes;
 
     public override string ToString()
-        => $"{Reads} reads ({ReadBytesChecked} bytes checked), {Writes} writes, {Retransmits} retransmits, {Unexpected} unexpected answers, {TimedOut} timed out"
+        => $"{Reads} reads ({ReadBytesChecked} bytes checked), {Writes} writes, {Retransmits} retransmits, {Unexpected} unexpected answers, {TimedOut} timed out, {Abandoned} abandoned"
            + (Failures.Count > 0 ? "\n  " + string.Join("\n  ", Failures) : "");
 }
 
@@ -64,6 +66,9 @@ internal sealed class ModelCheckedLoad
     private readonly int[] _writersOn;
     private readonly bool[] _quarantined;
     private readonly byte[] _rx = new byte[65536];
+    private readonly byte[][] _before;
+    private volatile bool _stop;
+    private readonly List<(long Lba, byte[] Before, byte[] After)> _abandonedWrites = new();
 
     /// <param name="model">The disk's content as the test knows it; updated as writes are sent.</param>
     /// <param name="maxSectors">Largest request; each request picks 1..maxSectors (capped by what every path allows).</param>
@@ -81,8 +86,12 @@ internal sealed class ModelCheckedLoad
         _rng = new Random(seed);
         int frameBytes = 14 + 65536;
         _frames = new byte[depth][];
+        _before = new byte[depth][];
         for (int i = 0; i < depth; i++)
+        {
             _frames[i] = new byte[Math.Min(frameBytes, AoeWire.AtaHeaderLength + maxSectors * 512 + 64)];
+            _before[i] = new byte[maxSectors * 512];
+        }
         _frameLength = new int[depth];
         _tags = new uint[depth];
         _path = new int[depth];
@@ -106,6 +115,20 @@ internal sealed class ModelCheckedLoad
     public TimeSpan RetransmitTimeout { get; init; } = TimeSpan.FromMilliseconds(400);
     public int MaxAttempts { get; init; } = 12;
 
+    /// <summary>
+    /// From any thread: issue nothing more, wait <see cref="AbandonAfter"/> for answers still on their
+    /// way, then return; what is still unanswered is counted as abandoned, not as a failure.
+    /// </summary>
+    public void RequestStop() => _stop = true;
+
+    public TimeSpan AbandonAfter { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
+    /// Writes that were never answered because the run was stopped: each sector of such a range may
+    /// hold the data from before the write or the data written (the target may or may not have done it).
+    /// </summary>
+    public IReadOnlyList<(long Lba, byte[] Before, byte[] After)> AbandonedWrites => _abandonedWrites;
+
     /// <summary>Issues <paramref name="requests"/> requests and waits for all of them; gives up after <paramref name="limit"/>.</summary>
     public ModelResult Run(int requests, TimeSpan limit)
     {
@@ -117,10 +140,22 @@ internal sealed class ModelCheckedLoad
         int issued = 0;
         int inflight = 0;
         int pathTurn = 0;
+        long abandonAt = long.MaxValue;
 
         while (issued < requests || inflight > 0)
         {
             long now = Stopwatch.GetTimestamp();
+            if (_stop)
+            {
+                if (abandonAt == long.MaxValue)
+                    abandonAt = now + (long)(AbandonAfter.TotalSeconds * freq);
+                requests = issued;
+                if (now > abandonAt)
+                {
+                    Abandon(r);
+                    break;
+                }
+            }
             if (now > end)
             {
                 r.Failures.Add($"gave up after {limit.TotalSeconds} s with {inflight} request(s) unanswered and {requests - issued} not issued");
@@ -191,6 +226,7 @@ internal sealed class ModelCheckedLoad
             {
                 Span<byte> data = frame.AsSpan(AoeWire.AtaHeaderLength, count * 512);
                 _rng.NextBytes(data);
+                _model.AsSpan((int)(lba * 512), count * 512).CopyTo(_before[s]);
                 data.CopyTo(_model.AsSpan((int)(lba * 512), count * 512));
                 for (long i = lba; i < lba + count; i++)
                     _writersOn[i]++;
@@ -278,6 +314,22 @@ internal sealed class ModelCheckedLoad
         }
         Release(s);
         return true;
+    }
+
+    private void Abandon(ModelResult r)
+    {
+        for (int s = 0; s < _depth; s++)
+        {
+            if (!_busy[s])
+                continue;
+            r.Abandoned++;
+            if (_write[s])
+            {
+                int bytes = _count[s] * 512;
+                _abandonedWrites.Add((_lba[s], _before[s].AsSpan(0, bytes).ToArray(), _model.AsSpan((int)(_lba[s] * 512), bytes).ToArray()));
+            }
+            Release(s);
+        }
     }
 
     private void Release(int s)
