@@ -68,6 +68,9 @@ internal sealed class ModelCheckedLoad
     private readonly byte[] _rx = new byte[65536];
     private readonly byte[][] _before;
     private volatile bool _stop;
+    private long _cursor;
+    private int _runLeft;
+    private bool _runWrite;
     private readonly List<(long Lba, byte[] Before, byte[] After)> _abandonedWrites = new();
 
     /// <param name="model">The disk's content as the test knows it; updated as writes are sent.</param>
@@ -94,6 +97,9 @@ internal sealed class ModelCheckedLoad
         }
         _frameLength = new int[depth];
         _tags = new uint[depth];
+        // Distinct generations per load, so loads sharing an interface don't reuse each other's tags.
+        for (int i = 0; i < depth; i++)
+            _tags[i] = (uint)_rng.Next(0, 1 << 20) << SlotBits;
         _path = new int[depth];
         _lba = new long[depth];
         _count = new int[depth];
@@ -111,6 +117,12 @@ internal sealed class ModelCheckedLoad
 
     /// <summary>Share of requests that are writes.</summary>
     public double WriteFraction { get; init; } = 0.5;
+
+    /// <summary>
+    /// 0: random LBAs. Otherwise requests go sequentially through the disk in runs of this many
+    /// requests of one direction (chosen by <see cref="WriteFraction"/>).
+    /// </summary>
+    public int SequentialRunLength { get; init; }
 
     public TimeSpan RetransmitTimeout { get; init; } = TimeSpan.FromMilliseconds(400);
     public int MaxAttempts { get; init; } = 12;
@@ -210,14 +222,41 @@ internal sealed class ModelCheckedLoad
 
     private bool TryIssue(int s, long now, long rto)
     {
-        bool write = _rng.NextDouble() < WriteFraction;
+        bool write;
+        if (SequentialRunLength > 0)
+        {
+            // Runs of requests in one direction, each starting where the previous one ended: adjacent
+            // requests arrive together, so the target merges them into one PREADV/PWRITEV.
+            if (_runLeft == 0)
+            {
+                _runWrite = _rng.NextDouble() < WriteFraction;
+                _runLeft = SequentialRunLength;
+            }
+            write = _runWrite;
+        }
+        else
+        {
+            write = _rng.NextDouble() < WriteFraction;
+        }
         // A few tries to find a range that conflicts with nothing in flight; otherwise wait for completions.
         for (int attempt = 0; attempt < 8; attempt++)
         {
             int count = _rng.Next(1, _maxSectors + 1);
-            long lba = _rng.NextInt64(0, _sectorsOnDisk - count + 1);
-            if (!IsFree(lba, count, write))
-                continue;
+            long lba;
+            if (SequentialRunLength > 0)
+            {
+                lba = _cursor + count <= _sectorsOnDisk ? _cursor : 0;
+                if (!IsFree(lba, count, write))
+                    return false;
+                _cursor = lba + count;
+                _runLeft--;
+            }
+            else
+            {
+                lba = _rng.NextInt64(0, _sectorsOnDisk - count + 1);
+                if (!IsFree(lba, count, write))
+                    continue;
+            }
             int p = _rng.Next(_paths.Length);
             TargetPath path = _paths[p];
             byte[] frame = _frames[s];
@@ -272,7 +311,7 @@ internal sealed class ModelCheckedLoad
     /// <summary>Handles one received frame; true when it finished a request.</summary>
     private bool Complete(ReadOnlySpan<byte> frame, ModelResult r)
     {
-        if (!AoeWire.TryParseResponse(frame, out AoeResponseHeader h) || h.Command != AoeWire.CommandAta)
+        if (!AoeWire.TryParseResponse(frame, out AoeResponseHeader h) || h.Command != AoeWire.CommandAta || !IsOurs(h))
             return false;
         int s = (int)(h.Tag & ((1u << SlotBits) - 1));
         if (s >= _depth || !_busy[s] || _tags[s] != h.Tag)
@@ -314,6 +353,15 @@ internal sealed class ModelCheckedLoad
         }
         Release(s);
         return true;
+    }
+
+    /// <summary>Other loads may run against other devices on the same interface: their answers are not ours.</summary>
+    private bool IsOurs(in AoeResponseHeader h)
+    {
+        foreach (TargetPath p in _paths)
+            if (p.Target.Shelf == h.Shelf && p.Target.Slot == h.Slot)
+                return true;
+        return false;
     }
 
     private void Abandon(ModelResult r)
