@@ -303,6 +303,68 @@ public class DataPathTests(ITestOutputHelper output)
     }
 
     [RootFact]
+    public void KernelIoErrors_AreAnsweredWithAtaErrors_AndEverythingElseKeepsWorking()
+    {
+        using var veth = new VethPair("dpi");
+        using var scratch = new Scratch("eio");
+        // A 4 MiB sparse file on a 256 KiB tmpfs: writes fail with ENOSPC once 64 pages are used.
+        string mount = scratch.PathOf("small");
+        Directory.CreateDirectory(mount);
+        Sh.Run($"mount -t tmpfs -o size=256k ggaoed-dp-test {mount}");
+        try
+        {
+            string full = Path.Combine(mount, "sparse.img");
+            using (FileStream f = File.Create(full))
+                f.SetLength(DiskSectors * 512);
+            string okDisk = scratch.CreateDisk("ok.img", 2048, seed: 55);
+            byte[] okModel = File.ReadAllBytes(okDisk);
+            using var target = Start(veth, scratch, veth.TargetIf, new TestDevice("full", full, 12, 1), new TestDevice("ok", okDisk, 12, 2));
+            using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
+            List<AoeTarget> found = Initiator.Discover(client, 2);
+            AoeTarget tf = Initiator.Find(found, 12, 1);
+            AoeTarget tok = Initiator.Find(found, 12, 2);
+
+            byte[] data = Scratch.Pattern(1024, seed: 56);
+            AtaErrorException? error = null;
+            ulong lba = 0;
+            for (; lba + 2 <= DiskSectors && error == null; lba += 8) // one new 4 KiB page per request
+            {
+                try
+                {
+                    client.Write(tf, lba, data);
+                }
+                catch (AtaErrorException e)
+                {
+                    error = e;
+                }
+            }
+            Assert.NotNull(error);
+            Assert.NotEqual(0, error!.Status & AoeWire.AtaStatusError);
+            Assert.True(lba < DiskSectors / 2, $"the first error came only at LBA {lba}");
+
+            // The same device still answers reads, including of what it did write...
+            byte[] back = new byte[1024];
+            client.Read(tf, 0, back);
+            Assert.Equal(data, back);
+            // ...and the other device is untouched by it.
+            byte[] fresh = Scratch.Pattern(1024, seed: 57);
+            client.Write(tok, 7, fresh);
+            fresh.CopyTo(okModel, 7 * 512);
+            client.Read(tok, 0, back);
+            Assert.True(back.AsSpan().SequenceEqual(okModel.AsSpan(0, 1024)));
+
+            target.Stop();
+            Assert.True(target.Device("full").Counters.IoErrors > 0);
+            Assert.Equal(0, target.Device("ok").Counters.IoErrors);
+            AssertFileEquals(okModel, okDisk);
+        }
+        finally
+        {
+            Sh.Run($"umount {mount}", check: false);
+        }
+    }
+
+    [RootFact]
     public void AccessPastTheLastLba_IsAnAtaError_AndTouchesNothing()
     {
         using var veth = new VethPair("dpe");
