@@ -365,6 +365,35 @@ public class DataPathTests(ITestOutputHelper output)
     }
 
     [RootFact]
+    public void LoopBlockDevice_IsSizedFromTheDevice_AndServesCheckedRandomIo()
+    {
+        using var veth = new VethPair("dpl");
+        using var scratch = new Scratch("loop");
+        string backing = scratch.CreateDisk("loop.img", DiskSectors, seed: 58);
+        byte[] model = File.ReadAllBytes(backing);
+        string loop = Sh.Run($"losetup --find --show {backing}").Trim();
+        try
+        {
+            using var target = Start(veth, scratch, veth.TargetIf, new TestDevice("blk", loop, 13, 1));
+            Assert.True(target.Device("blk").Store.IsBlockDevice);
+            using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
+            AoeTarget t = Initiator.Find(Initiator.Discover(client, 1), 13, 1);
+            Assert.Equal((ulong)DiskSectors, t.Sectors);
+
+            var load = new ModelCheckedLoad([new TargetPath(client.Socket, t)], model, depth: 32, maxSectors: 2, seed: 59);
+            ModelResult r = load.Run(3000, TimeSpan.FromSeconds(60));
+            Assert.True(r.Failures.Count == 0, r.ToString());
+            Assert.Equal(3000, r.Completed);
+            target.Stop();
+        }
+        finally
+        {
+            Sh.Run($"losetup -d {loop}", check: false);
+        }
+        AssertFileEquals(model, backing);
+    }
+
+    [RootFact]
     public void AccessPastTheLastLba_IsAnAtaError_AndTouchesNothing()
     {
         using var veth = new VethPair("dpe");
