@@ -394,6 +394,45 @@ public class DataPathTests(ITestOutputHelper output)
     }
 
     [RootFact]
+    public void ReloadUnderLoad_ReopensAChangedDevice_AddsANewOne_AndLosesNoData()
+    {
+        using var veth = new VethPair("dpy");
+        using var scratch = new Scratch("reload");
+        string disk = scratch.CreateDisk("d.img", DiskSectors, seed: 65);
+        string other = scratch.CreateDisk("e.img", 1024, seed: 66);
+        byte[] model = File.ReadAllBytes(disk);
+        var d = new TestDevice("d", disk, 14, 1);
+        using var target = Start(veth, scratch, veth.TargetIf, d);
+        using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
+        AoeTarget t = Initiator.Find(Initiator.Discover(client, 1), 14, 1);
+        Assert.Equal(64, t.Config.BufferCount);
+
+        var load = new ModelCheckedLoad([new TargetPath(client.Socket, t)], model, depth: 16, maxSectors: 2, seed: 67);
+        ModelResult? r = null;
+        var driver = new System.Threading.Thread(() => r = load.Run(8000, TimeSpan.FromSeconds(60)));
+        driver.Start();
+        System.Threading.Thread.Sleep(300);
+        // A new queue length needs the device reopened: the old one finishes its in-flight I/O while
+        // the new one takes the requests that follow.
+        File.WriteAllText(scratch.PathOf("ggaoed.conf"),
+            TestConfig.Text(scratch, veth.TargetIf, [d with { QueueLength = 32 }, new TestDevice("e", other, 14, 2)]));
+        Assert.True(driver.IsAlive, "the load was over before the reload");
+        target.Daemon.RequestReload();
+        driver.Join();
+        Assert.True(r!.Failures.Count == 0, r.ToString());
+        Assert.Equal(8000, r.Completed);
+
+        List<AoeTarget> found = Initiator.Discover(client, 2);
+        Assert.Equal(32, Initiator.Find(found, 14, 1).Config.BufferCount);
+        byte[] back = new byte[1024];
+        client.Read(Initiator.Find(found, 14, 2), 0, back);
+        Assert.True(back.AsSpan().SequenceEqual(File.ReadAllBytes(other).AsSpan(0, 1024)));
+
+        target.Stop();
+        AssertFileEquals(model, disk);
+    }
+
+    [RootFact]
     public void AccessPastTheLastLba_IsAnAtaError_AndTouchesNothing()
     {
         using var veth = new VethPair("dpe");
