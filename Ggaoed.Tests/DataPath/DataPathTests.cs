@@ -22,6 +22,7 @@ public class DataPathTests(ITestOutputHelper output)
     [RootTheory]
     [InlineData(1500, 2)]
     [InlineData(9000, 17)]
+    [InlineData(16000, 17)] // slot buffers hold 17 sectors (MTU 9000) unless a config mtu asks for more
     public void QueryConfig_AdvertisesTheSectorsThatFitTheMtu_AndFullSizeRequestsRoundTrip(int mtu, int sectors)
     {
         using var veth = new VethPair("dpm", mtu);
@@ -139,7 +140,7 @@ public class DataPathTests(ITestOutputHelper output)
     public void OneDeviceOnTwoInterfaces_ServesBoth_AndTheyShowTheSameData()
     {
         using var veth = new VethPair("dp2");
-        (string targetIf2, string initiatorIf2) = veth.AddLink("b");
+        (string targetIf2, string initiatorIf2) = veth.AddLink("b", mtu: 9000);
         using var scratch = new Scratch("two");
         string disk = scratch.CreateDisk("d.img", DiskSectors, seed: 20);
         byte[] model = File.ReadAllBytes(disk);
@@ -150,8 +151,11 @@ public class DataPathTests(ITestOutputHelper output)
 
         AoeTarget t1 = Initiator.Find(Initiator.Discover(c1, 1), 2, 9);
         AoeTarget t2 = Initiator.Find(Initiator.Discover(c2, 1), 2, 9);
-        // Each answer comes from the MAC of the interface the query arrived on (AOE-NOTES 0.3).
+        // Each answer comes from the MAC of the interface the query arrived on (AOE-NOTES 0.3), and
+        // advertises what fits that interface's MTU.
         Assert.False(t1.Mac.AsSpan().SequenceEqual(t2.Mac), "both interfaces answered with the same MAC");
+        Assert.Equal(2, t1.Config.SectorCount);
+        Assert.Equal(17, t2.Config.SectorCount);
 
         byte[] one = Scratch.Pattern(1024, seed: 21);
         c1.Write(t1, 500, one);
@@ -167,8 +171,9 @@ public class DataPathTests(ITestOutputHelper output)
         Assert.Equal(two.AsSpan(0, 512).ToArray(), back.AsSpan(512, 512).ToArray());
         two.CopyTo(model, 501 * 512);
 
-        // Interleaved concurrent traffic: every request takes one of the two paths at random.
-        var load = new ModelCheckedLoad([new TargetPath(c1.Socket, t1), new TargetPath(c2.Socket, t2)], model, depth: 24, maxSectors: 2, seed: 23);
+        // Interleaved concurrent traffic: every request takes one of the two paths at random, with up
+        // to 2 sectors on the MTU 1500 link and up to 17 on the MTU 9000 one.
+        var load = new ModelCheckedLoad([new TargetPath(c1.Socket, t1), new TargetPath(c2.Socket, t2)], model, depth: 24, maxSectors: 17, seed: 23);
         ModelResult r = load.Run(4000, TimeSpan.FromSeconds(60));
         Assert.True(r.Failures.Count == 0, r.ToString());
 

@@ -49,7 +49,7 @@ internal sealed class ModelCheckedLoad
     private readonly TargetPath[] _paths;
     private readonly byte[] _model;
     private readonly int _depth;
-    private readonly int _maxSectors;
+    private readonly int[] _pathMaxSectors;
     private readonly int _sectorsOnDisk;
     private readonly Random _rng;
     private readonly byte[][] _frames;
@@ -74,7 +74,7 @@ internal sealed class ModelCheckedLoad
     private readonly List<(long Lba, byte[] Before, byte[] After)> _abandonedWrites = new();
 
     /// <param name="model">The disk's content as the test knows it; updated as writes are sent.</param>
-    /// <param name="maxSectors">Largest request; each request picks 1..maxSectors (capped by what every path allows).</param>
+    /// <param name="maxSectors">Largest request; each request picks 1..maxSectors, capped by what its path allows.</param>
     public ModelCheckedLoad(TargetPath[] paths, byte[] model, int depth, int maxSectors, int seed)
     {
         if (depth < 1 || depth > 1 << SlotBits)
@@ -82,9 +82,14 @@ internal sealed class ModelCheckedLoad
         _paths = paths;
         _model = model;
         _depth = depth;
-        foreach (TargetPath p in paths)
-            maxSectors = Math.Min(maxSectors, p.Target.MaxSectorsPerFrame(p.Socket.Mtu));
-        _maxSectors = maxSectors;
+        _pathMaxSectors = new int[paths.Length];
+        int largest = 1;
+        for (int i = 0; i < paths.Length; i++)
+        {
+            _pathMaxSectors[i] = Math.Min(maxSectors, paths[i].Target.MaxSectorsPerFrame(paths[i].Socket.Mtu));
+            largest = Math.Max(largest, _pathMaxSectors[i]);
+        }
+        maxSectors = largest;
         _sectorsOnDisk = model.Length / 512;
         _rng = new Random(seed);
         int frameBytes = 14 + 65536;
@@ -241,7 +246,8 @@ internal sealed class ModelCheckedLoad
         // A few tries to find a range that conflicts with nothing in flight; otherwise wait for completions.
         for (int attempt = 0; attempt < 8; attempt++)
         {
-            int count = _rng.Next(1, _maxSectors + 1);
+            int p = _rng.Next(_paths.Length);
+            int count = _rng.Next(1, _pathMaxSectors[p] + 1);
             long lba;
             if (SequentialRunLength > 0)
             {
@@ -257,7 +263,6 @@ internal sealed class ModelCheckedLoad
                 if (!IsFree(lba, count, write))
                     continue;
             }
-            int p = _rng.Next(_paths.Length);
             TargetPath path = _paths[p];
             byte[] frame = _frames[s];
             NewTag(s);
