@@ -266,6 +266,27 @@ public class DataPathTests(ITestOutputHelper output)
     }
 
     [RootFact]
+    public void BufferedIo_ServesCheckedRandomIo_AndTheFileMatchesAfterStop()
+    {
+        using var veth = new VethPair("dpu", 9000);
+        using var scratch = new Scratch("buffered");
+        string disk = scratch.CreateDisk("d.img", DiskSectors, seed: 43);
+        byte[] model = File.ReadAllBytes(disk);
+        using var target = Start(veth, scratch, veth.TargetIf, new TestDevice("d", disk, 6, 4) { DirectIo = false });
+        Assert.False(target.Device("d").Store.DirectIo);
+        using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
+        AoeTarget t = Initiator.Find(Initiator.Discover(client, 1), 6, 4);
+
+        var load = new ModelCheckedLoad([new TargetPath(client.Socket, t)], model, depth: 32, maxSectors: 17, seed: 44);
+        ModelResult r = load.Run(4000, TimeSpan.FromSeconds(60));
+        Assert.True(r.Failures.Count == 0, r.ToString());
+        Assert.Equal(4000, r.Completed);
+
+        target.Stop();
+        AssertFileEquals(model, disk);
+    }
+
+    [RootFact]
     public void StopUnderLoad_DrainsWhatWasTaken_AndEveryAnsweredWriteIsInTheFile()
     {
         using var veth = new VethPair("dpx");
