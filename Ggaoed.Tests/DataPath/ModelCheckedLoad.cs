@@ -252,9 +252,10 @@ internal sealed class ModelCheckedLoad
             if (SequentialRunLength > 0)
             {
                 lba = _cursor + count <= _sectorsOnDisk ? _cursor : 0;
-                if (!IsFree(lba, count, write))
-                    return false;
                 _cursor = lba + count;
+                // Step over a busy or quarantined range rather than wait: a quarantined one never frees.
+                if (!IsFree(lba, count, write))
+                    continue;
                 _runLeft--;
             }
             else
