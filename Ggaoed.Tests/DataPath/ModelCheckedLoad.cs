@@ -18,12 +18,14 @@ internal sealed class ModelResult
     public long Retransmits;
     public long Unexpected;
     public long TimedOut;
+    /// <summary>Requests still unanswered when the run was stopped (<see cref="ModelCheckedLoad.RequestStop"/>).</summary>
+    public long Abandoned;
     public readonly List<string> Failures = new();
 
     public long Completed => Reads + Writes;
 
     public override string ToString()
-        => $"{Reads} reads ({ReadBytesChecked} bytes checked), {Writes} writes, {Retransmits} retransmits, {Unexpected} unexpected answers, {TimedOut} timed out"
+        => $"{Reads} reads ({ReadBytesChecked} bytes checked), {Writes} writes, {Retransmits} retransmits, {Unexpected} unexpected answers, {TimedOut} timed out, {Abandoned} abandoned"
            + (Failures.Count > 0 ? "\n  " + string.Join("\n  ", Failures) : "");
 }
 
@@ -47,7 +49,7 @@ internal sealed class ModelCheckedLoad
     private readonly TargetPath[] _paths;
     private readonly byte[] _model;
     private readonly int _depth;
-    private readonly int _maxSectors;
+    private readonly int[] _pathMaxSectors;
     private readonly int _sectorsOnDisk;
     private readonly Random _rng;
     private readonly byte[][] _frames;
@@ -64,9 +66,15 @@ internal sealed class ModelCheckedLoad
     private readonly int[] _writersOn;
     private readonly bool[] _quarantined;
     private readonly byte[] _rx = new byte[65536];
+    private readonly byte[][] _before;
+    private volatile bool _stop;
+    private long _cursor;
+    private int _runLeft;
+    private bool _runWrite;
+    private readonly List<(long Lba, byte[] Before, byte[] After)> _abandonedWrites = new();
 
     /// <param name="model">The disk's content as the test knows it; updated as writes are sent.</param>
-    /// <param name="maxSectors">Largest request; each request picks 1..maxSectors (capped by what every path allows).</param>
+    /// <param name="maxSectors">Largest request; each request picks 1..maxSectors, capped by what its path allows.</param>
     public ModelCheckedLoad(TargetPath[] paths, byte[] model, int depth, int maxSectors, int seed)
     {
         if (depth < 1 || depth > 1 << SlotBits)
@@ -74,17 +82,29 @@ internal sealed class ModelCheckedLoad
         _paths = paths;
         _model = model;
         _depth = depth;
-        foreach (TargetPath p in paths)
-            maxSectors = Math.Min(maxSectors, p.Target.MaxSectorsPerFrame(p.Socket.Mtu));
-        _maxSectors = maxSectors;
+        _pathMaxSectors = new int[paths.Length];
+        int largest = 1;
+        for (int i = 0; i < paths.Length; i++)
+        {
+            _pathMaxSectors[i] = Math.Min(maxSectors, paths[i].Target.MaxSectorsPerFrame(paths[i].Socket.Mtu));
+            largest = Math.Max(largest, _pathMaxSectors[i]);
+        }
+        maxSectors = largest;
         _sectorsOnDisk = model.Length / 512;
         _rng = new Random(seed);
         int frameBytes = 14 + 65536;
         _frames = new byte[depth][];
+        _before = new byte[depth][];
         for (int i = 0; i < depth; i++)
+        {
             _frames[i] = new byte[Math.Min(frameBytes, AoeWire.AtaHeaderLength + maxSectors * 512 + 64)];
+            _before[i] = new byte[maxSectors * 512];
+        }
         _frameLength = new int[depth];
         _tags = new uint[depth];
+        // Distinct generations per load, so loads sharing an interface don't reuse each other's tags.
+        for (int i = 0; i < depth; i++)
+            _tags[i] = (uint)_rng.Next(0, 1 << 20) << SlotBits;
         _path = new int[depth];
         _lba = new long[depth];
         _count = new int[depth];
@@ -103,8 +123,28 @@ internal sealed class ModelCheckedLoad
     /// <summary>Share of requests that are writes.</summary>
     public double WriteFraction { get; init; } = 0.5;
 
+    /// <summary>
+    /// 0: random LBAs. Otherwise requests go sequentially through the disk in runs of this many
+    /// requests of one direction (chosen by <see cref="WriteFraction"/>).
+    /// </summary>
+    public int SequentialRunLength { get; init; }
+
     public TimeSpan RetransmitTimeout { get; init; } = TimeSpan.FromMilliseconds(400);
     public int MaxAttempts { get; init; } = 12;
+
+    /// <summary>
+    /// From any thread: issue nothing more, wait <see cref="AbandonAfter"/> for answers still on their
+    /// way, then return; what is still unanswered is counted as abandoned, not as a failure.
+    /// </summary>
+    public void RequestStop() => _stop = true;
+
+    public TimeSpan AbandonAfter { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
+    /// Writes that were never answered because the run was stopped: each sector of such a range may
+    /// hold the data from before the write or the data written (the target may or may not have done it).
+    /// </summary>
+    public IReadOnlyList<(long Lba, byte[] Before, byte[] After)> AbandonedWrites => _abandonedWrites;
 
     /// <summary>Issues <paramref name="requests"/> requests and waits for all of them; gives up after <paramref name="limit"/>.</summary>
     public ModelResult Run(int requests, TimeSpan limit)
@@ -117,10 +157,22 @@ internal sealed class ModelCheckedLoad
         int issued = 0;
         int inflight = 0;
         int pathTurn = 0;
+        long abandonAt = long.MaxValue;
 
         while (issued < requests || inflight > 0)
         {
             long now = Stopwatch.GetTimestamp();
+            if (_stop)
+            {
+                if (abandonAt == long.MaxValue)
+                    abandonAt = now + (long)(AbandonAfter.TotalSeconds * freq);
+                requests = issued;
+                if (now > abandonAt)
+                {
+                    Abandon(r);
+                    break;
+                }
+            }
             if (now > end)
             {
                 r.Failures.Add($"gave up after {limit.TotalSeconds} s with {inflight} request(s) unanswered and {requests - issued} not issued");
@@ -175,15 +227,43 @@ internal sealed class ModelCheckedLoad
 
     private bool TryIssue(int s, long now, long rto)
     {
-        bool write = _rng.NextDouble() < WriteFraction;
+        bool write;
+        if (SequentialRunLength > 0)
+        {
+            // Runs of requests in one direction, each starting where the previous one ended: adjacent
+            // requests arrive together, so the target merges them into one PREADV/PWRITEV.
+            if (_runLeft == 0)
+            {
+                _runWrite = _rng.NextDouble() < WriteFraction;
+                _runLeft = SequentialRunLength;
+            }
+            write = _runWrite;
+        }
+        else
+        {
+            write = _rng.NextDouble() < WriteFraction;
+        }
         // A few tries to find a range that conflicts with nothing in flight; otherwise wait for completions.
         for (int attempt = 0; attempt < 8; attempt++)
         {
-            int count = _rng.Next(1, _maxSectors + 1);
-            long lba = _rng.NextInt64(0, _sectorsOnDisk - count + 1);
-            if (!IsFree(lba, count, write))
-                continue;
             int p = _rng.Next(_paths.Length);
+            int count = _rng.Next(1, _pathMaxSectors[p] + 1);
+            long lba;
+            if (SequentialRunLength > 0)
+            {
+                lba = _cursor + count <= _sectorsOnDisk ? _cursor : 0;
+                _cursor = lba + count;
+                // Step over a busy or quarantined range rather than wait: a quarantined one never frees.
+                if (!IsFree(lba, count, write))
+                    continue;
+                _runLeft--;
+            }
+            else
+            {
+                lba = _rng.NextInt64(0, _sectorsOnDisk - count + 1);
+                if (!IsFree(lba, count, write))
+                    continue;
+            }
             TargetPath path = _paths[p];
             byte[] frame = _frames[s];
             NewTag(s);
@@ -191,6 +271,7 @@ internal sealed class ModelCheckedLoad
             {
                 Span<byte> data = frame.AsSpan(AoeWire.AtaHeaderLength, count * 512);
                 _rng.NextBytes(data);
+                _model.AsSpan((int)(lba * 512), count * 512).CopyTo(_before[s]);
                 data.CopyTo(_model.AsSpan((int)(lba * 512), count * 512));
                 for (long i = lba; i < lba + count; i++)
                     _writersOn[i]++;
@@ -236,7 +317,7 @@ internal sealed class ModelCheckedLoad
     /// <summary>Handles one received frame; true when it finished a request.</summary>
     private bool Complete(ReadOnlySpan<byte> frame, ModelResult r)
     {
-        if (!AoeWire.TryParseResponse(frame, out AoeResponseHeader h) || h.Command != AoeWire.CommandAta)
+        if (!AoeWire.TryParseResponse(frame, out AoeResponseHeader h) || h.Command != AoeWire.CommandAta || !IsOurs(h))
             return false;
         int s = (int)(h.Tag & ((1u << SlotBits) - 1));
         if (s >= _depth || !_busy[s] || _tags[s] != h.Tag)
@@ -278,6 +359,31 @@ internal sealed class ModelCheckedLoad
         }
         Release(s);
         return true;
+    }
+
+    /// <summary>Other loads may run against other devices on the same interface: their answers are not ours.</summary>
+    private bool IsOurs(in AoeResponseHeader h)
+    {
+        foreach (TargetPath p in _paths)
+            if (p.Target.Shelf == h.Shelf && p.Target.Slot == h.Slot)
+                return true;
+        return false;
+    }
+
+    private void Abandon(ModelResult r)
+    {
+        for (int s = 0; s < _depth; s++)
+        {
+            if (!_busy[s])
+                continue;
+            r.Abandoned++;
+            if (_write[s])
+            {
+                int bytes = _count[s] * 512;
+                _abandonedWrites.Add((_lba[s], _before[s].AsSpan(0, bytes).ToArray(), _model.AsSpan((int)(_lba[s] * 512), bytes).ToArray()));
+            }
+            Release(s);
+        }
     }
 
     private void Release(int s)

@@ -69,6 +69,7 @@ internal sealed record TestDevice(string Name, string Path, ushort Shelf, byte S
     public int? QueueLength { get; init; }
     public bool ReadOnly { get; init; }
     public double? MergeDelay { get; init; }
+    public bool? DirectIo { get; init; }
 }
 
 /// <summary>Writes a ggaoed.conf for a test: everything the daemon writes goes into the scratch directory.</summary>
@@ -98,6 +99,8 @@ internal static class TestConfig
                 sb.Append("queue-length = ").Append(q).Append('\n');
             if (d.ReadOnly)
                 sb.Append("read-only = true\n");
+            if (d.DirectIo is bool direct)
+                sb.Append("direct-io = ").Append(direct ? "true" : "false").Append('\n');
             if (d.MergeDelay is double m)
                 sb.Append("merge-delay = ").Append(m.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append('\n');
         }
