@@ -84,15 +84,17 @@ internal sealed class FaultRig : IDisposable
     }
 
     /// <summary>Writes the configuration: [defaults] pointing everything into the scratch directory, then <paramref name="devices"/>.</summary>
-    public void WriteConfig(string devices, string? interfaces = null)
+    /// <param name="extraDefaults">More [defaults] lines, e.g. "ring-buffer-size = 0".</param>
+    public void WriteConfig(string devices, string extraDefaults = "")
     {
         string text =
             "# Written by Ggaoed.Tests.Faults for one test.\n" +
             "[defaults]\n" +
-            $"interfaces = {interfaces ?? Pair.TargetIf}\n" +
+            $"interfaces = {Pair.TargetIf}\n" +
             $"pid-file = {PathOf("ggaoed.pid")}\n" +
             $"control-socket = {ControlSocket}\n" +
             $"state-directory = {PathOf("state")}\n" +
+            (extraDefaults.Length > 0 ? extraDefaults + "\n" : "") +
             "\n" + devices;
         File.WriteAllText(ConfigPath, text);
     }
@@ -254,6 +256,8 @@ internal sealed class Stats(JsonElement root)
     public long Device(string name, string counter) => Find("devices", name).GetProperty(counter).GetInt64();
 
     public long Interface(string name, string counter) => Find("interfaces", name).GetProperty(counter).GetInt64();
+
+    public string? InterfaceText(string name, string field) => Find("interfaces", name).GetProperty(field).GetString();
 
     public bool HasInterface(string name)
     {

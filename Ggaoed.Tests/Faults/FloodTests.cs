@@ -34,8 +34,11 @@ public sealed class FloodTests
 
     public FloodTests(ITestOutputHelper output) => _output = output;
 
-    [RootFact]
-    public void MillionMalformedFrames_DuringVerifyLoad_WorkloadPasses_RssStaysFlat_CountersAccountForTheJunk()
+    /// <param name="receivePath">"" for the packet rings, "ring-buffer-size = 0" for the recv/send fallback.</param>
+    [RootTheory]
+    [InlineData("")]
+    [InlineData("ring-buffer-size = 0")]
+    public void MillionMalformedFrames_DuringVerifyLoad_WorkloadPasses_RssStaysFlat_CountersAccountForTheJunk(string receivePath)
     {
         using var rig = new FaultRig("fl");
         string work = rig.RandomDisk("work.img", 8 << 20, seed: 17, out byte[] model);
@@ -43,8 +46,9 @@ public sealed class FloodTests
         string junk = rig.SparseDisk("junk.img", 64 << 20);
         rig.WriteConfig(
             $"[work]\npath = {work}\nshelf = {WorkShelf}\nslot = {WorkSlot}\n\n" +
-            $"[junk]\npath = {junk}\nshelf = {JunkShelf}\nslot = {JunkSlot}\n");
+            $"[junk]\npath = {junk}\nshelf = {JunkShelf}\nslot = {JunkSlot}\n", receivePath);
         rig.Start();
+        Assert.Equal(receivePath.Length == 0 ? "ring" : "fallback", rig.Stats().InterfaceText(rig.Pair.TargetIf, "mode"));
         VethPair pair = rig.Pair;
         byte[] targetMac = MacOf(pair.TargetNs, pair.TargetIf);
 
