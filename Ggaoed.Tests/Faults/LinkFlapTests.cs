@@ -9,8 +9,8 @@ using Xunit.Abstractions;
 namespace Ggaoed.Tests.Faults;
 
 /// <summary>
-/// The link under a running daemon goes down and up, and is deleted and re-created with the same names,
-/// while a verify workload runs: the daemon must follow the link over netlink (detach on down/delete,
+/// The link under a running daemon goes down and up, is deleted and re-created with the same names, and
+/// changes its MTU, while a verify workload runs: the daemon must follow the link over netlink (detach on down/delete,
 /// attach again on up) and answer within 2 s of the link returning, and no acknowledged write may be
 /// lost (a verify pass over the whole disk and the backing file itself).
 /// </summary>
@@ -63,20 +63,29 @@ public sealed class LinkFlapTests
         long recreatedAt = Stopwatch.GetTimestamp();
         TimeSpan recreate = Resumed(load, recreatedAt, rig, "delete + re-create");
 
+        Thread.Sleep(500);
+
+        // 3. An MTU change (the daemon reopens the port, whose rings are laid out for the MTU).
+        Sh.Run($"ip -n {pair.InitiatorNs} link set {pair.InitiatorIf} mtu 9000");
+        Sh.Run($"ip -n {pair.TargetNs} link set {pair.TargetIf} mtu 9000");
+        long mtuAt = Stopwatch.GetTimestamp();
+        TimeSpan mtu = Resumed(load, mtuAt, rig, "MTU 1500 -> 9000");
+
         Thread.Sleep(1000);
         load.StopAndVerifyAll();
         _output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"resumed after down/up in {downUp.TotalMilliseconds:F0} ms, after re-create in {recreate.TotalMilliseconds:F0} ms; " +
+            $"resumed after down/up in {downUp.TotalMilliseconds:F0} ms, after re-create in {recreate.TotalMilliseconds:F0} ms, after the MTU change in {mtu.TotalMilliseconds:F0} ms; " +
             $"{load.Reads} reads, {load.Writes} writes, {load.Retransmits} retransmits, {load.Reopens} socket opens"));
         Assert.True(load.Failures.Count == 0, string.Join("\n", load.Failures) + "\n" + rig.Log);
         Assert.True(load.Writes > 100 && load.Reads > 100, $"too little load: {load.Reads} reads, {load.Writes} writes");
         Assert.Equal(0, rig.Stop());
         Assert.True(model.AsSpan().SequenceEqual(System.IO.File.ReadAllBytes(disk)), "the backing file differs from the model");
-        // The daemon followed the link: two detaches (deleting a link first takes it down, so both say
-        // "link down"), and three attaches (start, up, re-created).
+        // The daemon followed the link: three detaches (deleting a link first takes it down, so that one
+        // says "link down" too), and four attaches (start, up, re-created, new MTU).
         _output.WriteLine(rig.Log);
-        Assert.Equal(2, rig.LogLines($"{pair.TargetIf}: no longer serving"));
-        Assert.Equal(3, rig.LogLines($"{pair.TargetIf}: serving AoE"));
+        Assert.Equal(3, rig.LogLines($"{pair.TargetIf}: no longer serving"));
+        Assert.Equal(1, rig.LogLines($"{pair.TargetIf}: no longer serving (MTU changed to 9000)"));
+        Assert.Equal(4, rig.LogLines($"{pair.TargetIf}: serving AoE"));
     }
 
     private TimeSpan Resumed(VerifyWorkload load, long since, FaultRig rig, string what)
