@@ -14,7 +14,8 @@ namespace Ggaoed.Tests.Faults;
 /// loop device over a file on a tiny tmpfs that fills up (writes fail with ENOSPC). The initiator must
 /// get ATA error status at once (a timeout would make Linux retry for aoe_deadsecs), another device of
 /// the same daemon must keep serving correctly in between, and the log must carry one line per burst
-/// (LogLimiter), not one per failed request.
+/// (LogLimiter), not one per failed request: a second burst after the limiter's 10 s window adds one
+/// line, which counts the errors the first one stood for.
 /// </summary>
 public sealed class BackingStoreErrorTests
 {
@@ -86,6 +87,7 @@ public sealed class BackingStoreErrorTests
             }
             // Answered on the first attempt every time: an error, never a timeout.
             Assert.Equal(retransmitsBefore, client.Retransmits);
+            var firstBurstAt = System.Diagnostics.Stopwatch.StartNew();
 
             // 2. Fill the 2 MiB tmpfs under the loop device: sequential writes, each touching fresh pages.
             byte[] chunk = new byte[per * 512];
@@ -123,10 +125,18 @@ public sealed class BackingStoreErrorTests
             client.Read(fullT, 0, first);
             Assert.Equal(chunk, first);
 
+            // 3. A second burst of short reads once LogLimiter's 10 s window has passed: one more line,
+            //    which tells how many errors the first one stood for.
+            TimeSpan wait = TimeSpan.FromSeconds(10.5) - firstBurstAt.Elapsed;
+            if (wait > TimeSpan.Zero)
+                System.Threading.Thread.Sleep(wait);
+            for (int i = 0; i < Burst; i++)
+                Assert.Throws<AtaErrorException>(() => client.Read(shrunkT, (ulong)rnd.NextInt64(4096, (8 << 20) / 512 - per), new byte[per * 512]));
+
             Stats after = rig.Stats();
             _output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{written} writes fit the tmpfs; {Burst} short reads and {fullErrors} ENOSPC writes answered with ATA errors; {goodChecks} write+read checks on the good device"));
-            Assert.Equal(Burst, after.Device("shrunk", "errors") - before.Device("shrunk", "errors"));
+            Assert.Equal(2 * Burst, after.Device("shrunk", "errors") - before.Device("shrunk", "errors"));
             Assert.Equal(fullErrors, after.Device("full", "errors") - before.Device("full", "errors"));
             Assert.Equal(0, after.Device("good", "errors") - before.Device("good", "errors"));
 
@@ -135,7 +145,8 @@ public sealed class BackingStoreErrorTests
             // One log line per burst, not one per request (each burst took well under LogLimiter's 10 s).
             // Read after the stop: the log pipe is drained only once the daemon has exited.
             _output.WriteLine(rig.Log);
-            Assert.Equal(1, rig.LogLines("shrunk: Read"));
+            Assert.Equal(2, rig.LogLines("shrunk: Read"));
+            Assert.Equal(1, rig.LogLines($"({Burst - 1} similar errors not logged)"));
             Assert.Equal(1, rig.LogLines("full: Write"));
             Assert.Equal(0, rig.LogLines("good:") - rig.LogLines("good: exporting"));
             Assert.True(goodModel.AsSpan().SequenceEqual(File.ReadAllBytes(good)), "the good device's file differs from what was written");
