@@ -28,6 +28,9 @@ public sealed record AoeExport(string Name, string BackingFile, ushort Shelf, by
     /// </summary>
     public string? DeniedMac { get; init; }
 
+    /// <summary>More lines for the device's ggaoed section (e.g. "queue-length = 32"); vblade ignores them.</summary>
+    public string? GgaoedExtra { get; init; }
+
     /// <summary>The initiator's name for it: e1.1 is /dev/etherd/e1.1.</summary>
     public string DeviceName => "e" + Shelf.ToString(CultureInfo.InvariantCulture) + "." + Slot.ToString(CultureInfo.InvariantCulture);
 }
@@ -94,6 +97,8 @@ public static class GgaoedTestConfig
                 sb.Append("read-only = true\n");
             if (e.DeniedMac != null)
                 sb.Append("deny = ").Append(e.DeniedMac).Append('\n');
+            if (e.GgaoedExtra != null)
+                sb.Append(e.GgaoedExtra).Append('\n');
         }
         return sb.ToString();
     }
@@ -256,6 +261,23 @@ internal sealed class GgaoedTarget : IAoeTarget
     {
         _process?.Stop();
         _process = null;
+    }
+
+    public string ControlSocket => Path.Combine(_workDir, "ggaoed.sock");
+
+    /// <summary>Rewrites the configuration with <paramref name="exports"/> and runs <c>ggaoectl reload</c>; returns its report.</summary>
+    public string Reload(IReadOnlyList<AoeExport> exports)
+    {
+        GgaoedTestConfig.Write(_network.Tap, exports, _workDir);
+        return Ctl("reload");
+    }
+
+    /// <summary><c>ggaoed ctl -s SOCKET ARGS</c> (the same binary is ggaoectl); throws when it fails.</summary>
+    public string Ctl(params string[] args)
+    {
+        var all = new List<string> { "ctl", "-s", ControlSocket };
+        all.AddRange(args);
+        return VmProcess.Run(AoeTargets.GgaoedBinary, all);
     }
 
     public void Dispose() => Stop();

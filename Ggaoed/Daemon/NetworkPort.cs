@@ -8,7 +8,7 @@ namespace Ggaoed.Daemon;
 /// <summary>AoE-level counters of one interface (frame counters live in the packet port).</summary>
 internal struct PortCounters
 {
-    /// <summary>Frames that were not AoE requests we could parse (too short, responses).</summary>
+    /// <summary>Frames that were not AoE requests we could parse or answer (too short, responses, group source MAC).</summary>
     public long Ignored;
     /// <summary>Requests addressed to no device exported here.</summary>
     public long NoDevice;
@@ -91,7 +91,8 @@ internal sealed class NetworkPort : IEventHandler, IDisposable
 
     private void Handle(ReadOnlySpan<byte> frame)
     {
-        if (!AoeEngine.TryPeekHeader(frame, out ushort shelf, out byte slot, out bool isResponse) || isResponse)
+        // A group source MAC (I/G bit, byte 6) can't be answered: counted here, not dropped silently by the engine.
+        if (!AoeEngine.TryPeekHeader(frame, out ushort shelf, out byte slot, out bool isResponse) || isResponse || (frame[6] & 1) != 0)
         {
             Counters.Ignored++;
             return;
