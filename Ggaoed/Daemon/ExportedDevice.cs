@@ -82,6 +82,9 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
 
     public long SavedStateVersion { get; set; }
 
+    /// <summary>CLOCK_MONOTONIC time of the last state save (rate limit, see TargetDaemon.StateSaveIntervalNanos).</summary>
+    public long StateSavedAtNanos { get; set; }
+
     public string StateFile => Path.Combine(_daemon.StateDirectory, Name + ".state");
 
     /// <summary>Applies settings that can change without reopening the store (reload).</summary>

@@ -26,6 +26,9 @@ internal sealed partial class TargetDaemon : ITurnHandler, IDisposable
     /// </summary>
     private const int MinSlotMtu = 9000;
 
+    /// <summary>Least time between two saves of one device's AoE state (see OnEndOfTurn).</summary>
+    private const long StateSaveIntervalNanos = 1_000_000_000;
+
     /// <summary>How long a graceful stop waits for in-flight I/O before giving up on it.</summary>
     private const long ShutdownDrainNanos = 10_000_000_000;
 
@@ -375,9 +378,24 @@ internal sealed partial class TargetDaemon : ITurnHandler, IDisposable
         _dirtyDeviceCount = 0;
 
         long deadline = long.MaxValue;
+        long now = 0;
         foreach (ExportedDevice d in _devices)
+        {
             if (d.Engine.HasQueued)
                 deadline = Math.Min(deadline, d.Engine.NextDeadlineNanos);
+            if (d.Target.StateVersion == d.SavedStateVersion)
+                continue;
+            // AoE state changes (config string, mask, reserve) are saved with fsyncs on this thread:
+            // at once when rare, at most once per interval per device when an initiator floods edits,
+            // so a stream of Mac Mask commands can't stall every device's I/O on a slow disk.
+            if (now == 0)
+                now = TimerFd.NowNanos();
+            long due = d.StateSavedAtNanos + StateSaveIntervalNanos;
+            if (d.StateSavedAtNanos == 0 || now >= due)
+                SaveState(d);
+            else
+                deadline = Math.Min(deadline, due);
+        }
         foreach (ExportedDevice d in _retiring)
             if (d.Engine.HasQueued)
                 deadline = Math.Min(deadline, d.Engine.NextDeadlineNanos);
@@ -401,9 +419,6 @@ internal sealed partial class TargetDaemon : ITurnHandler, IDisposable
         }
         _dirtyPortCount = 0;
 
-        foreach (ExportedDevice d in _devices)
-            if (d.Target.StateVersion != d.SavedStateVersion)
-                SaveState(d);
         if (_retiring.Count > 0)
             CloseRetiredDevices();
     }
@@ -516,6 +531,7 @@ internal sealed partial class TargetDaemon : ITurnHandler, IDisposable
     private void SaveState(ExportedDevice device)
     {
         device.SavedStateVersion = device.Target.StateVersion;
+        device.StateSavedAtNanos = TimerFd.NowNanos();
         try
         {
             AtomicFile.Write(device.StateFile, System.Text.Encoding.UTF8.GetBytes(device.Target.SerializeState()));
