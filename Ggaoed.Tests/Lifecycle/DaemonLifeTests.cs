@@ -1,0 +1,186 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using Ggaoed.Ctl;
+using Ggaoed.Native;
+using Ggaoed.Tests.Build;
+using Ggaoed.Tests.Support;
+using Xunit;
+
+namespace Ggaoed.Tests.Lifecycle;
+
+/// <summary>
+/// Daemon life of the real binary (issue 5): pid-file lock, detaching, graceful stop on SIGTERM/SIGINT,
+/// and the sd_notify conversation a Type=notify systemd unit relies on.
+/// </summary>
+[Collection(LifecycleCollection.Name)]
+public sealed class DaemonLifeTests
+{
+    private static Sandbox NewSandbox()
+    {
+        var box = new Sandbox(network: false);
+        box.WriteConfig(Sandbox.Device("d0", box.CreateImage("disk", 1), 1, 0));
+        return box;
+    }
+
+    [RootFact]
+    public void SecondInstance_WithTheSamePidFile_RefusesWithExitOne_WhileTheFirstKeepsServing()
+    {
+        using Sandbox box = NewSandbox();
+        using DaemonProcess first = box.StartForeground();
+
+        using DaemonProcess second = box.Launch();
+        int status = second.WaitForExit(Sandbox.StopTimeout);
+
+        Assert.True(status == 1, $"second instance exited {status}, expected 1:\n{second.Output}");
+        Assert.Contains("another ggaoed is already running", second.StdErr);
+        Assert.Contains(box.PidFile, second.StdErr);
+        Assert.Contains("pid " + first.Pid, second.StdErr);
+        Assert.False(first.HasExited, "the first instance died:\n" + first.Output);
+        Assert.Equal(first.Pid, box.ReadPidFile());
+        ToolResult stats = box.Ctl("stats");
+        Assert.True(stats.ExitCode == 0, "the first instance stopped answering:\n" + stats.Output);
+        Assert.Contains("d0", stats.StdOut);
+
+        // A detaching second instance gets the same verdict through its parent.
+        ToolResult detached = box.RunBinary("-c", box.ConfigPath);
+
+        Assert.True(detached.ExitCode == 1, $"detaching second instance exited {detached.ExitCode}:\n{detached.Output}");
+        Assert.Contains("another ggaoed is already running", detached.StdErr);
+        Assert.Equal(first.Pid, box.ReadPidFile());
+        Assert.Equal(0, box.Ctl("stats").ExitCode);
+
+        first.Signal(Libc.SIGTERM);
+        Assert.Equal(0, first.WaitForExit(Sandbox.StopTimeout));
+    }
+
+    [RootFact]
+    public void Detached_ReturnsZeroOnlyOnceServing_RunsInItsOwnSession_AndStopsCleanlyOnSigterm()
+    {
+        using Sandbox box = NewSandbox();
+
+        ToolResult start = box.RunBinary("-c", box.ConfigPath);
+
+        Assert.True(start.ExitCode == 0, $"ggaoed exited {start.ExitCode}:\n{start.Output}");
+        // Serving the moment the command returns: the very first request must be answered.
+        Assert.True(ControlClient.TryCall(box.ControlSocket, new[] { "stats" }, out bool ok, out string reply) && ok,
+            "control socket not answering right after ggaoed returned: " + reply);
+        int pid = box.ReadPidFile();
+        Assert.True(pid > 0 && Sandbox.IsAlive(pid), "no live daemon behind the pid file");
+        string[] stat = ProcStat(pid);
+        Assert.Equal(pid.ToString(), stat[5]); // session id: it leads its own session
+        Assert.NotEqual(ProcStat(Environment.ProcessId)[5], stat[5]);
+        foreach (int fd in new[] { 0, 1, 2 })
+            Assert.Equal("/dev/null", ReadLink($"/proc/{pid}/fd/{fd}"));
+
+        Assert.Equal(0, Libc.kill(pid, Libc.SIGTERM));
+
+        Assert.True(Sandbox.WaitForExitOf(pid, Sandbox.StopTimeout), "the daemon did not stop on SIGTERM");
+        Assert.False(File.Exists(box.PidFile), "pid file left behind");
+        Assert.False(File.Exists(box.ControlSocket), "control socket left behind");
+        Assert.True(File.Exists(Path.Combine(box.StateDir, "d0.state")), "AoE state not saved on stop");
+    }
+
+    [RootFact]
+    public void Detached_WithOutputCaptured_ReturnsWithoutWaitingForTheDaemonToExit()
+    {
+        // Like `out=$(ggaoed 2>&1)` in a script: the caller reads our stdout/stderr to EOF, so the daemon
+        // must not keep the parent's pipes open. A configuration warning (shelf 4095) makes the binary
+        // print something before it detaches.
+        using var box = new Sandbox(network: false);
+        box.WriteConfig(Sandbox.Device("d0", box.CreateImage("disk", 1), 4095, 0));
+        var psi = new System.Diagnostics.ProcessStartInfo(box.Binary)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add(box.ConfigPath);
+        using var parent = System.Diagnostics.Process.Start(psi)!;
+        parent.StandardInput.Close();
+        var stdout = parent.StandardOutput.ReadToEndAsync();
+        var stderr = parent.StandardError.ReadToEndAsync();
+
+        Assert.True(parent.WaitForExit(Sandbox.StartTimeout), "ggaoed did not return");
+        Assert.True(parent.ExitCode == 0, $"ggaoed exited {parent.ExitCode}");
+        int pid = box.ReadPidFile();
+        Assert.True(pid > 0 && Sandbox.IsAlive(pid), "no daemon running");
+        bool eof = System.Threading.Tasks.Task.WaitAll(new System.Threading.Tasks.Task[] { stdout, stderr }, TimeSpan.FromSeconds(10));
+
+        Assert.True(eof, "the detached daemon keeps the caller's stdout/stderr open: a script reading them never finishes");
+        // The warning is printed once, by the command the admin ran, not again by the daemon.
+        Assert.Equal(1, System.Text.RegularExpressions.Regex.Matches(stderr.Result, "never discovers shelf").Count);
+        Libc.kill(pid, Libc.SIGTERM);
+        Assert.True(Sandbox.WaitForExitOf(pid, Sandbox.StopTimeout));
+    }
+
+    [RootTheory]
+    [InlineData(Libc.SIGTERM)]
+    [InlineData(Libc.SIGINT)]
+    public void Foreground_StopSignal_ExitsZero_RemovesPidFileAndSocket_SavesState(int signal)
+    {
+        using Sandbox box = NewSandbox();
+        using DaemonProcess daemon = box.StartForeground();
+        Assert.Equal(daemon.Pid, box.ReadPidFile());
+        Assert.True(File.Exists(box.ControlSocket));
+
+        daemon.Signal(signal);
+        int status = daemon.WaitForExit(Sandbox.StopTimeout);
+
+        Assert.True(status == 0, $"exit {status} after signal {signal}:\n{daemon.Output}");
+        Assert.False(File.Exists(box.PidFile), "pid file left behind");
+        Assert.False(File.Exists(box.ControlSocket), "control socket left behind");
+        Assert.True(File.Exists(Path.Combine(box.StateDir, "d0.state")), "AoE state not saved on stop");
+        Assert.Contains("stopped", daemon.StdErr);
+        Assert.DoesNotContain("error", daemon.StdErr, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [RootFact]
+    public void NotifySocket_GetsReady_ReloadingThenReady_OnSighup_AndStopping_OnSigterm()
+    {
+        using Sandbox box = NewSandbox();
+        using var notify = new NotifyListener(Path.Combine(box.Dir, "notify.sock"));
+        using DaemonProcess daemon = box.Launch(environment: new Dictionary<string, string?> { ["NOTIFY_SOCKET"] = notify.Path });
+
+        string? ready = notify.WaitFor("READY=1", Sandbox.StartTimeout);
+        Assert.True(ready != null, "no READY=1; got: " + notify.Transcript + "\n" + daemon.Output);
+        Assert.Contains("MAINPID=" + daemon.Pid, ready);
+        // READY means serving: the control socket answers at once.
+        Assert.True(ControlClient.TryCall(box.ControlSocket, new[] { "stats" }, out bool ok, out _) && ok);
+
+        daemon.Signal(Libc.SIGHUP);
+        Assert.True(notify.WaitFor("RELOADING=1", Sandbox.StartTimeout) != null, "no RELOADING=1; got: " + notify.Transcript);
+        Assert.True(notify.WaitFor("READY=1", Sandbox.StartTimeout) != null, "no READY=1 after the reload; got: " + notify.Transcript);
+
+        daemon.Signal(Libc.SIGTERM);
+        Assert.True(notify.WaitFor("STOPPING=1", Sandbox.StopTimeout) != null, "no STOPPING=1; got: " + notify.Transcript);
+        Assert.Equal(0, daemon.WaitForExit(Sandbox.StopTimeout));
+    }
+
+    [RootFact]
+    public void NotifySocket_OnAStartFailure_NeverSaysReady_AndTheExitStatusIsOne()
+    {
+        using Sandbox box = NewSandbox();
+        using DaemonProcess first = box.StartForeground();
+        using var notify = new NotifyListener(Path.Combine(box.Dir, "notify.sock"));
+
+        using DaemonProcess second = box.Launch(environment: new Dictionary<string, string?> { ["NOTIFY_SOCKET"] = notify.Path });
+
+        Assert.Equal(1, second.WaitForExit(Sandbox.StopTimeout));
+        Assert.Null(notify.WaitFor("READY=1", TimeSpan.FromMilliseconds(500)));
+    }
+
+    private static string[] ProcStat(int pid)
+    {
+        // Fields after the parenthesised command name: state is [2], ppid [3], pgrp [4], session [5].
+        string stat = File.ReadAllText($"/proc/{pid}/stat");
+        int close = stat.LastIndexOf(')');
+        var fields = new List<string> { stat[..stat.IndexOf(' ')], stat[(stat.IndexOf('(') + 1)..close] };
+        fields.AddRange(stat[(close + 2)..].Split(' '));
+        return fields.ToArray();
+    }
+
+    private static string ReadLink(string path) => new FileInfo(path).LinkTarget ?? "";
+}
