@@ -39,13 +39,18 @@ internal static class DaemonMain
             foreach (ConfigDiagnostic w in loaded.Warnings)
                 text.Append("ggaoed: warning: ").Append(w).Append('\n');
             text.Append($"ggaoed: {loaded.Errors.Count} error(s) in {options.ConfigPath}; nothing was started\n");
-            Console.Error.Write(text.ToString());
             if (options.ReadySocket != null)
                 SdNotify.Send(options.ReadySocket, "ERROR=" + text);
+            else
+                Console.Error.Write(text.ToString());
             return ExitConfig;
         }
-        foreach (ConfigDiagnostic w in loaded.Warnings)
-            Console.Error.WriteLine("ggaoed: warning: " + w);
+        // A detaching child stays silent: its parent already printed the warnings, and the first use of
+        // Console.Error makes the runtime dup() fd 2, a copy that outlives the dup2 to /dev/null and keeps
+        // the caller's pipe open (`out=$(ggaoed)` would never finish).
+        if (options.ReadySocket == null)
+            foreach (ConfigDiagnostic w in loaded.Warnings)
+                Console.Error.WriteLine("ggaoed: warning: " + w);
         GgaoedConfig config = loaded.Config!;
         if (options.CheckOnly)
         {
