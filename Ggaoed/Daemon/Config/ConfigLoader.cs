@@ -66,7 +66,16 @@ public static class ConfigLoader
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            var err = new ConfigDiagnostic(path, 0, null, "cannot read the configuration file: " + e.Message);
+            // Said in words: the published binary is built with UseSystemResourceKeys, so e.Message is
+            // only a resource key such as "IO_PathNotFound_Path".
+            string why = e switch
+            {
+                FileNotFoundException or DirectoryNotFoundException => "no such file",
+                UnauthorizedAccessException when Directory.Exists(path) => "it is a directory",
+                UnauthorizedAccessException => "permission denied",
+                _ => e.Message,
+            };
+            var err = new ConfigDiagnostic(path, 0, null, "cannot read the configuration file: " + why);
             return new ConfigLoadResult(null, [err], []);
         }
         return LoadText(text, path, host);
