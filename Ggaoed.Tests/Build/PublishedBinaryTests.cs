@@ -85,9 +85,8 @@ public sealed class PublishedBinaryTests
     }
 
     // Opening the configuration goes through libc's open(); reporting a missing file proves libc is
-    // linked in and works without any shared object. Waiting for the daemon's --check-config (issue 5):
-    // remove the Skip once `ggaoed --check-config -c FILE` reports a missing FILE.
-    [RootFact(Skip = "TODO(issue 5): needs ggaoed --check-config; remove this Skip once it exists")]
+    // linked in and works without any shared object.
+    [RootFact]
     public void Binary_InAnEmptyChroot_ReportsAMissingConfigFileByName()
     {
         PublishResult publish = PublishedBinary.Get();
@@ -96,8 +95,9 @@ public sealed class PublishedBinaryTests
         {
             ToolResult r = ToolProcess.Run("chroot", root, "/ggaoed", "--check-config", "-c", "/no/such/ggaoed.conf");
 
-            Assert.NotEqual(0, r.ExitCode);
-            Assert.Contains("/no/such/ggaoed.conf", r.Output, StringComparison.Ordinal);
+            Assert.Equal(2, r.ExitCode);
+            Assert.Contains("/no/such/ggaoed.conf", r.StdErr, StringComparison.Ordinal);
+            Assert.Contains("no such file", r.StdErr, StringComparison.Ordinal);
         }
         finally
         {

@@ -124,7 +124,17 @@ public sealed class ConfigErrorTests
         ToolResult r = ToolProcess.Run(PublishedBinary.Get().BinaryPath, "--check-config", "-c", missing);
 
         Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}:\n{r.Output}");
-        Assert.Contains(missing, r.StdErr);
+        Assert.Contains(missing + ": cannot read the configuration file: no such file", r.StdErr);
+    }
+
+    [Fact]
+    public void CheckConfig_OnADirectory_SaysSo()
+    {
+        using var box = new Sandbox(network: false);
+        ToolResult r = ToolProcess.Run(box.Binary, "-t", "-c", box.Dir);
+
+        Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}:\n{r.Output}");
+        Assert.Contains(box.Dir + ": cannot read the configuration file: it is a directory", r.StdErr);
     }
 
     [Theory]

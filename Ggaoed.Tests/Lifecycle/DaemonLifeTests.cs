@@ -111,7 +111,7 @@ public sealed class DaemonLifeTests
 
         Assert.True(eof, "the detached daemon keeps the caller's stdout/stderr open: a script reading them never finishes");
         // The warning is printed once, by the command the admin ran, not again by the daemon.
-        Assert.Equal(1, System.Text.RegularExpressions.Regex.Matches(stderr.Result, "never discovers shelf").Count);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(stderr.Result, "never discovers shelf"));
         Libc.kill(pid, Libc.SIGTERM);
         Assert.True(Sandbox.WaitForExitOf(pid, Sandbox.StopTimeout));
     }
