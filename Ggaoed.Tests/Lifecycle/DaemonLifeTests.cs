@@ -138,6 +138,31 @@ public sealed class DaemonLifeTests
     }
 
     [RootFact]
+    public void Sigterm_UnderLoad_ExitsZero_AndEveryAcknowledgedWriteIsInTheBackingFile()
+    {
+        using var box = new Sandbox(network: true);
+        string image = box.CreateImage("d0", 16);
+        box.WriteConfig(Sandbox.Device("d0", image, 7, 0));
+        using DaemonProcess daemon = box.StartForeground();
+        using var load = new Workload(box.Net!, 7, 0, pipelineLbas: 16384, verifiedFirstLba: 16384);
+        load.Start();
+        load.WaitForProgress(TimeSpan.FromSeconds(60));
+
+        daemon.Signal(Libc.SIGTERM);
+        int status = daemon.WaitForExit(Sandbox.StopTimeout);
+        // The initiators now time out: that is expected, the target is gone.
+        load.Stop(targetGone: true);
+
+        Assert.True(status == 0, $"exit {status} on SIGTERM under load:\n{daemon.Output}");
+        Assert.False(File.Exists(box.PidFile), "pid file left behind");
+        Assert.False(File.Exists(box.ControlSocket), "control socket left behind");
+        Assert.DoesNotContain("still in the kernel", daemon.StdErr);
+        Assert.True(load.Mismatches == 0, $"{load.Mismatches} blocks read back wrong before the stop, first: {load.FirstMismatch}");
+        long bad = load.CountFileMismatches(image, out string? first);
+        Assert.True(bad == 0, $"{bad} acknowledged writes are not in the backing file after the stop, first: {first}");
+    }
+
+    [RootFact]
     public void NotifySocket_GetsReady_ReloadingThenReady_OnSighup_AndStopping_OnSigterm()
     {
         using Sandbox box = NewSandbox();

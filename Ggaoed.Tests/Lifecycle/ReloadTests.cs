@@ -58,6 +58,7 @@ public sealed class ReloadTests
                 Assert.True(r.ExitCode != 0, $"ggaoectl reload of a broken file exited 0:\n{r.Output}");
             return r.Output;
         }
+        int logged = daemon.StdErr.Length;
         int before = Count(daemon.StdErr, expectOk ? "configuration reloaded from" : "reload refused");
         daemon.Signal(Libc.SIGHUP);
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -67,7 +68,8 @@ public sealed class ReloadTests
             Assert.False(daemon.HasExited, "the daemon exited on SIGHUP:\n" + daemon.Output);
             System.Threading.Thread.Sleep(50);
         }
-        return daemon.StdErr;
+        // Only what this reload logged.
+        return daemon.StdErr[logged..];
     }
 
     private static int Count(string text, string what)

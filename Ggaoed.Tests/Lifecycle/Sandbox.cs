@@ -55,12 +55,12 @@ internal sealed class Sandbox : IDisposable
     }
 
     /// <summary>Writes ggaoed.conf: a [defaults] group pointing everything into the sandbox, then the given groups.</summary>
-    public void WriteConfig(string groups, string extraDefaults = "")
+    public void WriteConfig(string groups, string extraDefaults = "", string? interfaces = null)
     {
         var sb = new StringBuilder();
         sb.Append("# written by a lifecycle test\n");
         sb.Append("[defaults]\n");
-        sb.Append("interfaces = ").Append(Interfaces).Append('\n');
+        sb.Append("interfaces = ").Append(interfaces ?? Interfaces).Append('\n');
         sb.Append("pid-file = ").Append(PidFile).Append('\n');
         sb.Append("control-socket = ").Append(ControlSocket).Append('\n');
         sb.Append("state-directory = ").Append(StateDir).Append('\n');
