@@ -197,6 +197,50 @@ public sealed class DaemonLifeTests
         Assert.Null(notify.WaitFor("READY=1", TimeSpan.FromMilliseconds(500)));
     }
 
+    [RootFact]
+    public void LeftoversOfAKilledDaemon_StalePidFileAndSocket_DoNotBlockTheNextStart()
+    {
+        using Sandbox box = NewSandbox();
+        using (DaemonProcess crashed = box.StartForeground())
+        {
+            crashed.Signal(Libc.SIGKILL);
+            crashed.WaitForExit(Sandbox.StopTimeout);
+        }
+        Assert.True(File.Exists(box.PidFile) && File.Exists(box.ControlSocket), "expected a stale pid file and socket");
+
+        using DaemonProcess next = box.StartForeground();
+
+        Assert.Equal(next.Pid, box.ReadPidFile());
+        Assert.Equal(0, box.Ctl("stats").ExitCode);
+        next.Signal(Libc.SIGTERM);
+        Assert.Equal(0, next.WaitForExit(Sandbox.StopTimeout));
+    }
+
+    [RootTheory]
+    [InlineData("pid-file")]
+    [InlineData("control-socket")]
+    public void StartFailure_ExitsOne_NamingThePath_AndLeavesNothingBehind(string key)
+    {
+        using var box = new Sandbox(network: false);
+        string unusable = Path.Combine(box.Dir, "no-such-dir", key == "pid-file" ? "ggaoed.pid" : "ctl.sock");
+        string pidFile = key == "pid-file" ? unusable : box.PidFile;
+        string socket = key == "control-socket" ? unusable : box.ControlSocket;
+        File.WriteAllText(box.ConfigPath,
+            $"[defaults]\ninterfaces = {box.Interfaces}\npid-file = {pidFile}\ncontrol-socket = {socket}\nstate-directory = {box.StateDir}\n\n" +
+            Sandbox.Device("d0", box.CreateImage("disk", 1), 1, 0));
+
+        foreach (bool foreground in new[] { true, false })
+        {
+            ToolResult r = foreground ? box.RunBinary("-f", "-c", box.ConfigPath) : box.RunBinary("-c", box.ConfigPath);
+
+            Assert.True(r.ExitCode == 1, $"{(foreground ? "-f" : "detached")}: exit {r.ExitCode}, expected 1:\n{r.Output}");
+            Assert.Contains(unusable, r.StdErr);
+            Assert.Contains("No such file or directory", r.StdErr);
+            Assert.False(File.Exists(pidFile), "pid file left behind");
+            Assert.False(File.Exists(socket), "control socket left behind");
+        }
+    }
+
     private static string[] ProcStat(int pid)
     {
         // Fields after the parenthesised command name: state is [2], ppid [3], pgrp [4], session [5].
