@@ -241,6 +241,29 @@ public sealed class DaemonLifeTests
         }
     }
 
+    [RootFact]
+    public void Debug_TracesEachRequest_OnlyForDevicesWithTraceIo()
+    {
+        using var box = new Sandbox(network: true);
+        box.WriteConfig(
+            Sandbox.Device("d0", box.CreateImage("d0", 1), 7, 0, "trace-io = true\n") +
+            Sandbox.Device("d1", box.CreateImage("d1", 1), 7, 1));
+        using DaemonProcess daemon = box.StartForeground(new[] { "-d" });
+
+        InNetNs.Run(box.Net!.InitiatorNs, () =>
+        {
+            using var client = new Ggaoed.Initiator.AoeClient(box.Net.InitiatorIf);
+            foreach (Ggaoed.Initiator.AoeTarget t in client.Discover(TimeSpan.FromSeconds(1)))
+                client.Write(t, 6, new byte[1024]);
+            return 0;
+        });
+        daemon.Signal(Libc.SIGTERM);
+        Assert.Equal(0, daemon.WaitForExit(Sandbox.StopTimeout));
+
+        Assert.Matches(@"d0: Write lba 6 sectors 2 tag 0x[0-9a-f]{8} from ", daemon.StdErr);
+        Assert.DoesNotMatch(@"d1: Write lba", daemon.StdErr);
+    }
+
     private static string[] ProcStat(int pid)
     {
         // Fields after the parenthesised command name: state is [2], ppid [3], pgrp [4], session [5].

@@ -129,6 +129,30 @@ public sealed class StateTests
     }
 
     [RootFact]
+    public void StateOfADevice_RemovedByAReloadAndAddedBackByAnother_ComesBack()
+    {
+        using Sandbox box = NewSandbox();
+        string d0 = Sandbox.Device("d0", Path.Combine(box.Dir, "d0.img"), 7, 0);
+        string d1 = Sandbox.Device("d1", Path.Combine(box.Dir, "d1.img"), 7, 1);
+        using DaemonProcess daemon = box.StartForeground();
+        InNetNs.Run(box.Net!.InitiatorNs, () =>
+        {
+            using var client = new AoeClient(box.Net.InitiatorIf);
+            AoeTarget t = client.Discover(TimeSpan.FromSeconds(1), identify: false).Single(x => x.Slot == 1);
+            Assert.False(AoeRequests.ForceSetConfig(client, t, ConfigString).IsError);
+            return 0;
+        });
+
+        box.WriteConfig(d0);
+        Assert.Contains("d1: removed", Ok(box.Ctl("reload")).StdOut);
+        box.WriteConfig(d0 + d1);
+        Assert.Contains("d1: added", Ok(box.Ctl("reload")).StdOut);
+
+        Assert.Contains($"d1: \"{ConfigString}\"", Ok(box.Ctl("show-config", "d1")).StdOut);
+        Stop(daemon);
+    }
+
+    [RootFact]
     public void CorruptStateFile_IsReportedAndIgnored_TheDaemonStarts_AndOtherDevicesKeepTheirState()
     {
         using var box = new Sandbox(network: false);
