@@ -164,6 +164,41 @@ public sealed class ReloadTests
         Assert.DoesNotContain("error", daemon.StdErr.Replace("errors", ""), StringComparison.OrdinalIgnoreCase);
     }
 
+    [RootFact]
+    public void Reload_RemovingADeviceUnderLoad_LetsItsInFlightIoFinish_AndKeepsServingTheOthers()
+    {
+        using var box = new Sandbox(network: true);
+        var img = new Images(box);
+        string d0 = Sandbox.Device("d0", img.D0, Shelf, 0);
+        box.WriteConfig(d0 + Sandbox.Device("d1", img.D1, Shelf, 1));
+        using DaemonProcess daemon = box.StartForeground();
+        using var load = new Workload(box.Net!, Shelf, 1, pipelineLbas: 1024, verifiedFirstLba: 1024, blocksPerWriter: 32);
+        load.Start();
+        load.WaitForProgress(TimeSpan.FromSeconds(60));
+
+        box.WriteConfig(d0);
+        string report = Reload(box, daemon, Trigger.Ctl);
+        // From here on e7.1 no longer answers: the initiators give up on it.
+        load.Stop(targetGone: true);
+
+        Assert.Contains("d1: removed", report);
+        Assert.True(daemon.WaitForStdErr("d1: no longer exported", TimeSpan.FromSeconds(30)), "d1 was never closed:\n" + daemon.StdErr);
+        Assert.True(load.Mismatches == 0, $"{load.Mismatches} blocks read back wrong, first: {load.FirstMismatch}");
+        Assert.Equal(new[] { "d0" }, DeviceNames(box));
+        InNetNs.Run(box.Net!.InitiatorNs, () =>
+        {
+            using var client = new AoeClient(box.Net.InitiatorIf);
+            AoeTarget t = client.Discover(TimeSpan.FromSeconds(1)).Single();
+            Assert.Equal(0, t.Slot);
+            client.Write(t, 0, new byte[1024]);
+            return 0;
+        });
+        daemon.Signal(Libc.SIGTERM);
+        Assert.Equal(0, daemon.WaitForExit(Sandbox.StopTimeout));
+        long bad = load.CountFileMismatches(img.D1, out string? first);
+        Assert.True(bad == 0, $"{bad} acknowledged writes to the removed device are not in its file, first: {first}");
+    }
+
     [RootTheory]
     [InlineData(Trigger.Sighup)]
     [InlineData(Trigger.Ctl)]
