@@ -165,6 +165,37 @@ public sealed class ReloadTests
     }
 
     [RootFact]
+    public void Reload_ReopeningADeviceUnderLoad_NewQueueLength_LosesNoRequestAndNoAcknowledgedWrite()
+    {
+        using var box = new Sandbox(network: true);
+        var img = new Images(box);
+        box.WriteConfig(Sandbox.Device("d0", img.D0, Shelf, 0, "queue-length = 64\n"));
+        using DaemonProcess daemon = box.StartForeground();
+        using var load = new Workload(box.Net!, Shelf, 0, pipelineLbas: 16384, verifiedFirstLba: 16384);
+        load.Start();
+        load.WaitForProgress(TimeSpan.FromSeconds(60));
+        long opsBefore = System.Threading.Interlocked.Read(ref load.VerifiedOps);
+
+        box.WriteConfig(Sandbox.Device("d0", img.D0, Shelf, 0, "queue-length = 32\n"));
+        string report = Reload(box, daemon, Trigger.Ctl);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (System.Threading.Interlocked.Read(ref load.VerifiedOps) < opsBefore + 40 && clock.Elapsed < TimeSpan.FromSeconds(60))
+            System.Threading.Thread.Sleep(20);
+        load.Stop();
+
+        Assert.Contains("d0: reopened", report);
+        Assert.True(load.Pipeline.Errors == 0,
+            $"pipelined I/O failed across the reopen: {load.Pipeline.Errors} errors ({load.Pipeline.AtaErrors} ATA, {load.Pipeline.AoeErrors} AoE, {load.Pipeline.TimedOut} timed out)");
+        Assert.True(load.Mismatches == 0, $"{load.Mismatches} blocks read back wrong, first: {load.FirstMismatch}");
+        using (JsonDocument j = JsonDocument.Parse(box.Ctl("stats", "--json").StdOut))
+            Assert.Equal(32, j.RootElement.GetProperty("devices")[0].GetProperty("queue_length").GetInt32());
+        daemon.Signal(Libc.SIGTERM);
+        Assert.Equal(0, daemon.WaitForExit(Sandbox.StopTimeout));
+        long bad = load.CountFileMismatches(img.D0, out string? first);
+        Assert.True(bad == 0, $"{bad} acknowledged writes are not in the backing file, first: {first}");
+    }
+
+    [RootFact]
     public void Reload_RemovingADeviceUnderLoad_LetsItsInFlightIoFinish_AndKeepsServingTheOthers()
     {
         using var box = new Sandbox(network: true);
