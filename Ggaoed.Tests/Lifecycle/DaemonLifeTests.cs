@@ -82,6 +82,28 @@ public sealed class DaemonLifeTests
     }
 
     [RootFact]
+    public void Detached_WithARelativeConfigPath_LeavesTheCallersDirectory_AndStillReloadsThatFile()
+    {
+        // A daemon must not pin the directory it was started from (that would keep a file system busy);
+        // the configuration it re-reads on reload must still be the file the admin named.
+        using Sandbox box = NewSandbox();
+
+        ToolResult start = ToolProcess.Run(box.Binary, new[] { "-c", "ggaoed.conf" }, workingDirectory: box.Dir);
+
+        Assert.True(start.ExitCode == 0, $"ggaoed exited {start.ExitCode}:\n{start.Output}");
+        int pid = box.ReadPidFile();
+        Assert.True(pid > 0 && Sandbox.IsAlive(pid), "no daemon running");
+        Assert.Equal("/", new DirectoryInfo($"/proc/{pid}/cwd").LinkTarget);
+        box.WriteConfig(Sandbox.Device("d0", Path.Combine(box.Dir, "disk.img"), 1, 0) + Sandbox.Device("d1", box.CreateImage("more", 1), 1, 1));
+        ToolResult reload = box.Ctl("reload");
+        Assert.True(reload.ExitCode == 0, reload.Output);
+        Assert.Contains("d1: added", reload.StdOut);
+
+        Libc.kill(pid, Libc.SIGTERM);
+        Assert.True(Sandbox.WaitForExitOf(pid, Sandbox.StopTimeout));
+    }
+
+    [RootFact]
     public void Detached_WithOutputCaptured_ReturnsWithoutWaitingForTheDaemonToExit()
     {
         // Like `out=$(ggaoed 2>&1)` in a script: the caller reads our stdout/stderr to EOF, so the daemon
