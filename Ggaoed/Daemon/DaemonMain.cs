@@ -30,6 +30,10 @@ internal static class DaemonMain
             return ExitOk;
         }
 
+        // A detached daemon leaves its starting directory (Daemonizer.DetachFromTerminal), so the file it
+        // re-reads on reload must be named independently of it.
+        if (options.ReadySocket != null)
+            options.ConfigPath = System.IO.Path.GetFullPath(options.ConfigPath);
         ConfigLoadResult loaded = ConfigLoader.Load(options.ConfigPath);
         if (!loaded.Ok)
         {

@@ -81,10 +81,12 @@ internal static unsafe class Daemonizer
         }
     }
 
-    /// <summary>Runs in the child once serving: leaves the parent's session and its terminal.</summary>
+    /// <summary>Runs in the child once serving: leaves the parent's session, its terminal and its
+    /// working directory (which would otherwise stay busy and block an unmount).</summary>
     public static void DetachFromTerminal()
     {
         Libc.setsid();
+        System.IO.Directory.SetCurrentDirectory("/");
         int devnull = Libc.open("/dev/null", Libc.O_RDWR, 0);
         if (devnull >= 0)
         {
