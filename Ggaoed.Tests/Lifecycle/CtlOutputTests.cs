@@ -41,7 +41,13 @@ public sealed class CtlOutputTests
             DaemonProcess daemon = box.StartForeground();
             InNetNs.Run(box.Net!.InitiatorNs, () =>
             {
-                using var client = new AoeClient(box.Net.InitiatorIf);
+                // A retransmitted write would be counted twice: wait long enough that a busy machine
+                // never needs one.
+                using var client = new AoeClient(box.Net.InitiatorIf)
+                {
+                    RequestTimeout = TimeSpan.FromSeconds(10),
+                    MaxAttemptTimeout = TimeSpan.FromSeconds(10),
+                };
                 AoeTarget t = client.Discover(TimeSpan.FromSeconds(1)).Single(x => x.Slot == 0);
                 var data = new byte[SectorsPerRequest * 512];
                 for (int i = 0; i < Writes; i++)
