@@ -66,19 +66,25 @@ public static class ConfigLoader
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // Said in words: the published binary is built with UseSystemResourceKeys, so e.Message is
-            // only a resource key such as "IO_PathNotFound_Path".
-            string why = e switch
-            {
-                FileNotFoundException or DirectoryNotFoundException => "no such file",
-                UnauthorizedAccessException when Directory.Exists(path) => "it is a directory",
-                UnauthorizedAccessException => "permission denied",
-                _ => e.Message,
-            };
-            var err = new ConfigDiagnostic(path, 0, null, "cannot read the configuration file: " + why);
-            return new ConfigLoadResult(null, [err], []);
+            return new ConfigLoadResult(null, [Unreadable(path, e)], []);
         }
         return LoadText(text, path, host);
+    }
+
+    /// <summary>
+    /// Said in words: the published binary is built with UseSystemResourceKeys, so e.Message is only a
+    /// resource key such as "IO_PathNotFound_Path".
+    /// </summary>
+    private static ConfigDiagnostic Unreadable(string path, Exception e)
+    {
+        string why = e switch
+        {
+            FileNotFoundException or DirectoryNotFoundException => "no such file",
+            UnauthorizedAccessException when Directory.Exists(path) => "it is a directory",
+            UnauthorizedAccessException => "permission denied",
+            _ => e.Message,
+        };
+        return new ConfigDiagnostic(path, 0, null, "cannot read the configuration file: " + why);
     }
 
     /// <summary>
@@ -94,7 +100,7 @@ public static class ConfigLoader
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            errors = [new ConfigDiagnostic(path, 0, null, "cannot read the configuration file: " + e.Message)];
+            errors = [Unreadable(path, e)];
             return null;
         }
         return LoadDefaultsText(text, path, out errors);
