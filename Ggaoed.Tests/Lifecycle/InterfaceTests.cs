@@ -76,7 +76,7 @@ public sealed class InterfaceTests
         Assert.Equal(0, daemon.WaitForExit(Sandbox.StopTimeout));
     }
 
-    [RootFact(Skip = "netlink link monitor not wired yet: TargetDaemon.Links.cs StartLinkMonitor is empty (issue 5 hotplug)")]
+    [RootFact]
     public void Hotplug_AVethThatAppears_IsServed_FollowsItsMtu_AndIsDroppedWhenDeleted()
     {
         using var box = new Sandbox(network: true);
