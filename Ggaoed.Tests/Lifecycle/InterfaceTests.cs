@@ -12,8 +12,9 @@ using Xunit;
 namespace Ggaoed.Tests.Lifecycle;
 
 /// <summary>
-/// Interfaces matching the configured patterns come and go (issue 5): picked up on reload, and, with the
-/// netlink monitor, when a veth appears, changes its MTU or is deleted.
+/// Interfaces matching the configured patterns come and go (issue 5): a reload that changes the patterns
+/// attaches and detaches them, and the netlink monitor follows a veth that appears, changes its MTU or is
+/// deleted.
 /// </summary>
 [Collection(LifecycleCollection.Name)]
 public sealed class InterfaceTests
@@ -59,19 +60,30 @@ public sealed class InterfaceTests
     });
 
     [RootFact]
-    public void Reload_StartsServingAnInterfaceCreatedSinceTheStart_WhenItMatchesThePattern()
+    public void Reload_ChangingTheInterfacePatterns_AttachesAndDetachesInterfaces()
     {
         using var box = new Sandbox(network: true);
-        box.WriteConfig(Sandbox.Device("d0", box.CreateImage("d0", 1), 7, 0), interfaces: box.Net!.TargetIf + "*");
+        string device = Sandbox.Device("d0", box.CreateImage("d0", 1), 7, 0);
+        box.WriteConfig(device);
         using DaemonProcess daemon = box.StartForeground();
-        (string t2, string i2) = box.Net.AddLink("b");
+        (string t2, string i2) = box.Net!.AddLink("b");
+        Assert.Null(Port(box, t2));
 
-        ToolResult reload = box.Ctl("reload");
+        box.WriteConfig(device, interfaces: box.Net.TargetIf + "*");
+        ToolResult widen = box.Ctl("reload");
 
-        Assert.True(reload.ExitCode == 0, reload.Output);
-        Assert.Contains(t2 + ": attached", reload.StdOut);
+        Assert.True(widen.ExitCode == 0, widen.Output);
+        Assert.Contains(t2 + ": attached", widen.StdOut);
         Assert.NotNull(Port(box, t2));
         Assert.Equal(2, DiscoverOver(box, i2).SectorCount);
+
+        box.WriteConfig(device);
+        ToolResult narrow = box.Ctl("reload");
+
+        Assert.True(narrow.ExitCode == 0, narrow.Output);
+        Assert.Contains(t2 + ": detached", narrow.StdOut);
+        Assert.Null(Port(box, t2));
+        Assert.NotNull(Port(box, box.Net.TargetIf));
         daemon.Signal(Libc.SIGTERM);
         Assert.Equal(0, daemon.WaitForExit(Sandbox.StopTimeout));
     }
