@@ -209,7 +209,12 @@ public sealed class AoePipeline
                 }
             }
 
-            if (now >= nextScan)
+            // Scan for timeouts only once the answers already queued in the socket are read: after the
+            // generator itself was descheduled for longer than the RTO (a busy or virtualised host),
+            // every other slot's answer is sitting in the queue, and scanning first would "retransmit"
+            // the whole window at once and count every real answer as unexpected. A queue that never
+            // empties postpones the scan by at most one more RTO.
+            if (now >= nextScan && (now >= nextScan + rto || !_socket.HasPendingFrame()))
             {
                 nextScan = now + scanEvery;
                 for (int s = 0; s < _depth; s++)

@@ -55,6 +55,11 @@ OUT=$(cd "$OUT" && pwd)
 RESULTS="$OUT/results-$(date -u +%Y%m%dT%H%M%S).jsonl"
 : > "$RESULTS"
 
+# utime + stime of all threads of process $1, in clock ticks.
+cpu_ticks() {
+    awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
 stop_target() {
     if [ -n "$TPID" ]; then
         kill "$TPID" 2>/dev/null || true
@@ -135,10 +140,13 @@ for mtu in $MTUS; do
             for w in "${WORKLOADS[@]}"; do
                 name=${w%%:*}
                 args=${w#*:}
+                cpu0=$(cpu_ticks "$TPID")
                 # shellcheck disable=SC2086
                 if json=$(ip netns exec $NS_I nice -n "$NICE" taskset -c 1 $GGAOECTL bench $IF_I --target 1.1 $args --duration "$DURATION" --json); then :; fi
                 if [ -n "$json" ]; then
-                    echo "$json" | jq -c --arg t "$target" --arg w "$name" --argjson m "$mtu" --argjson r "$rep" '. + {name: $t, workload: $w, mtu: $m, round: $r}' >> "$RESULTS"
+                    echo "$json" | jq -c --arg t "$target" --arg w "$name" --argjson m "$mtu" --argjson r "$rep" --argjson c "$(( $(cpu_ticks "$TPID") - cpu0 ))" --argjson hz "$(getconf CLK_TCK)" \
+                        '. + {name: $t, workload: $w, mtu: $m, round: $r, target_cpu_s: ($c / $hz),
+                              target_cpu_us_per_req: (if .requests > 0 then ($c / $hz * 1e6 / .requests * 100 | round) / 100 else null end)}' >> "$RESULTS"
                 fi
             done
             if [ "$target" = ggaoed ] && [ -S "$OUT/ggaoed.sock" ]; then
@@ -160,13 +168,14 @@ jq -rs '
   def ratio(a; b): [group_by(.round)[] | (one(a)[0].iops) as $x | (one(b)[0].iops) as $y
                     | select($x != null and $y != null and $y > 0) | $x / $y] | med;
   def cell(n): one(n) | if length == 0 then "-" else
-      "\(map(.iops) | med) \(map(.lat_us.avg) | med)/\(map(.lat_us.p50) | med)/\(map(.lat_us.p99) | med) \(map(.lat_us.max) | max | round) \(map(.retransmits) | add)" end;
+      "\(map(.iops) | med) \(map(.lat_us.avg) | med)/\(map(.lat_us.p50) | med)/\(map(.lat_us.p99) | med) \(map(.lat_us.max) | max | round) \(map(.retransmits) | add) \(map(.target_cpu_us_per_req) | med)" end;
   (group_by([.mtu, .workload]) | sort_by(-.[0].mtu, .[0].workload)) as $rows
-  | ["mtu", "workload", "B/req", "rounds", "vblade IOPS avg/p50/p99us max rtx", "ggaoed IOPS avg/p50/p99us max rtx", "null IOPS avg/p50/p99us max rtx", "ggaoed/vblade", "ggaoed/null", "vblade/null"],
+  | ["mtu", "workload", "B/req", "rounds", "vblade IOPS avg/p50/p99us max rtx cpu", "ggaoed IOPS avg/p50/p99us max rtx cpu", "null IOPS avg/p50/p99us max rtx cpu", "ggaoed/vblade", "ggaoed/null", "vblade/null"],
     ($rows[] | [f(.[0].mtu), .[0].workload, f(.[0].bytes_per_request), f(map(.round) | max),
        cell("vblade"), cell("ggaoed"), cell("null"),
        r2(ratio("ggaoed"; "vblade")), r2(ratio("ggaoed"; "null")), r2(ratio("vblade"; "null"))])
   | @tsv' "$RESULTS" | column -t -s $'\t'
-echo "(IOPS and latencies: medians over rounds; max: worst single request; rtx: retransmits summed over rounds)"
+echo "(IOPS and latencies: medians over rounds; max: worst single request; rtx: retransmits summed over rounds;"
+echo " cpu: the target's CPU time per request in us, median over rounds: the cost that noise does not blur)"
 errs=$(jq -s 'map(.errors + .retransmits) | add // 0' "$RESULTS")
 [ "$errs" = 0 ] || echo "note: $errs errors+retransmits in total; see $RESULTS"
