@@ -12,6 +12,8 @@
 # usage: sudo tests/bench/production.sh            (from the repository root)
 # env:   GGAOED=path (default build/publish/ggaoed)  DIR=/var/tmp  MTU=9000  DURATION=5  REPEAT=3
 #        SECTORS=n (default: the most one frame holds, 17 at MTU 9000)  OUT=build/bench-prod
+#        NICE=n (e.g. -10: targets, generator and fio at that nice level; see compare.sh)
+#        DEPTH=16 (the AoE generator's queue depth; fio stays at 16)
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -23,6 +25,8 @@ DIR=${DIR:-/var/tmp}
 MTU=${MTU:-9000}
 DURATION=${DURATION:-5}
 REPEAT=${REPEAT:-3}
+NICE=${NICE:-0}
+DEPTH=${DEPTH:-16}
 SECTORS=${SECTORS:-$(( (MTU - 36) / 512 ))}
 BS=$(( SECTORS * 512 ))
 OUT=${OUT:-build/bench-prod}
@@ -70,13 +74,13 @@ ip -n $NS_I link set $IF_I up
 start_target() {
     case $1 in
         vblade)
-            ip netns exec $NS_T taskset -c 0 vblade -d 1 1 $IF_T "$IMG" >"$OUT/vblade.log" 2>&1 &
+            ip netns exec $NS_T nice -n "$NICE" taskset -c 0 vblade -d 1 1 $IF_T "$IMG" >"$OUT/vblade.log" 2>&1 &
             ;;
         ggaoed)
             mkdir -p "$OUT/ggaoed-state"
             printf '[defaults]\ninterfaces = %s\npid-file = %s\ncontrol-socket = %s\nstate-directory = %s\n\n[prod]\npath = %s\nshelf = 1\nslot = 1\ndirect-io = true\n' \
                 $IF_T "$OUT/ggaoed.pid" "$OUT/ggaoed.sock" "$OUT/ggaoed-state" "$IMG" > "$OUT/ggaoed-prod.conf"
-            ip netns exec $NS_T taskset -c 0 "$GGAOED" -f -c "$OUT/ggaoed-prod.conf" >"$OUT/ggaoed.log" 2>&1 &
+            ip netns exec $NS_T nice -n "$NICE" taskset -c 0 "$GGAOED" -f -c "$OUT/ggaoed-prod.conf" >"$OUT/ggaoed.log" 2>&1 &
             ;;
     esac
     TPID=$!
@@ -93,7 +97,7 @@ start_target() {
 
 WORKLOADS=("q16-randread:randread" "q16-randwrite:randwrite" "q16-seqwrite:write")
 
-echo "production case: 1 GiB file on $(df --output=fstype "$DIR" | tail -1) ($DIR), O_DIRECT, ${BS}-byte requests, q16, ${DURATION}s per run, $REPEAT rounds"
+echo "production case: 1 GiB file on $(df --output=fstype "$DIR" | tail -1) ($DIR), O_DIRECT, ${BS}-byte requests, fio q16, AoE q$DEPTH, ${DURATION}s per run, $REPEAT rounds"
 fallocate -l 1G "$IMG"
 # Written once so reads hit allocated, written extents (fallocate leaves unwritten extents, which
 # read as zeros without touching the disk).
@@ -102,7 +106,7 @@ sync
 
 run_fio() {
     local rw=$1
-    taskset -c 1 fio --name=local --filename="$IMG" --direct=1 --ioengine=libaio --iodepth=16 \
+    nice -n "$NICE" taskset -c 1 fio --name=local --filename="$IMG" --direct=1 --ioengine=libaio --iodepth=16 \
         --rw="$rw" --bs="$BS" --size=1G --time_based --runtime="$DURATION" --output-format=json 2>/dev/null |
         jq -c --arg rw "$rw" '.jobs[0] | (if $rw == "randread" then .read else .write end) |
             {iops: (.iops | round), lat_us: {avg: (.lat_ns.mean / 1000), p50: (.clat_ns.percentile["50.000000"] / 1000), p99: (.clat_ns.percentile["99.000000"] / 1000)}}'
@@ -122,7 +126,7 @@ for rep in $(seq "$REPEAT"); do
         fi
         start_target "$who" || continue
         for w in "${WORKLOADS[@]}"; do
-            if json=$(ip netns exec $NS_I taskset -c 1 $GGAOECTL bench $IF_I --target 1.1 --depth 16 --sectors "$SECTORS" \
+            if json=$(ip netns exec $NS_I nice -n "$NICE" taskset -c 1 $GGAOECTL bench $IF_I --target 1.1 --depth "$DEPTH" --sectors "$SECTORS" \
                     --rw "${w#*:}" --duration "$DURATION" --json); then :; fi
             [ -n "$json" ] && echo "$json" | jq -c --arg t "$who" --arg w "${w%%:*}" --argjson r "$rep" '. + {name: $t, workload: $w, round: $r}' >> "$RESULTS"
         done
