@@ -198,7 +198,10 @@ internal sealed partial class TargetDaemon : ITurnHandler, IDisposable
     private void AddDevice(ExportedDevice device)
     {
         _devices.Add(device);
-        device.ReactorToken = _reactor.Add(device.Engine.EventFd, Libc.EPOLLIN, device);
+        // Edge-triggered (the engine is told so): reaping never has to read the eventfd, and
+        // ExportedDevice.Submit may reap right after io_submit without leaving a level-triggered
+        // eventfd armed behind it.
+        device.ReactorToken = _reactor.Add(device.Engine.EventFd, Libc.EPOLLIN | Libc.EPOLLET, device);
         Log.Info($"{device.Name}: exporting {device.Config.Path} as e{device.Config.Shelf}.{device.Config.Slot} " +
                  $"({device.Store.SizeBytes} bytes{(device.Config.ReadOnly ? ", read-only" : "")}{(device.Store.DirectIo ? ", direct I/O" : "")})");
     }
@@ -372,8 +375,8 @@ internal sealed partial class TargetDaemon : ITurnHandler, IDisposable
         {
             ExportedDevice d = _dirtyDevices[i];
             d.Dirty = false;
-            d.Engine.SubmitPending();
             _dirtyDevices[i] = null!;
+            d.Submit();
         }
         _dirtyDeviceCount = 0;
 
@@ -399,7 +402,10 @@ internal sealed partial class TargetDaemon : ITurnHandler, IDisposable
         foreach (ExportedDevice d in _retiring)
             if (d.Engine.HasQueued)
                 deadline = Math.Min(deadline, d.Engine.NextDeadlineNanos);
-        _timer.ArmAbsolute(deadline == long.MaxValue ? 0 : deadline);
+        // long.MinValue means "due now" (NextDeadlineNanos): arm at 1 ns, a past absolute time that fires at
+        // once. Passed through as is it became a negative timespec, which timerfd_settime refuses
+        // (EINVAL) while ArmedAt still recorded it: the timer stayed silent.
+        _timer.ArmAbsolute(deadline == long.MaxValue ? 0 : Math.Max(deadline, 1));
 
         for (int i = 0; i < _dirtyPortCount; i++)
         {

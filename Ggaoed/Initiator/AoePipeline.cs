@@ -131,6 +131,7 @@ public sealed class AoePipeline
         int inflight = 0;
         long lastDone = start;
         long nextScan = start + scanEvery;
+        int postponed = 0;
         int bytesPer = _sectors * AoeWire.SectorSize;
         bool write = IsWrite;
         Array.Clear(_busy);
@@ -209,8 +210,19 @@ public sealed class AoePipeline
                 }
             }
 
-            if (now >= nextScan)
+            // Scan for timeouts only once the answers already queued in the socket are read: after the
+            // generator itself was descheduled for longer than the RTO (a busy or virtualised host),
+            // every other slot's answer is sitting in the queue, and scanning first would "retransmit"
+            // the whole window at once and count every real answer as unexpected. A queue that never
+            // empties postpones the scan by at most 2 x depth frames (the window's answers plus as
+            // many new ones), not by time: a time limit would expire during the very pause it is for.
+            if (now >= nextScan && postponed < 2 * _depth && _socket.HasPendingFrame())
             {
+                postponed++;
+            }
+            else if (now >= nextScan)
+            {
+                postponed = 0;
                 nextScan = now + scanEvery;
                 for (int s = 0; s < _depth; s++)
                 {

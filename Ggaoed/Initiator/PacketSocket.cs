@@ -133,6 +133,13 @@ public sealed unsafe class PacketSocket : IDisposable
         }
     }
 
+    /// <summary>True when a received frame is waiting (a non-blocking peek; consumes nothing).</summary>
+    public bool HasPendingFrame()
+    {
+        byte probe;
+        return Libc.recv(_fd, &probe, 1, Libc.MSG_PEEK | Libc.MSG_DONTWAIT) >= 0;
+    }
+
     public void Dispose()
     {
         int fd = _fd;

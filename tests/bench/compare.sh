@@ -10,6 +10,11 @@
 #        GGAOECTL="cmd"   command prefix for discover/bench/null-target (default: "$GGAOED ctl")
 #        DURATION=5       seconds per measurement;  MTUS="9000 1500";  TARGETS="vblade ggaoed null"
 #        OUT=dir          where raw JSON results go (default build/bench)
+#        REPEAT=1         rounds per MTU; each round runs every target once, in a rotated order, so
+#                         the targets share the machine's noise; the table shows medians over rounds
+#                         (ratios: the median of each round's ratio)
+#        NICE=n           run target and generator at this nice level (e.g. -10): on a shared machine
+#                         the other load then steals fewer time slices from the measurement
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -19,6 +24,8 @@ DURATION=${DURATION:-5}
 MTUS=${MTUS:-"9000 1500"}
 TARGETS=${TARGETS:-"vblade ggaoed null"}
 OUT=${OUT:-build/bench}
+REPEAT=${REPEAT:-1}
+NICE=${NICE:-0}
 NS_T=gg-bench-t
 NS_I=gg-bench-i
 IF_T=gg-bench-t0
@@ -47,6 +54,11 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 RESULTS="$OUT/results-$(date -u +%Y%m%dT%H%M%S).jsonl"
 : > "$RESULTS"
+
+# utime + stime of all threads of process $1, in clock ticks.
+cpu_ticks() {
+    awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
 
 stop_target() {
     if [ -n "$TPID" ]; then
@@ -79,7 +91,7 @@ setup_link() {
 start_target() {
     case $1 in
         vblade)
-            ip netns exec $NS_T taskset -c 0 vblade 1 1 $IF_T "$IMG" >"$OUT/vblade.log" 2>&1 &
+            ip netns exec $NS_T nice -n "$NICE" taskset -c 0 vblade 1 1 $IF_T "$IMG" >"$OUT/vblade.log" 2>&1 &
             ;;
         ggaoed)
             [ -x "$GGAOED" ] || { echo "  (ggaoed skipped: $GGAOED not found; dotnet publish Ggaoed/Ggaoed.csproj -c Release -o build/publish)" >&2; return 1; }
@@ -87,10 +99,10 @@ start_target() {
             mkdir -p "$OUT/ggaoed-state"
             printf '[defaults]\ninterfaces = %s\npid-file = %s\ncontrol-socket = %s\nstate-directory = %s\n\n[bench]\npath = %s\nshelf = 1\nslot = 1\n' \
                 $IF_T "$OUT/ggaoed.pid" "$OUT/ggaoed.sock" "$OUT/ggaoed-state" "$IMG" > "$OUT/ggaoed-bench.conf"
-            ip netns exec $NS_T taskset -c 0 "$GGAOED" -f -c "$OUT/ggaoed-bench.conf" >"$OUT/ggaoed.log" 2>&1 &
+            ip netns exec $NS_T nice -n "$NICE" taskset -c 0 "$GGAOED" -f -c "$OUT/ggaoed-bench.conf" >"$OUT/ggaoed.log" 2>&1 &
             ;;
         null)
-            ip netns exec $NS_T taskset -c 0 $GGAOECTL null-target $IF_T --shelf 1 --slot 1 --size-mib 1024 >"$OUT/null.log" 2>&1 &
+            ip netns exec $NS_T nice -n "$NICE" taskset -c 0 $GGAOECTL null-target $IF_T --shelf 1 --slot 1 --size-mib 1024 >"$OUT/null.log" 2>&1 &
             ;;
     esac
     TPID=$!
@@ -117,40 +129,53 @@ WORKLOADS=("q16-randread:--depth 16 --rw randread"
 
 echo "AoE target comparison: ${DURATION}s per run; target on CPU 0, generator on CPU 1; 1 GiB file on tmpfs"
 fallocate -l 1G "$IMG"
+read -r -a TARGET_LIST <<< "$TARGETS"
 for mtu in $MTUS; do
     setup_link "$mtu"
-    for target in $TARGETS; do
-        echo "mtu $mtu: $target" >&2
-        start_target "$target" || continue
-        for w in "${WORKLOADS[@]}"; do
-            name=${w%%:*}
-            args=${w#*:}
-            # shellcheck disable=SC2086
-            if json=$(ip netns exec $NS_I taskset -c 1 $GGAOECTL bench $IF_I --target 1.1 $args --duration "$DURATION" --json); then :; fi
-            if [ -n "$json" ]; then
-                echo "$json" | jq -c --arg t "$target" --arg w "$name" --argjson m "$mtu" '. + {name: $t, workload: $w, mtu: $m}' >> "$RESULTS"
+    for rep in $(seq "$REPEAT"); do
+        for k in "${!TARGET_LIST[@]}"; do
+            target=${TARGET_LIST[$(( (k + rep - 1) % ${#TARGET_LIST[@]} ))]}
+            echo "mtu $mtu round $rep: $target" >&2
+            start_target "$target" || continue
+            for w in "${WORKLOADS[@]}"; do
+                name=${w%%:*}
+                args=${w#*:}
+                cpu0=$(cpu_ticks "$TPID")
+                # shellcheck disable=SC2086
+                if json=$(ip netns exec $NS_I nice -n "$NICE" taskset -c 1 $GGAOECTL bench $IF_I --target 1.1 $args --duration "$DURATION" --json); then :; fi
+                if [ -n "$json" ]; then
+                    echo "$json" | jq -c --arg t "$target" --arg w "$name" --argjson m "$mtu" --argjson r "$rep" --argjson c "$(( $(cpu_ticks "$TPID") - cpu0 ))" --argjson hz "$(getconf CLK_TCK)" \
+                        '. + {name: $t, workload: $w, mtu: $m, round: $r, target_cpu_s: ($c / $hz),
+                              target_cpu_us_per_req: (if .requests > 0 then ($c / $hz * 1e6 / .requests * 100 | round) / 100 else null end)}' >> "$RESULTS"
+                fi
+            done
+            if [ "$target" = ggaoed ] && [ -S "$OUT/ggaoed.sock" ]; then
+                $GGAOECTL -s "$OUT/ggaoed.sock" --json stats > "$OUT/ggaoed-stats-$mtu-$rep.json" 2>/dev/null || true
             fi
+            stop_target
         done
-        stop_target
     done
 done
 
 echo
 echo "raw results: $RESULTS"
 echo
-jq -rs --arg targets "$TARGETS" '
+jq -rs '
   def f(x): if x == null then "-" else (x | tostring) end;
-  def r(a; b): if a == null or b == null or b == 0 then "-" else ((a / b * 100 | round) / 100 | tostring) end;
-  (group_by([.mtu, .workload]) | map({mtu: .[0].mtu, workload: .[0].workload,
-      v: (map(select(.name == "vblade"))[0]), g: (map(select(.name == "ggaoed"))[0]), n: (map(select(.name == "null"))[0])})) as $rows
-  | ["mtu", "workload", "B/req", "vblade IOPS", "ggaoed IOPS", "null IOPS", "vblade p50/p99 us", "ggaoed p50/p99 us", "null p50/p99 us", "ggaoed/vblade", "ggaoed/null", "vblade/null"],
-    ($rows | sort_by(-.mtu, .workload)[] |
-      [f(.mtu), .workload, f((.v // .g // .n).bytes_per_request),
-       f(.v.iops), f(.g.iops), f(.n.iops),
-       (if .v then "\(.v.lat_us.p50)/\(.v.lat_us.p99)" else "-" end),
-       (if .g then "\(.g.lat_us.p50)/\(.g.lat_us.p99)" else "-" end),
-       (if .n then "\(.n.lat_us.p50)/\(.n.lat_us.p99)" else "-" end),
-       r(.g.iops; .v.iops), r(.g.iops; .n.iops), r(.v.iops; .n.iops)])
+  def med: sort | if length == 0 then null else .[(length - 1) / 2 | floor] end;
+  def r2(x): if x == null then "-" else ((x * 100 | round) / 100 | tostring) end;
+  def one(n): map(select(.name == n));
+  def ratio(a; b): [group_by(.round)[] | (one(a)[0].iops) as $x | (one(b)[0].iops) as $y
+                    | select($x != null and $y != null and $y > 0) | $x / $y] | med;
+  def cell(n): one(n) | if length == 0 then "-" else
+      "\(map(.iops) | med) \(map(.lat_us.avg) | med)/\(map(.lat_us.p50) | med)/\(map(.lat_us.p99) | med) \(map(.lat_us.max) | max | round) \(map(.retransmits) | add) \(map(.target_cpu_us_per_req) | med)" end;
+  (group_by([.mtu, .workload]) | sort_by(-.[0].mtu, .[0].workload)) as $rows
+  | ["mtu", "workload", "B/req", "rounds", "vblade IOPS avg/p50/p99us max rtx cpu", "ggaoed IOPS avg/p50/p99us max rtx cpu", "null IOPS avg/p50/p99us max rtx cpu", "ggaoed/vblade", "ggaoed/null", "vblade/null"],
+    ($rows[] | [f(.[0].mtu), .[0].workload, f(.[0].bytes_per_request), f(map(.round) | max),
+       cell("vblade"), cell("ggaoed"), cell("null"),
+       r2(ratio("ggaoed"; "vblade")), r2(ratio("ggaoed"; "null")), r2(ratio("vblade"; "null"))])
   | @tsv' "$RESULTS" | column -t -s $'\t'
+echo "(IOPS and latencies: medians over rounds; max: worst single request; rtx: retransmits summed over rounds;"
+echo " cpu: the target's CPU time per request in us, median over rounds: the cost that noise does not blur)"
 errs=$(jq -s 'map(.errors + .retransmits) | add // 0' "$RESULTS")
 [ "$errs" = 0 ] || echo "note: $errs errors+retransmits in total; see $RESULTS"

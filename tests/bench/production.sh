@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# The production case: a 1 GiB preallocated file on a real file system (ext4 under /var/tmp by
+# default), opened with O_DIRECT. Measures, at one request size, q16 random read, random write and
+# sequential write:
+#   fio     local baseline on the file itself: --direct=1 --ioengine=libaio --iodepth=16
+#   ggaoed  the published daemon with direct-io = true, through AoE over a veth pair (ggaoectl bench)
+#   vblade  Debian's vblade -d (O_DIRECT), same path
+# The AoE targets run on CPU 0 and the generator on CPU 1 (as in compare.sh); fio runs on CPU 1.
+# Rounds rotate the order of the three so they share the machine's noise; the table shows medians and
+# the median of each round's ratio to fio.
+#
+# usage: sudo tests/bench/production.sh            (from the repository root)
+# env:   GGAOED=path (default build/publish/ggaoed)  DIR=/var/tmp  MTU=9000  DURATION=5  REPEAT=3
+#        SECTORS=n (default: the most one frame holds, 17 at MTU 9000)  OUT=build/bench-prod
+#        NICE=n (e.g. -10: targets, generator and fio at that nice level; see compare.sh)
+#        DEPTH=16 (the AoE generator's queue depth; fio stays at 16)
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+GGAOED=${GGAOED:-build/publish/ggaoed}
+[[ $GGAOED = /* ]] || GGAOED="$ROOT/$GGAOED"
+GGAOECTL="$GGAOED ctl"
+DIR=${DIR:-/var/tmp}
+MTU=${MTU:-9000}
+DURATION=${DURATION:-5}
+REPEAT=${REPEAT:-3}
+NICE=${NICE:-0}
+DEPTH=${DEPTH:-16}
+SECTORS=${SECTORS:-$(( (MTU - 36) / 512 ))}
+BS=$(( SECTORS * 512 ))
+OUT=${OUT:-build/bench-prod}
+NS_T=gg-prod-t
+NS_I=gg-prod-i
+IF_T=gg-prod-t0
+IF_I=gg-prod-i0
+IMG=$DIR/gg-prod-$$.img
+TPID=
+
+[ "$(id -u)" = 0 ] || { echo "production.sh: needs root" >&2; exit 1; }
+for tool in ip taskset fallocate jq fio vblade; do
+    command -v $tool >/dev/null || { echo "production.sh: missing $tool (apt-get install $tool)" >&2; exit 1; }
+done
+[ -x "$GGAOED" ] || { echo "production.sh: $GGAOED missing: dotnet publish Ggaoed/Ggaoed.csproj -c Release -o build/publish" >&2; exit 1; }
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+RESULTS="$OUT/production-$(date -u +%Y%m%dT%H%M%S).jsonl"
+: > "$RESULTS"
+
+stop_target() {
+    if [ -n "$TPID" ]; then
+        kill "$TPID" 2>/dev/null || true
+        wait "$TPID" 2>/dev/null || true
+        TPID=
+    fi
+}
+cleanup() {
+    stop_target
+    ip netns del $NS_T 2>/dev/null || true
+    ip netns del $NS_I 2>/dev/null || true
+    rm -f "$IMG" "$OUT/ggaoed-prod.conf"
+}
+trap cleanup EXIT INT TERM
+
+ip netns del $NS_T 2>/dev/null || true
+ip netns del $NS_I 2>/dev/null || true
+ip netns add $NS_T
+ip netns add $NS_I
+ip link add $IF_T netns $NS_T mtu "$MTU" type veth peer name $IF_I netns $NS_I mtu "$MTU"
+for ns in $NS_T $NS_I; do ip -n $ns link set lo up; done
+ip -n $NS_T link set $IF_T up
+ip -n $NS_I link set $IF_I up
+
+start_target() {
+    case $1 in
+        vblade)
+            ip netns exec $NS_T nice -n "$NICE" taskset -c 0 vblade -d 1 1 $IF_T "$IMG" >"$OUT/vblade.log" 2>&1 &
+            ;;
+        ggaoed)
+            mkdir -p "$OUT/ggaoed-state"
+            printf '[defaults]\ninterfaces = %s\npid-file = %s\ncontrol-socket = %s\nstate-directory = %s\n\n[prod]\npath = %s\nshelf = 1\nslot = 1\ndirect-io = true\n' \
+                $IF_T "$OUT/ggaoed.pid" "$OUT/ggaoed.sock" "$OUT/ggaoed-state" "$IMG" > "$OUT/ggaoed-prod.conf"
+            ip netns exec $NS_T nice -n "$NICE" taskset -c 0 "$GGAOED" -f -c "$OUT/ggaoed-prod.conf" >"$OUT/ggaoed.log" 2>&1 &
+            ;;
+    esac
+    TPID=$!
+    for _ in $(seq 10); do
+        kill -0 "$TPID" 2>/dev/null || { echo "  ($1 exited; see $OUT/$1.log)" >&2; TPID=; return 1; }
+        if ip netns exec $NS_I $GGAOECTL discover $IF_I --timeout 0.5 --json 2>/dev/null | jq -e 'map(select(.shelf == 1 and .slot == 1 and .identified)) | length > 0' >/dev/null; then
+            return 0
+        fi
+    done
+    echo "  ($1: no answer to discovery)" >&2
+    stop_target
+    return 1
+}
+
+WORKLOADS=("q16-randread:randread" "q16-randwrite:randwrite" "q16-seqwrite:write")
+
+echo "production case: 1 GiB file on $(df --output=fstype "$DIR" | tail -1) ($DIR), O_DIRECT, ${BS}-byte requests, fio q16, AoE q$DEPTH, ${DURATION}s per run, $REPEAT rounds"
+fallocate -l 1G "$IMG"
+# Written once so reads hit allocated, written extents (fallocate leaves unwritten extents, which
+# read as zeros without touching the disk).
+dd if=/dev/urandom of="$IMG" bs=1M count=1024 oflag=direct conv=notrunc status=none
+sync
+
+run_fio() {
+    local rw=$1
+    nice -n "$NICE" taskset -c 1 fio --name=local --filename="$IMG" --direct=1 --ioengine=libaio --iodepth=16 \
+        --rw="$rw" --bs="$BS" --size=1G --time_based --runtime="$DURATION" --output-format=json 2>/dev/null |
+        jq -c --arg rw "$rw" '.jobs[0] | (if $rw == "randread" then .read else .write end) |
+            {iops: (.iops | round), lat_us: {avg: (.lat_ns.mean / 1000), p50: (.clat_ns.percentile["50.000000"] / 1000), p99: (.clat_ns.percentile["99.000000"] / 1000)}}'
+}
+
+ORDER=(fio ggaoed vblade)
+for rep in $(seq "$REPEAT"); do
+    for k in 0 1 2; do
+        who=${ORDER[$(( (k + rep - 1) % 3 ))]}
+        echo "round $rep: $who" >&2
+        if [ "$who" = fio ]; then
+            for w in "${WORKLOADS[@]}"; do
+                json=$(run_fio "${w#*:}") || continue
+                echo "$json" | jq -c --arg w "${w%%:*}" --argjson r "$rep" '. + {name: "fio", workload: $w, round: $r}' >> "$RESULTS"
+            done
+            continue
+        fi
+        start_target "$who" || continue
+        for w in "${WORKLOADS[@]}"; do
+            if json=$(ip netns exec $NS_I nice -n "$NICE" taskset -c 1 $GGAOECTL bench $IF_I --target 1.1 --depth "$DEPTH" --sectors "$SECTORS" \
+                    --rw "${w#*:}" --duration "$DURATION" --json); then :; fi
+            [ -n "$json" ] && echo "$json" | jq -c --arg t "$who" --arg w "${w%%:*}" --argjson r "$rep" '. + {name: $t, workload: $w, round: $r}' >> "$RESULTS"
+        done
+        stop_target
+    done
+done
+
+echo
+echo "raw results: $RESULTS"
+echo
+jq -rs '
+  def med: sort | if length == 0 then null else .[(length - 1) / 2 | floor] end;
+  def r2(x): if x == null then "-" else ((x * 100 | round) / 100 | tostring) end;
+  def one(n): map(select(.name == n));
+  def ratio(a; b): [group_by(.round)[] | (one(a)[0].iops) as $x | (one(b)[0].iops) as $y
+                    | select($x != null and $y != null and $y > 0) | $x / $y] | med;
+  def cell(n): one(n) | if length == 0 then "-" else
+      "\(map(.iops) | med) \(map(.lat_us.avg) | med | round)/\(map(.lat_us.p99) | med | round)" end;
+  (group_by(.workload) | sort_by(.[0].workload)) as $rows
+  | ["workload", "rounds", "fio IOPS avg/p99us", "ggaoed IOPS avg/p99us", "vblade -d IOPS avg/p99us", "ggaoed/fio", "vblade/fio", "ggaoed/vblade"],
+    ($rows[] | [.[0].workload, (map(.round) | max | tostring), cell("fio"), cell("ggaoed"), cell("vblade"),
+       r2(ratio("ggaoed"; "fio")), r2(ratio("vblade"; "fio")), r2(ratio("ggaoed"; "vblade"))])
+  | @tsv' "$RESULTS" | column -t -s $'\t'
+echo "(medians over rounds; ratios: the median of each round's ratio)"
