@@ -189,15 +189,15 @@ internal sealed class Sandbox : IDisposable
     {
         foreach (DaemonProcess d in _daemons)
             d.Dispose();
-        // A detached daemon is nobody's child here: find it by its pid file, and only kill it if it really
-        // is a ggaoed running on this sandbox's configuration.
+        // A detached daemon is nobody's child here: find it by this sandbox's pid file, and only kill it if
+        // it really is a ggaoed (the config path on its command line may be relative).
         int pid = ReadPidFile();
         if (pid > 0 && IsAlive(pid))
         {
             try
             {
                 string cmdline = File.ReadAllText($"/proc/{pid}/cmdline");
-                if (cmdline.Contains(ConfigPath, StringComparison.Ordinal))
+                if (cmdline.Contains("ggaoed", StringComparison.Ordinal) && cmdline.Contains("ggaoed.conf", StringComparison.Ordinal))
                 {
                     Libc.kill(pid, Libc.SIGKILL);
                     WaitForExitOf(pid, StopTimeout);
