@@ -72,9 +72,7 @@ public static class BenchCommand
                 case "--rto-ms": o.RtoMs = int.Parse(CtlArgs.Value(args, ref i), CultureInfo.InvariantCulture); break;
                 case "--json": o.Json = true; break;
                 default:
-                    if (args[i].StartsWith('-') || iface != null)
-                        throw new FormatException("unexpected argument " + args[i]);
-                    iface = args[i];
+                    CtlArgs.Interface(args[i], ref iface);
                     break;
             }
         }

@@ -12,4 +12,15 @@ internal static class CtlArgs
             throw new FormatException(args[i] + " needs a value");
         return args[++i];
     }
+
+    /// <summary>
+    /// The one positional argument of the network tools (the interface): anything else that is not an
+    /// option, or a second positional, is a usage error.
+    /// </summary>
+    public static void Interface(string arg, ref string? iface)
+    {
+        if (arg.StartsWith('-') || iface != null)
+            throw new FormatException("unexpected argument " + arg);
+        iface = arg;
+    }
 }

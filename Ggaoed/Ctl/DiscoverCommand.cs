@@ -29,9 +29,7 @@ public static class DiscoverCommand
                         Console.WriteLine(Usage);
                         return 0;
                     default:
-                        if (args[i].StartsWith('-') || iface != null)
-                            throw new FormatException("unexpected argument " + args[i]);
-                        iface = args[i];
+                        CtlArgs.Interface(args[i], ref iface);
                         break;
                 }
             }

@@ -399,9 +399,7 @@ public sealed unsafe class NullTarget : IDisposable
                         Console.WriteLine("usage: ggaoectl null-target IFACE --shelf S --slot L [--size-mib N] [--drop-first N] [--bufcnt N]");
                         return 0;
                     default:
-                        if (args[i].StartsWith('-') || iface != null)
-                            throw new FormatException("unexpected argument " + args[i]);
-                        iface = args[i];
+                        CtlArgs.Interface(args[i], ref iface);
                         break;
                 }
             }
