@@ -262,6 +262,8 @@ internal sealed class ControlCommands : IControlCommands
                 w.WriteNumber("tx_full_events", c.TxFullEvents);
                 w.WriteNumber("ignored_frames", p.Counters.Ignored);
                 w.WriteNumber("no_device_frames", p.Counters.NoDevice);
+                w.WriteNumber("tx_full_reply_drops", p.Counters.TxFullDrops);
+                w.WriteNumber("deferred_replies", p.Counters.DeferredReplies);
                 w.WriteEndObject();
             }
             w.WriteEndArray();

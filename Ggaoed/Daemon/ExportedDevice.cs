@@ -30,6 +30,8 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
     private readonly AoeIoRequest[] _requests;
     private readonly int[] _slotPort;
     private readonly int[] _slotPortGeneration;
+    private readonly byte[] _slotStatus;
+    private readonly byte[] _slotError;
     private LogLimiter _ioErrorLimiter;
 
     public DeviceCounters Counters;
@@ -65,6 +67,8 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
         _requests = new AoeIoRequest[config.QueueLength];
         _slotPort = new int[config.QueueLength];
         _slotPortGeneration = new int[config.QueueLength];
+        _slotStatus = new byte[config.QueueLength];
+        _slotError = new byte[config.QueueLength];
     }
 
     public DeviceConfig Config { get; private set; }
@@ -195,9 +199,43 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
                 Log.Error($"{Name}: {io.Kind} of {io.SectorCount} sector(s) at LBA {io.Lba} on {Config.Path} failed: " +
                           $"{SystemError.Describe(-result)}; answered with ATA error{(suppressed > 0 ? $" ({suppressed} similar errors not logged)" : "")}");
         }
+        _slotStatus[slot] = status;
+        _slotError[slot] = error;
         NetworkPort? port = _daemon.PortById(_slotPort[slot], _slotPortGeneration[slot]);
-        if (port == null || !port.TrySendIoReply(io, status, error, Engine.SlotBuffer(slot)))
-            Counters.ReplyDrops++;
+        if (port == null)
+        {
+            DropReply(slot);
+            return;
+        }
+        // Replies already waiting for TX frames go first, so a port answers in completion order.
+        if (port.HasDeferredReplies || !TrySendReply(slot, port))
+        {
+            // The TX ring is full: keep the slot (and its data) until the kernel frees a frame, rather
+            // than drop a finished request and make the initiator retransmit it (and redo the I/O).
+            DeferredReplies++;
+            port.DeferReply(this, slot);
+        }
+    }
+
+    /// <summary>Completed requests whose replies wait in a port's queue for a free TX frame.</summary>
+    public int DeferredReplies { get; private set; }
+
+    /// <summary>Sends a completed request's reply and frees its slot; false when the port has no free TX frame.</summary>
+    internal bool TrySendReply(int slot, NetworkPort port)
+    {
+        if (!port.TrySendIoReply(_requests[slot], _slotStatus[slot], _slotError[slot], Engine.SlotBuffer(slot)))
+            return false;
+        Engine.ReleaseSlot(slot);
+        return true;
+    }
+
+    /// <summary>A deferred reply left its port's queue (sent by <see cref="TrySendReply"/> or dropped).</summary>
+    internal void DeferredReplyDone() => DeferredReplies--;
+
+    /// <summary>The reply can't be sent (its interface went away): count it and free the slot.</summary>
+    internal void DropReply(int slot)
+    {
+        Counters.ReplyDrops++;
         Engine.ReleaseSlot(slot);
     }
 

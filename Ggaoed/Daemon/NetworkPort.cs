@@ -12,8 +12,11 @@ internal struct PortCounters
     public long Ignored;
     /// <summary>Requests addressed to no device exported here.</summary>
     public long NoDevice;
-    /// <summary>Replies lost because the TX ring had no free frame.</summary>
+    /// <summary>Non-I/O replies (config, IDENTIFY, ...) lost because the TX ring had no free frame; the
+    /// initiator asks again.</summary>
     public long TxFullDrops;
+    /// <summary>I/O replies that had to wait in the deferred queue for a free TX frame.</summary>
+    public long DeferredReplies;
 }
 
 /// <summary>
@@ -36,6 +39,11 @@ internal sealed class NetworkPort : IEventHandler, IDisposable
     private AoeInterface _iface;
 
     public PortCounters Counters;
+
+    /// <summary>Completed I/O whose reply found the TX ring full, oldest first.</summary>
+    private readonly System.Collections.Generic.Queue<DeferredReply> _deferred = new(256);
+
+    private readonly record struct DeferredReply(ExportedDevice Device, int Slot);
 
     public NetworkPort(TargetDaemon daemon, PacketPort port, int id, int generation, int maxMtu)
     {
@@ -141,10 +149,7 @@ internal sealed class NetworkPort : IEventHandler, IDisposable
     public bool TrySendIoReply(in AoeIoRequest io, byte status, byte error, ReadOnlySpan<byte> data)
     {
         if (!Port.TryGetTxBuffer(out int tx, out Span<byte> buffer))
-        {
-            Counters.TxFullDrops++;
             return false;
-        }
         int length = AoeEngine.WriteIoReply(buffer, io, _iface, status, error);
         if (length > AoeWire.AtaPayloadOffset && io.Kind == AoeIoKind.Read)
             data.Slice(0, io.ByteLength).CopyTo(buffer.Slice(AoeWire.AtaPayloadOffset));
@@ -153,5 +158,39 @@ internal sealed class NetworkPort : IEventHandler, IDisposable
         return true;
     }
 
-    public void Dispose() => Port.Dispose();
+    public bool HasDeferredReplies => _deferred.Count > 0;
+
+    /// <summary>Queues a completed request whose reply found no free TX frame (see <see cref="SendDeferredReplies"/>).</summary>
+    public void DeferReply(ExportedDevice device, int slot)
+    {
+        _deferred.Enqueue(new DeferredReply(device, slot));
+        Counters.DeferredReplies++;
+        _daemon.MarkDirty(this);
+    }
+
+    /// <summary>Sends queued replies, oldest first, while TX frames are free; returns how many left.</summary>
+    public int SendDeferredReplies()
+    {
+        int sent = 0;
+        while (_deferred.TryPeek(out DeferredReply r))
+        {
+            if (!r.Device.TrySendReply(r.Slot, this))
+                break;
+            _deferred.Dequeue();
+            r.Device.DeferredReplyDone();
+            sent++;
+        }
+        return sent;
+    }
+
+    /// <summary>Closes the port; replies still waiting for a TX frame are dropped (the initiator retransmits).</summary>
+    public void Dispose()
+    {
+        while (_deferred.TryDequeue(out DeferredReply r))
+        {
+            r.Device.DeferredReplyDone();
+            r.Device.DropReply(r.Slot);
+        }
+        Port.Dispose();
+    }
 }

@@ -220,7 +220,7 @@ internal sealed partial class TargetDaemon : ITurnHandler, IDisposable
         for (int i = _retiring.Count - 1; i >= 0; i--)
         {
             ExportedDevice d = _retiring[i];
-            if (d.Engine.QueueDepth != 0)
+            if (d.Engine.QueueDepth != 0 || d.DeferredReplies != 0)
                 continue;
             _reactor.Remove(d.ReactorToken);
             d.Dispose();
@@ -416,7 +416,11 @@ internal sealed partial class TargetDaemon : ITurnHandler, IDisposable
                 continue;
             if (p.Port.HasUnkickedTx)
                 p.Port.Kick();
-            uint want = (p.Receiving ? Libc.EPOLLIN : 0) | (p.Port.WantsWritable ? Libc.EPOLLOUT : 0);
+            // The kick handed frames to the kernel; on veth they are free again at once.
+            if (p.HasDeferredReplies && p.SendDeferredReplies() > 0)
+                p.Port.Kick();
+            uint want = (p.Receiving ? Libc.EPOLLIN : 0) |
+                        (p.Port.WantsWritable || p.HasDeferredReplies ? Libc.EPOLLOUT : 0);
             if (want != p.EpollMask)
             {
                 _reactor.Modify(p.ReactorToken, want);
@@ -508,9 +512,9 @@ internal sealed partial class TargetDaemon : ITurnHandler, IDisposable
     {
         int n = 0;
         foreach (ExportedDevice d in _devices)
-            n += d.Engine.QueueDepth;
+            n += d.Engine.QueueDepth + d.DeferredReplies;
         foreach (ExportedDevice d in _retiring)
-            n += d.Engine.QueueDepth;
+            n += d.Engine.QueueDepth + d.DeferredReplies;
         return n;
     }
 
