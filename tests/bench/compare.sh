@@ -60,67 +60,10 @@ cpu_ticks() {
     awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 
-stop_target() {
-    if [ -n "$TPID" ]; then
-        kill "$TPID" 2>/dev/null || true
-        wait "$TPID" 2>/dev/null || true
-        TPID=
-    fi
-}
-cleanup() {
-    stop_target
-    ip netns del $NS_T 2>/dev/null || true
-    ip netns del $NS_I 2>/dev/null || true
-    rm -f "$IMG" "$OUT/ggaoed-bench.conf"
-}
-trap cleanup EXIT INT TERM
+# shellcheck source=tests/bench/lib.sh
+source "$ROOT/tests/bench/lib.sh"
+trap bench_cleanup EXIT INT TERM
 
-setup_link() {
-    ip netns del $NS_T 2>/dev/null || true
-    ip netns del $NS_I 2>/dev/null || true
-    ip netns add $NS_T
-    ip netns add $NS_I
-    ip link add $IF_T netns $NS_T mtu "$1" type veth peer name $IF_I netns $NS_I mtu "$1"
-    ip -n $NS_T link set lo up
-    ip -n $NS_I link set lo up
-    ip -n $NS_T link set $IF_T up
-    ip -n $NS_I link set $IF_I up
-}
-
-# Starts target $1 in the target namespace on CPU 0; returns non-zero if it can't be started.
-start_target() {
-    case $1 in
-        vblade)
-            ip netns exec $NS_T nice -n "$NICE" taskset -c 0 vblade 1 1 $IF_T "$IMG" >"$OUT/vblade.log" 2>&1 &
-            ;;
-        ggaoed)
-            [ -x "$GGAOED" ] || { echo "  (ggaoed skipped: $GGAOED not found; dotnet publish Ggaoed/Ggaoed.csproj -c Release -o build/publish)" >&2; return 1; }
-            # Private pid file, control socket and state: never clash with a system ggaoed.
-            mkdir -p "$OUT/ggaoed-state"
-            printf '[defaults]\ninterfaces = %s\npid-file = %s\ncontrol-socket = %s\nstate-directory = %s\n\n[bench]\npath = %s\nshelf = 1\nslot = 1\n' \
-                $IF_T "$OUT/ggaoed.pid" "$OUT/ggaoed.sock" "$OUT/ggaoed-state" "$IMG" > "$OUT/ggaoed-bench.conf"
-            ip netns exec $NS_T nice -n "$NICE" taskset -c 0 "$GGAOED" -f -c "$OUT/ggaoed-bench.conf" >"$OUT/ggaoed.log" 2>&1 &
-            ;;
-        null)
-            ip netns exec $NS_T nice -n "$NICE" taskset -c 0 $GGAOECTL null-target $IF_T --shelf 1 --slot 1 --size-mib 1024 >"$OUT/null.log" 2>&1 &
-            ;;
-    esac
-    TPID=$!
-    # Ready when it answers discovery (up to ~5 s).
-    for _ in $(seq 10); do
-        if ! kill -0 "$TPID" 2>/dev/null; then
-            echo "  ($1 skipped: exited; see $OUT/$1.log)" >&2
-            TPID=
-            return 1
-        fi
-        if ip netns exec $NS_I $GGAOECTL discover $IF_I --timeout 0.5 --json 2>/dev/null | jq -e 'map(select(.shelf == 1 and .slot == 1 and .identified)) | length > 0' >/dev/null; then
-            return 0
-        fi
-    done
-    echo "  ($1 skipped: no answer to discovery as e1.1)" >&2
-    stop_target
-    return 1
-}
 
 WORKLOADS=("q16-randread:--depth 16 --rw randread"
            "q16-randwrite:--depth 16 --rw randwrite"
@@ -131,12 +74,12 @@ echo "AoE target comparison: ${DURATION}s per run; target on CPU 0, generator on
 fallocate -l 1G "$IMG"
 read -r -a TARGET_LIST <<< "$TARGETS"
 for mtu in $MTUS; do
-    setup_link "$mtu"
+    bench_setup_link "$mtu"
     for rep in $(seq "$REPEAT"); do
         for k in "${!TARGET_LIST[@]}"; do
             target=${TARGET_LIST[$(( (k + rep - 1) % ${#TARGET_LIST[@]} ))]}
             echo "mtu $mtu round $rep: $target" >&2
-            start_target "$target" || continue
+            bench_start_target "$target" || continue
             for w in "${WORKLOADS[@]}"; do
                 name=${w%%:*}
                 args=${w#*:}
@@ -152,7 +95,7 @@ for mtu in $MTUS; do
             if [ "$target" = ggaoed ] && [ -S "$OUT/ggaoed.sock" ]; then
                 $GGAOECTL -s "$OUT/ggaoed.sock" --json stats > "$OUT/ggaoed-stats-$mtu-$rep.json" 2>/dev/null || true
             fi
-            stop_target
+            bench_stop_target
         done
     done
 done

@@ -47,53 +47,12 @@ OUT=$(cd "$OUT" && pwd)
 RESULTS="$OUT/production-$(date -u +%Y%m%dT%H%M%S).jsonl"
 : > "$RESULTS"
 
-stop_target() {
-    if [ -n "$TPID" ]; then
-        kill "$TPID" 2>/dev/null || true
-        wait "$TPID" 2>/dev/null || true
-        TPID=
-    fi
-}
-cleanup() {
-    stop_target
-    ip netns del $NS_T 2>/dev/null || true
-    ip netns del $NS_I 2>/dev/null || true
-    rm -f "$IMG" "$OUT/ggaoed-prod.conf"
-}
-trap cleanup EXIT INT TERM
+# shellcheck source=tests/bench/lib.sh
+source "$ROOT/tests/bench/lib.sh"
+trap bench_cleanup EXIT INT TERM
 
-ip netns del $NS_T 2>/dev/null || true
-ip netns del $NS_I 2>/dev/null || true
-ip netns add $NS_T
-ip netns add $NS_I
-ip link add $IF_T netns $NS_T mtu "$MTU" type veth peer name $IF_I netns $NS_I mtu "$MTU"
-for ns in $NS_T $NS_I; do ip -n $ns link set lo up; done
-ip -n $NS_T link set $IF_T up
-ip -n $NS_I link set $IF_I up
+bench_setup_link "$MTU"
 
-start_target() {
-    case $1 in
-        vblade)
-            ip netns exec $NS_T nice -n "$NICE" taskset -c 0 vblade -d 1 1 $IF_T "$IMG" >"$OUT/vblade.log" 2>&1 &
-            ;;
-        ggaoed)
-            mkdir -p "$OUT/ggaoed-state"
-            printf '[defaults]\ninterfaces = %s\npid-file = %s\ncontrol-socket = %s\nstate-directory = %s\n\n[prod]\npath = %s\nshelf = 1\nslot = 1\ndirect-io = true\n' \
-                $IF_T "$OUT/ggaoed.pid" "$OUT/ggaoed.sock" "$OUT/ggaoed-state" "$IMG" > "$OUT/ggaoed-prod.conf"
-            ip netns exec $NS_T nice -n "$NICE" taskset -c 0 "$GGAOED" -f -c "$OUT/ggaoed-prod.conf" >"$OUT/ggaoed.log" 2>&1 &
-            ;;
-    esac
-    TPID=$!
-    for _ in $(seq 10); do
-        kill -0 "$TPID" 2>/dev/null || { echo "  ($1 exited; see $OUT/$1.log)" >&2; TPID=; return 1; }
-        if ip netns exec $NS_I $GGAOECTL discover $IF_I --timeout 0.5 --json 2>/dev/null | jq -e 'map(select(.shelf == 1 and .slot == 1 and .identified)) | length > 0' >/dev/null; then
-            return 0
-        fi
-    done
-    echo "  ($1: no answer to discovery)" >&2
-    stop_target
-    return 1
-}
 
 WORKLOADS=("q16-randread:randread" "q16-randwrite:randwrite" "q16-seqwrite:write")
 
@@ -124,13 +83,13 @@ for rep in $(seq "$REPEAT"); do
             done
             continue
         fi
-        start_target "$who" || continue
+        bench_start_target "$who" "-d" "direct-io = true" || continue
         for w in "${WORKLOADS[@]}"; do
             if json=$(ip netns exec $NS_I nice -n "$NICE" taskset -c 1 $GGAOECTL bench $IF_I --target 1.1 --depth "$DEPTH" --sectors "$SECTORS" \
                     --rw "${w#*:}" --duration "$DURATION" --json); then :; fi
             [ -n "$json" ] && echo "$json" | jq -c --arg t "$who" --arg w "${w%%:*}" --argjson r "$rep" '. + {name: $t, workload: $w, round: $r}' >> "$RESULTS"
         done
-        stop_target
+        bench_stop_target
     done
 done
 

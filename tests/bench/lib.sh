@@ -1,0 +1,74 @@
+# shellcheck shell=bash
+# Shared by compare.sh and production.sh (sourced, not run). Expects NS_T, NS_I, IF_T, IF_I (the two
+# namespaces and veth ends), IMG (the exported file), OUT (results folder), NICE, GGAOED, GGAOECTL, and
+# uses TPID for the running target's pid.
+
+# Stops the running target, if any.
+bench_stop_target() {
+    if [ -n "$TPID" ]; then
+        kill "$TPID" 2>/dev/null || true
+        wait "$TPID" 2>/dev/null || true
+        TPID=
+    fi
+}
+
+# Stops the target, removes both namespaces (and the veth with them) and the image.
+bench_cleanup() {
+    bench_stop_target
+    ip netns del "$NS_T" 2>/dev/null || true
+    ip netns del "$NS_I" 2>/dev/null || true
+    rm -f "$IMG" "$OUT/ggaoed-bench.conf"
+}
+
+# (Re)creates the namespaces joined by a veth pair with MTU $1.
+bench_setup_link() {
+    ip netns del "$NS_T" 2>/dev/null || true
+    ip netns del "$NS_I" 2>/dev/null || true
+    ip netns add "$NS_T"
+    ip netns add "$NS_I"
+    ip link add "$IF_T" netns "$NS_T" mtu "$1" type veth peer name "$IF_I" netns "$NS_I" mtu "$1"
+    ip -n "$NS_T" link set lo up
+    ip -n "$NS_I" link set lo up
+    ip -n "$NS_T" link set "$IF_T" up
+    ip -n "$NS_I" link set "$IF_I" up
+}
+
+# Starts target $1 (vblade, ggaoed or null) on CPU 0 in the target namespace, exporting $IMG as e1.1,
+# and waits until it answers discovery (up to ~5 s). $2: extra vblade options (e.g. -d), $3: extra
+# lines for ggaoed's device group (e.g. "direct-io = true"). Returns non-zero if it can't be started.
+bench_start_target() {
+    local vblade_opts=${2:-} ggaoed_extra=${3:-}
+    case $1 in
+        vblade)
+            # shellcheck disable=SC2086 # options are words
+            ip netns exec "$NS_T" nice -n "$NICE" taskset -c 0 vblade $vblade_opts 1 1 "$IF_T" "$IMG" >"$OUT/vblade.log" 2>&1 &
+            ;;
+        ggaoed)
+            [ -x "$GGAOED" ] || { echo "  (ggaoed skipped: $GGAOED not found; dotnet publish Ggaoed/Ggaoed.csproj -c Release -o build/publish)" >&2; return 1; }
+            # Private pid file, control socket and state: never clash with a system ggaoed.
+            mkdir -p "$OUT/ggaoed-state"
+            printf '[defaults]\ninterfaces = %s\npid-file = %s\ncontrol-socket = %s\nstate-directory = %s\n\n[bench]\npath = %s\nshelf = 1\nslot = 1\n%s\n' \
+                "$IF_T" "$OUT/ggaoed.pid" "$OUT/ggaoed.sock" "$OUT/ggaoed-state" "$IMG" "$ggaoed_extra" > "$OUT/ggaoed-bench.conf"
+            ip netns exec "$NS_T" nice -n "$NICE" taskset -c 0 "$GGAOED" -f -c "$OUT/ggaoed-bench.conf" >"$OUT/ggaoed.log" 2>&1 &
+            ;;
+        null)
+            # shellcheck disable=SC2086 # GGAOECTL is a command prefix
+            ip netns exec "$NS_T" nice -n "$NICE" taskset -c 0 $GGAOECTL null-target "$IF_T" --shelf 1 --slot 1 --size-mib 1024 >"$OUT/null.log" 2>&1 &
+            ;;
+    esac
+    TPID=$!
+    for _ in $(seq 10); do
+        if ! kill -0 "$TPID" 2>/dev/null; then
+            echo "  ($1 skipped: exited; see $OUT/$1.log)" >&2
+            TPID=
+            return 1
+        fi
+        # shellcheck disable=SC2086
+        if ip netns exec "$NS_I" $GGAOECTL discover "$IF_I" --timeout 0.5 --json 2>/dev/null | jq -e 'map(select(.shelf == 1 and .slot == 1 and .identified)) | length > 0' >/dev/null; then
+            return 0
+        fi
+    done
+    echo "  ($1 skipped: no answer to discovery as e1.1)" >&2
+    bench_stop_target
+    return 1
+}
