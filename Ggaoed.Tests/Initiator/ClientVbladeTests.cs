@@ -101,29 +101,8 @@ public sealed class ClientVbladeTests
     {
         using var rig = new VbladeRig(mtu);
         AoeTarget found = rig.DiscoverOne();
-        // lba48 false: the same target driven with READ/WRITE SECTORS (0x20/0x30), as for a small disk.
-        AoeTarget t = lba48 ? found : new AoeTarget(found.Shelf, found.Slot, found.Mac, found.Config) { Identify = found.Identify! with { Lba48 = false } };
-        var rnd = new Random(1234 + mtu);
-        ulong[] lbas = [0, t.Sectors - 40, (ulong)rnd.NextInt64(1, (long)t.Sectors - 40), (ulong)rnd.NextInt64(1, (long)t.Sectors - 40)];
-        foreach (ulong lba in lbas)
-        {
-            int sectors = rnd.Next(1, 40);
-            byte[] data = new byte[sectors * 512];
-            rnd.NextBytes(data);
-            rig.Client.Write(t, lba, data);
-
-            byte[] back = new byte[data.Length];
-            rig.Client.Read(t, lba, back);
-            Assert.Equal(data, back);
-
-            byte[] onDisk = new byte[data.Length];
-            using (var fs = new FileStream(rig.File, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
-            {
-                fs.Position = (long)lba * 512;
-                fs.ReadExactly(onDisk);
-            }
-            Assert.Equal(data, onDisk);
-        }
+        AoeTarget t = lba48 ? found : ClientChecks.AsLba28(found);
+        ClientChecks.WrittenDataReadsBackAndIsInTheFile(rig.Client, t, rig.File, seed: 1234 + mtu);
     }
 
     [RootFact]
