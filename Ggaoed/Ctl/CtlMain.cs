@@ -222,10 +222,6 @@ internal static class RawStats
                 continue;
             string scope = kv.Key.Substring(0, lastDot);
             string counter = kv.Key.Substring(lastDot + 1);
-            if (counter == "queue_depth" || counter == "mtu")
-            {
-                // Gauges: show the value, not a rate.
-            }
             if (scope != currentScope)
             {
                 if (currentScope != null)
@@ -234,7 +230,8 @@ internal static class RawStats
                 currentScope = scope;
             }
             before.TryGetValue(kv.Key, out long old);
-            if (counter == "queue_depth" || counter == "mtu")
+            // queue_depth is a gauge: its value, not a rate.
+            if (counter == "queue_depth")
                 sb.Append(' ').Append(counter).Append('=').Append(kv.Value);
             else
             {
