@@ -10,7 +10,7 @@ internal sealed partial class TargetDaemon
     // Interface hotplug over rtnetlink (RTMGRP_LINK). The monitor's first dump lists every existing
     // link, so interfaces are attached the same way whether they existed at start or appeared later.
     // Without netlink (a sandbox that forbids it) interfaces are found at start and on reload from
-    // /sys/class/net, and hotplug is off.
+    // if_nameindex(3), and hotplug is off.
     private LinkMonitor? _linkMonitor;
     private int _linkMonitorToken = -1;
     private readonly Dictionary<string, LinkState> _links = new(System.StringComparer.Ordinal);
