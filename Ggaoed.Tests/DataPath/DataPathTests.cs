@@ -4,6 +4,7 @@ using System.IO;
 using Ggaoed.Daemon;
 using Ggaoed.Daemon.Config;
 using Ggaoed.Initiator;
+using Ggaoed.Storage;
 using Ggaoed.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
@@ -287,6 +288,13 @@ public class DataPathTests(ITestOutputHelper output)
 
         target.Stop();
         AssertFileEquals(model, disk);
+        // Both read paths were checked against the model: immediate preads into TX frames while no
+        // write was outstanding, AIO reads while one was.
+        StorageCounters c = target.Device("d").Engine.Counters;
+        output.WriteLine($"{r}; reads {c.ReadRequests}, immediate {c.ImmediateReads}, fallbacks {c.ImmediateReadFallbacks}");
+        Assert.True(c.ImmediateReads > 0, "no read was served immediately");
+        Assert.True(c.ReadRequests > c.ImmediateReads, "no read went through AIO");
+        Assert.Equal(0, c.ImmediateReadFallbacks);
     }
 
     [RootFact]

@@ -125,7 +125,7 @@ public sealed class CtlOutputTests
             using (JsonDocument j = JsonDocument.Parse(Ok(box.Ctl("stats", "--json")).StdOut))
             {
                 foreach (JsonElement dev in j.RootElement.GetProperty("devices").EnumerateArray())
-                    foreach (string counter in new[] { "read_requests", "read_sectors", "write_requests", "write_sectors", "merged_requests", "iocbs_submitted", "errors" })
+                    foreach (string counter in new[] { "read_requests", "read_sectors", "write_requests", "write_sectors", "merged_requests", "immediate_reads", "iocbs_submitted", "errors" })
                         Assert.True(dev.GetProperty(counter).GetInt64() == 0, $"{dev.GetProperty("name")}.{counter} = {dev.GetProperty(counter)} after clear-stats");
                 JsonElement ifc = j.RootElement.GetProperty("interfaces")[0];
                 Assert.Equal(0, ifc.GetProperty("frames_in").GetInt64());

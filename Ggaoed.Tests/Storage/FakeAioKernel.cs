@@ -47,6 +47,19 @@ internal sealed unsafe class FakeAio
     public Func<FakeIocb, int>? Refuse;
 
     public int SubmitCalls;
+    public int ReadCalls;
+
+    /// <summary>When set, pread returns this (-errno, or a byte count to cut the read short) instead of reading all of it.</summary>
+    public int? ReadResult;
+
+    public int Read(byte* buffer, int length, long offset)
+    {
+        ReadCalls++;
+        int n = ReadResult ?? length;
+        if (n > 0)
+            Disk.AsSpan((int)offset, Math.Min(n, length)).CopyTo(new Span<byte>(buffer, length));
+        return n;
+    }
     public int SetupCalls;
     public int DestroyCalls;
     public int FdataSyncCalls;
@@ -193,6 +206,8 @@ internal unsafe struct FakeAioKernel : IAioKernel
         State.EventFdCounter++;
         return 0;
     }
+
+    public int Read(int fd, byte* buffer, int length, long offset) => State.Read(buffer, length, offset);
 
     public int Close(int fd) => 0;
 

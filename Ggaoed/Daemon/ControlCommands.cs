@@ -119,7 +119,7 @@ internal sealed class ControlCommands : IControlCommands
     private readonly record struct DeviceFigures(
         long ReadRequests, long ReadSectors, long WriteRequests, long WriteSectors, long Flushes,
         long MergedRequests, long Iocbs, long SubmitCalls, long Errors, long QueueFullDrops, long ReplyDrops,
-        int QueueDepth);
+        int QueueDepth, long ImmediateReads);
 
     private DeviceFigures Figures(ExportedDevice d)
     {
@@ -136,11 +136,13 @@ internal sealed class ControlCommands : IControlCommands
             s.IocbsSubmitted -= b.Storage.IocbsSubmitted;
             s.SubmitCalls -= b.Storage.SubmitCalls;
             s.Errors -= b.Storage.Errors;
+            s.ImmediateReads -= b.Storage.ImmediateReads;
             c.QueueFullDrops -= b.Device.QueueFullDrops;
             c.ReplyDrops -= b.Device.ReplyDrops;
         }
         return new DeviceFigures(s.ReadRequests, s.ReadSectors, s.WriteRequests, s.WriteSectors, s.Flushes,
-            s.MergedRequests, s.IocbsSubmitted, s.SubmitCalls, s.Errors, c.QueueFullDrops, c.ReplyDrops, d.Engine.QueueDepth);
+            s.MergedRequests, s.IocbsSubmitted, s.SubmitCalls, s.Errors, c.QueueFullDrops, c.ReplyDrops, d.Engine.QueueDepth,
+            s.ImmediateReads);
     }
 
     private PacketPortCounters PortFigures(NetworkPort p)
@@ -190,6 +192,7 @@ internal sealed class ControlCommands : IControlCommands
             sb.Append(s).Append("write_requests ").Append(f.WriteRequests).Append('\n');
             sb.Append(s).Append("write_sectors ").Append(f.WriteSectors).Append('\n');
             sb.Append(s).Append("merged_requests ").Append(f.MergedRequests).Append('\n');
+            sb.Append(s).Append("immediate_reads ").Append(f.ImmediateReads).Append('\n');
             sb.Append(s).Append("errors ").Append(f.Errors).Append('\n');
             sb.Append(s).Append("queue_depth ").Append(f.QueueDepth).Append('\n');
         }
@@ -227,6 +230,7 @@ internal sealed class ControlCommands : IControlCommands
                 w.WriteNumber("write_sectors", f.WriteSectors);
                 w.WriteNumber("flushes", f.Flushes);
                 w.WriteNumber("merged_requests", f.MergedRequests);
+                w.WriteNumber("immediate_reads", f.ImmediateReads);
                 w.WriteNumber("iocbs_submitted", f.Iocbs);
                 w.WriteNumber("submit_calls", f.SubmitCalls);
                 w.WriteNumber("errors", f.Errors);
@@ -295,6 +299,7 @@ internal sealed class ControlCommands : IControlCommands
         DeviceMetric("ggaoed_device_write_requests_total", "counter", "ATA write requests completed.", f => f.WriteRequests);
         DeviceMetric("ggaoed_device_write_sectors_total", "counter", "512-byte sectors written.", f => f.WriteSectors);
         DeviceMetric("ggaoed_device_merged_requests_total", "counter", "Requests that shared an iocb with others.", f => f.MergedRequests);
+        DeviceMetric("ggaoed_device_immediate_reads_total", "counter", "Reads of a buffered store served at once by pread, without AIO.", f => f.ImmediateReads);
         DeviceMetric("ggaoed_device_iocbs_total", "counter", "iocbs handed to the kernel.", f => f.Iocbs);
         DeviceMetric("ggaoed_device_errors_total", "counter", "Requests that failed with an I/O error.", f => f.Errors);
         DeviceMetric("ggaoed_device_queue_full_drops_total", "counter", "Requests dropped because the queue was full.", f => f.QueueFullDrops);

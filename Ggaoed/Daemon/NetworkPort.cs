@@ -2,6 +2,7 @@ using System;
 using Ggaoed.Native;
 using Ggaoed.Network;
 using Ggaoed.Protocol;
+using Ggaoed.Storage;
 
 namespace Ggaoed.Daemon;
 
@@ -153,6 +154,27 @@ internal sealed class NetworkPort : IEventHandler, IDisposable
         int length = AoeEngine.WriteIoReply(buffer, io, _iface, status, error);
         if (length > AoeWire.AtaPayloadOffset && io.Kind == AoeIoKind.Read)
             data.Slice(0, io.ByteLength).CopyTo(buffer.Slice(AoeWire.AtaPayloadOffset));
+        Port.CommitTx(tx, length);
+        _daemon.MarkDirty(this);
+        return true;
+    }
+
+    /// <summary>
+    /// Answers a read of a buffered store at once: pread straight into the payload of a TX frame, so
+    /// the data is copied once (page cache to frame) and no iocb, completion or slot is involved.
+    /// False when replies are waiting for TX frames (they go first), no frame is free, or the read
+    /// failed or came back short; the caller then queues it through AIO as usual.
+    /// </summary>
+    public bool TrySendImmediateRead(in AoeIoRequest io, AioEngine<LinuxAioKernel> engine)
+    {
+        if (HasDeferredReplies || !Port.TryGetTxBuffer(out int tx, out Span<byte> buffer))
+            return false;
+        if (!engine.TryReadNow(io.Lba, io.SectorCount, buffer.Slice(AoeWire.AtaPayloadOffset, io.ByteLength)))
+        {
+            Port.CancelTx(tx);
+            return false;
+        }
+        int length = AoeEngine.WriteIoReply(buffer, io, _iface, Ata.StatusReady, 0);
         Port.CommitTx(tx, length);
         _daemon.MarkDirty(this);
         return true;

@@ -42,6 +42,15 @@ public readonly struct AioEngineOptions
     /// where the counter must be read to stop epoll from reporting it again.
     /// </summary>
     public bool EdgeTriggeredEventFd { get; init; }
+
+    /// <summary>
+    /// Allow <see cref="AioEngine{TKernel}.TryReadNow"/>: set for buffered stores (no O_DIRECT) only.
+    /// Linux AIO is asynchronous for O_DIRECT alone: a buffered read runs to the end inside io_submit
+    /// (fs/aio.c aio_read calls the file's read_iter synchronously, waiting for the page cache), so a
+    /// plain pread blocks the reactor no longer than the AIO path already does, and saves the iocb,
+    /// the completion and, for the daemon, a copy (it reads straight into the TX frame).
+    /// </summary>
+    public bool ImmediateReads { get; init; }
 }
 
 /// <summary>
@@ -140,6 +149,8 @@ public sealed unsafe class AioEngine<TKernel> : IDisposable where TKernel : stru
     private bool _blockedByConflicts;  // everything queued is deferred: wait for a completion or arrival
     private bool _fdsyncRefused;
     private readonly bool _edgeTriggered;
+    private readonly bool _immediateReads;
+    private int _writesOutstanding;    // writes and flushes queued or in flight (immediate reads wait for none)
 
     public StorageCounters Counters;
 
@@ -164,6 +175,7 @@ public sealed unsafe class AioEngine<TKernel> : IDisposable where TKernel : stru
         _maxDelay = Math.Max(_mergeDelay, options.MaxDelayNanos);
         _merger = new RequestMerger(_queueLength, options.Limits);
         _edgeTriggered = options.EdgeTriggeredEventFd;
+        _immediateReads = options.ImmediateReads;
 
         // Page alignment (not just the 512-byte O_DIRECT minimum) keeps a slot from sharing a page with
         // its neighbour, so direct I/O never pins a page another request is using.
@@ -300,6 +312,8 @@ public sealed unsafe class AioEngine<TKernel> : IDisposable where TKernel : stru
         }
 
         _state[slot] = SlotQueued;
+        if (kind != IoKind.Read)
+            _writesOutstanding++;
         _kind[slot] = kind;
         _lba[slot] = lba;
         _sectors[slot] = sectors;
@@ -315,6 +329,41 @@ public sealed unsafe class AioEngine<TKernel> : IDisposable where TKernel : stru
         }
         _queuedCount++;
         _blockedByConflicts = false;
+    }
+
+    /// <summary>True when <see cref="TryReadNow"/> may serve reads (a buffered store and no write or flush outstanding).</summary>
+    public bool CanReadNow => _immediateReads && _writesOutstanding == 0;
+
+    /// <summary>
+    /// Serves a read synchronously with pread into <paramref name="destination"/> (sectors × 512 bytes),
+    /// bypassing the queue: only when <see cref="CanReadNow"/>. Waiting for no write or flush keeps
+    /// the order an initiator can rely on: a read issued after a write was answered sees that write,
+    /// and a read never overtakes a write still queued here. Returns false, touching no counters but
+    /// <see cref="StorageCounters.ImmediateReadFallbacks"/>, when the read failed or came back short
+    /// (an I/O error, a store truncated under us): the caller then queues it through AIO, whose
+    /// completion reports the error the usual way.
+    /// </summary>
+    public bool TryReadNow(ulong lba, int sectors, Span<byte> destination)
+    {
+        if (!CanReadNow)
+            return false;
+        if (sectors < 1 || lba > _deviceSectors || (ulong)sectors > _deviceSectors - lba)
+            ThrowBadRequest(lba, sectors);
+        int length = sectors * RequestMerger.SectorSize;
+        if (destination.Length < length)
+            ThrowBadRequest(lba, sectors);
+        int r;
+        fixed (byte* p = destination)
+            r = _kernel.Read(_fd, p, length, (long)(lba * RequestMerger.SectorSize));
+        if (r != length)
+        {
+            Counters.ImmediateReadFallbacks++;
+            return false;
+        }
+        Counters.ImmediateReads++;
+        Counters.ReadRequests++;
+        Counters.ReadSectors += sectors;
+        return true;
     }
 
     private byte* DataPointer(int slot) => _external[slot] != 0 ? (byte*)_external[slot] : SlotPointer(slot);
@@ -602,6 +651,8 @@ public sealed unsafe class AioEngine<TKernel> : IDisposable where TKernel : stru
     private void Finish(int slot, int result)
     {
         _state[slot] = SlotCompleted;
+        if (_kind[slot] != IoKind.Read)
+            _writesOutstanding--;
         if (result < 0)
         {
             Counters.Errors++;

@@ -33,6 +33,9 @@ public unsafe interface IAioKernel
 
     int Close(int fd);
 
+    /// <summary>pread: bytes read (maybe fewer than <paramref name="length"/> at end of file), or -errno.</summary>
+    int Read(int fd, byte* buffer, int length, long offset);
+
     /// <summary>Synchronous fdatasync: the fallback when the kernel rejects IOCB_CMD_FDSYNC.</summary>
     int FdataSync(int fd);
 

@@ -87,6 +87,19 @@ public unsafe struct LinuxAioKernel : IAioKernel
 
     public int Close(int fd) => Libc.close(fd) < 0 ? -Marshal.GetLastPInvokeError() : 0;
 
+    public int Read(int fd, byte* buffer, int length, long offset)
+    {
+        while (true)
+        {
+            nint n = Libc.pread(fd, buffer, (nuint)length, offset);
+            if (n >= 0)
+                return (int)n;
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno != (int)Errno.EINTR)
+                return -errno;
+        }
+    }
+
     public int FdataSync(int fd) => Libc.fdatasync(fd) < 0 ? -Marshal.GetLastPInvokeError() : 0;
 
     public long NowNanos()
