@@ -63,6 +63,26 @@ fallocate -l 1G "$IMG"
 dd if=/dev/urandom of="$IMG" bs=1M count=1024 oflag=direct conv=notrunc status=none
 sync
 
+# The disk under $DIR, for /sys/block/DEV/stat: what the disk itself saw during a run (average number
+# of requests in flight, busy fraction, service time), to tell "the disk got fewer requests at once"
+# from "the requests took longer" when AoE falls short of local fio.
+DISK_SRC=$(df --output=source "$DIR" | tail -1)
+DISK=$(basename "$(readlink -f "$DISK_SRC")")
+[ -e "/sys/class/block/$DISK/stat" ] || DISK=
+if [ -n "$DISK" ] && [ -e "/sys/class/block/$DISK/partition" ]; then
+    DISK=$(basename "$(readlink -f "/sys/class/block/$DISK/..")")
+fi
+disk_stat() { if [ -n "$DISK" ]; then echo "$(date +%s%N) $(cat "/sys/block/$DISK/stat")"; else echo ""; fi; }
+# Fields of /sys/block/DEV/stat (Documentation/block/stat.rst): 1 reads, 4 read ticks (ms), 5 writes,
+# 8 write ticks, 10 io_ticks (ms busy), 11 time_in_queue (ms, weighted by requests in flight).
+disk_delta() { # before after -> JSON {depth, busy, await_us}
+    if [ -z "$1" ] || [ -z "$2" ]; then echo null; return; fi
+    awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " ");
+        ms = (y[1] - x[1]) / 1e6; ios = (y[2] - x[2]) + (y[6] - x[6]); ticks = (y[5] - x[5]) + (y[9] - x[9]);
+        printf "{\"depth\": %.2f, \"busy\": %.2f, \"await_us\": %.0f}", (y[12] - x[12]) / ms, (y[11] - x[11]) / ms,
+               (ios > 0 ? ticks * 1000 / ios : 0) }'
+}
+
 run_fio() {
     local rw=$1
     nice -n "$NICE" taskset -c 1 fio --name=local --filename="$IMG" --direct=1 --ioengine=libaio --iodepth=16 \
@@ -78,16 +98,20 @@ for rep in $(seq "$REPEAT"); do
         echo "round $rep: $who" >&2
         if [ "$who" = fio ]; then
             for w in "${WORKLOADS[@]}"; do
+                before=$(disk_stat)
                 json=$(run_fio "${w#*:}") || continue
-                echo "$json" | jq -c --arg w "${w%%:*}" --argjson r "$rep" '. + {name: "fio", workload: $w, round: $r}' >> "$RESULTS"
+                disk=$(disk_delta "$before" "$(disk_stat)")
+                echo "$json" | jq -c --arg w "${w%%:*}" --argjson r "$rep" --argjson d "$disk" '. + {name: "fio", workload: $w, round: $r, disk: $d}' >> "$RESULTS"
             done
             continue
         fi
         bench_start_target "$who" "-d" "direct-io = true" || continue
         for w in "${WORKLOADS[@]}"; do
+            before=$(disk_stat)
             if json=$(ip netns exec $NS_I nice -n "$NICE" taskset -c 1 $GGAOECTL bench $IF_I --target 1.1 --depth "$DEPTH" --sectors "$SECTORS" \
                     --rw "${w#*:}" --duration "$DURATION" --json); then :; fi
-            [ -n "$json" ] && echo "$json" | jq -c --arg t "$who" --arg w "${w%%:*}" --argjson r "$rep" '. + {name: $t, workload: $w, round: $r}' >> "$RESULTS"
+            disk=$(disk_delta "$before" "$(disk_stat)")
+            [ -n "$json" ] && echo "$json" | jq -c --arg t "$who" --arg w "${w%%:*}" --argjson r "$rep" --argjson d "$disk" '. + {name: $t, workload: $w, round: $r, disk: $d}' >> "$RESULTS"
         done
         bench_stop_target
     done
@@ -110,3 +134,15 @@ jq -rs '
        r2(ratio("ggaoed"; "fio")), r2(ratio("vblade"; "fio")), r2(ratio("ggaoed"; "vblade"))])
   | @tsv' "$RESULTS" | column -t -s $'\t'
 echo "(medians over rounds; ratios: the median of each round's ratio)"
+if [ -n "$DISK" ]; then
+    echo
+    echo "what the disk ($DISK) saw: requests in flight on average / busy fraction / service time in us"
+    jq -rs '
+      def med: sort | if length == 0 then null else .[(length - 1) / 2 | floor] end;
+      def cell(n): map(select(.name == n and .disk != null)) | if length == 0 then "-" else
+          "\(map(.disk.depth) | med) / \(map(.disk.busy) | med) / \(map(.disk.await_us) | med)" end;
+      (group_by(.workload) | sort_by(.[0].workload)) as $rows
+      | ["workload", "fio", "ggaoed", "vblade -d"],
+        ($rows[] | [.[0].workload, cell("fio"), cell("ggaoed"), cell("vblade")])
+      | @tsv' "$RESULTS" | column -t -s $'\t'
+fi
