@@ -38,17 +38,15 @@ public struct PipelineResult
 /// Every buffer is allocated up front, so the steady-state loop allocates nothing.
 /// </summary>
 /// <remarks>
-/// Each pass of the loop costs two syscalls however many requests it carries: one recvmmsg takes every
+/// <para>Each pass of the loop costs two syscalls however many requests it carries: one recvmmsg takes every
 /// answer queued (up to a batch), and one sendmmsg sends the requests that replace them plus any
 /// retransmits. A generator that paid a recv() and a send() per request would be the slower side of
 /// a fast target. recvmmsg rather than a PACKET_RX_RING keeps the copy of each answer on this thread's
 /// CPU: with an RX ring the kernel copies into the ring in the sender's softirq, on a veth pair the
-/// target's CPU, which would bill the target for the generator's work.
-/// </remarks>
-/// <remarks>
-/// Tag layout: bit 31 set (userland tool convention), bits 10-30 a per-slot generation that changes on
+/// target's CPU, which would bill the target for the generator's work.</para>
+/// <para>Tag layout: bit 31 set (userland tool convention), bits 10-30 a per-slot generation that changes on
 /// every send, bits 0-9 the slot index. A response is matched by indexing the slot and comparing the
-/// whole tag, so a late answer to a retransmitted request can't complete the new one.
+/// whole tag, so a late answer to a retransmitted request can't complete the new one.</para>
 /// </remarks>
 public sealed class AoePipeline
 {
@@ -56,9 +54,9 @@ public sealed class AoePipeline
     private const int SlotBits = 10;
 
     /// <summary>
-    /// Most answers one recvmmsg takes. At most depth answers (plus late ones to retransmitted tags) can
-    /// be queued, so 2 x depth leaves room to tell "drained" from "full"; beyond 64 a bigger batch only
-    /// saves a syscall per 64 frames.
+    /// A receive takes at most min(2 x depth, this) answers. At most depth answers (plus late ones to
+    /// retransmitted tags) can be queued, so 2 x depth takes them all and still tells a drained queue (a
+    /// short batch) from a full one; beyond 64 a bigger batch only saves one syscall per 64 frames.
     /// </summary>
     public const int MaxReceiveBatch = 64;
 
