@@ -90,6 +90,7 @@ public sealed unsafe class PacketBatchTests
         Assert.Equal(0, rx.Count);
         Assert.Throws<ArgumentOutOfRangeException>(() => rx[0].Length);
         Assert.Throws<ArgumentOutOfRangeException>(() => new RxBatch(0, 1514));
+        Assert.Throws<ArgumentOutOfRangeException>(() => rx.WireLength(0));
         Assert.Throws<ArgumentOutOfRangeException>(() => new RxBatch(4, 10));
     }
 
@@ -157,7 +158,7 @@ public sealed unsafe class PacketBatchTests
     }
 
     [RootFact]
-    public void Receive_FrameLongerThanTheBuffer_IsCutToIt_AndFlaggedTruncated()
+    public void Receive_FrameLongerThanTheBuffer_KeepsItsHead_AndReportsItsWholeLength()
     {
         using var link = new Link();
         link.Peer.Send(Link.Frame(link.Peer, link.Local, 600, 1));
@@ -166,8 +167,11 @@ public sealed unsafe class PacketBatchTests
         var rx = new RxBatch(4, 100);
         Assert.Equal(2, link.Local.Receive(rx));
         Assert.Equal(100, rx[0].Length);
+        Assert.Equal(600, rx.WireLength(0));
         Assert.True(rx.IsTruncated(0));
+        Assert.Equal(Link.Frame(link.Peer, link.Local, 600, 1).AsSpan(0, 100).ToArray(), rx[0].ToArray());
         Assert.Equal(100, rx[1].Length);
+        Assert.Equal(100, rx.WireLength(1));
         Assert.False(rx.IsTruncated(1));
     }
 
@@ -217,6 +221,9 @@ public sealed unsafe class PacketBatchTests
         }
 
         public bool Duplicate { get; init; }
+
+        /// <summary>Answer reads with this many fewer data bytes than asked for.</summary>
+        public int ShortReadBy { get; init; }
         public long Requests;
         public long Bursts;
         public int LargestBurst;
@@ -263,7 +270,7 @@ public sealed unsafe class PacketBatchTests
         {
             bool write = (req[24] & AoeWire.AFlagWrite) != 0;
             int sectors = req[26];
-            int len = Math.Max(AoeWire.MinFrame, AoeWire.AtaHeaderLength + (write ? 0 : sectors * AoeWire.SectorSize));
+            int len = Math.Max(AoeWire.MinFrame, AoeWire.AtaHeaderLength + (write ? 0 : sectors * AoeWire.SectorSize - ShortReadBy));
             byte[] a = GC.AllocateArray<byte>(len, pinned: true);
             req[6..12].CopyTo(a);
             _socket.Mac.CopyTo(a, 6);
@@ -324,6 +331,20 @@ public sealed unsafe class PacketBatchTests
         // Copies that arrive after the last request completed are never read.
         Assert.InRange(r.Unexpected, 1_000 - 8, 1_000);
         Assert.Equal(1_000, pipe.Histogram.Count);
+    }
+
+    [RootFact]
+    public void Pipeline_ReadAnswerShortOfItsData_IsAnError_ThoughOnlyItsHeaderIsRead()
+    {
+        using var link = new Link();
+        using var target = new BurstTarget(link.Peer, burst: 4) { ShortReadBy = 1 };
+        target.Start();
+        var pipe = new AoePipeline(link.Local, TargetAt(link.Peer), depth: 4, sectors: 2, BenchPattern.SeqRead, 0, 1 << 20);
+        PipelineResult r = pipe.Run(TimeSpan.FromSeconds(60), maxRequests: 100);
+        Assert.Equal(0, r.Completed);
+        Assert.Equal(100, r.Errors);
+        Assert.Equal(0, r.AtaErrors);
+        Assert.Equal(0, r.Retransmits);
     }
 
     [RootFact]

@@ -13,6 +13,9 @@ namespace Ggaoed.Initiator;
 /// </summary>
 /// <remarks>
 /// Ownership: the frames of one receive are valid until the next receive into the same batch.
+/// A frame longer than <see cref="FrameSize"/> keeps only its first FrameSize bytes, and
+/// <see cref="WireLength"/> still gives its whole length: a reader that needs only headers sizes the
+/// buffers for them and the kernel skips copying the payloads.
 /// </remarks>
 public sealed unsafe class RxBatch
 {
@@ -24,12 +27,12 @@ public sealed unsafe class RxBatch
     private readonly int _stride;
 
     /// <param name="capacity">Frames per receive.</param>
-    /// <param name="frameSize">Largest frame kept whole (Ethernet header included); longer ones are truncated.</param>
+    /// <param name="frameSize">Bytes kept of each frame (Ethernet header included); longer frames are cut.</param>
     public RxBatch(int capacity, int frameSize)
     {
         if (capacity < 1 || capacity > 1024)
             throw new ArgumentOutOfRangeException(nameof(capacity), "capacity must be 1..1024 (UIO_MAXIOV caps vlen)");
-        if (frameSize < 60 || frameSize > 65536)
+        if (frameSize < 14 || frameSize > 65536)
             throw new ArgumentOutOfRangeException(nameof(frameSize));
         Capacity = capacity;
         FrameSize = frameSize;
@@ -58,24 +61,30 @@ public sealed unsafe class RxBatch
 
     internal mmsghdr* Headers => _h;
 
-    /// <summary>Received frame <paramref name="index"/> (0 ≤ index &lt; <see cref="Count"/>), Ethernet header included.</summary>
+    /// <summary>
+    /// The kept bytes of received frame <paramref name="index"/> (0 ≤ index &lt; <see cref="Count"/>),
+    /// Ethernet header included: the whole frame, or its first <see cref="FrameSize"/> bytes.
+    /// </summary>
     public ReadOnlySpan<byte> this[int index]
     {
         get
         {
             if ((uint)index >= (uint)Count)
                 ThrowIndex();
-            return new ReadOnlySpan<byte>(_b + index * _stride, (int)_h[index].msg_len);
+            return new ReadOnlySpan<byte>(_b + index * _stride, Math.Min((int)_h[index].msg_len, FrameSize));
         }
     }
 
-    /// <summary>The frame was longer than <see cref="FrameSize"/> and its tail is missing.</summary>
-    public bool IsTruncated(int index)
+    /// <summary>The length of frame <paramref name="index"/> as it arrived (received with MSG_TRUNC, so not cut to <see cref="FrameSize"/>).</summary>
+    public int WireLength(int index)
     {
         if ((uint)index >= (uint)Count)
             ThrowIndex();
-        return (_h[index].msg_hdr.msg_flags & Libc.MSG_TRUNC) != 0;
+        return (int)_h[index].msg_len;
     }
+
+    /// <summary>The frame was longer than <see cref="FrameSize"/>: its tail was not copied.</summary>
+    public bool IsTruncated(int index) => WireLength(index) > FrameSize;
 
     [DoesNotReturn]
     private static void ThrowIndex() => throw new ArgumentOutOfRangeException("index");

@@ -138,7 +138,8 @@ public sealed unsafe class PacketSocket : IDisposable
     /// in <see cref="RxBatch.Count"/>). With <paramref name="wait"/> it blocks for the first frame up to
     /// the receive timeout (0 when it expires), then takes whatever else is queued without waiting
     /// (MSG_WAITFORONE); without, it never blocks. Fewer frames than the capacity means the socket's
-    /// queue was empty when the call returned.
+    /// queue was empty when the call returned. Each frame's length is its length on the wire
+    /// (MSG_TRUNC), however much of it the batch keeps.
     /// </summary>
     /// <remarks>
     /// The kernel copies each frame into the batch in this call, on the caller's CPU: unlike a
@@ -147,7 +148,7 @@ public sealed unsafe class PacketSocket : IDisposable
     /// </remarks>
     public int Receive(RxBatch batch, bool wait = true)
     {
-        int flags = wait ? Libc.MSG_WAITFORONE : Libc.MSG_DONTWAIT;
+        int flags = Libc.MSG_TRUNC | (wait ? Libc.MSG_WAITFORONE : Libc.MSG_DONTWAIT);
         while (true)
         {
             int n = Libc.recvmmsg(_fd, batch.Headers, (uint)batch.Capacity, flags, null);
