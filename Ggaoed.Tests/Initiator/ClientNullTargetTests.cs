@@ -175,13 +175,14 @@ public sealed class ClientNullTargetTests
     }
 
     [RootTheory]
-    [InlineData(BenchPattern.RandRead)]
-    [InlineData(BenchPattern.SeqWrite)]
-    public void Pipeline_SteadyState_AllocatesNothing(BenchPattern pattern)
+    [InlineData(BenchPattern.RandRead, false)]
+    [InlineData(BenchPattern.SeqWrite, false)]
+    [InlineData(BenchPattern.RandRead, true)]
+    public void Pipeline_SteadyState_AllocatesNothing(BenchPattern pattern, bool spin)
     {
         using var rig = new Rig();
         AoeTarget t = rig.DiscoverOne();
-        var pipe = new AoePipeline(rig.Client.Socket, t, depth: 16, sectors: 8, pattern, 0, t.Sectors);
+        var pipe = new AoePipeline(rig.Client.Socket, t, depth: 16, sectors: 8, pattern, 0, t.Sectors) { Spin = spin };
         pipe.Run(TimeSpan.FromSeconds(30), maxRequests: 5_000); // warm-up: JIT, first-call stubs
         long before = GC.GetAllocatedBytesForCurrentThread();
         PipelineResult r = pipe.Run(TimeSpan.FromSeconds(60), maxRequests: 20_000);

@@ -38,14 +38,30 @@ public struct PipelineResult
 /// Every buffer is allocated up front, so the steady-state loop allocates nothing.
 /// </summary>
 /// <remarks>
-/// Tag layout: bit 31 set (userland tool convention), bits 10-30 a per-slot generation that changes on
+/// <para>Each pass of the loop costs two syscalls however many requests it carries: one recvmmsg takes every
+/// answer queued (up to a batch), and one sendmmsg sends the requests that replace them plus any
+/// retransmits. A generator that paid a recv() and a send() per request would be the slower side of
+/// a fast target. recvmmsg rather than a PACKET_RX_RING keeps the copy of each answer on this thread's
+/// CPU: with an RX ring the kernel copies into the ring in the sender's softirq, on a veth pair the
+/// target's CPU, which would bill the target for the generator's work.</para>
+/// <para>Tag layout: bit 31 set (userland tool convention), bits 10-30 a per-slot generation that changes on
 /// every send, bits 0-9 the slot index. A response is matched by indexing the slot and comparing the
-/// whole tag, so a late answer to a retransmitted request can't complete the new one.
+/// whole tag, so a late answer to a retransmitted request can't complete the new one.</para>
 /// </remarks>
 public sealed class AoePipeline
 {
     public const int MaxDepth = 1024;
     private const int SlotBits = 10;
+
+    /// <summary>
+    /// A receive takes at most min(2 x depth, this) answers. At most depth answers (plus late ones to
+    /// retransmitted tags) can be queued, so 2 x depth takes them all and still tells a drained queue (a
+    /// short batch) from a full one; beyond 64 a bigger batch only saves one syscall per 64 frames.
+    /// </summary>
+    public const int MaxReceiveBatch = 64;
+
+    /// <summary>Bytes kept of each answer: the Ethernet, AoE and ATA headers (36), in one cache line.</summary>
+    private const int ReceiveKeep = 64;
 
     private readonly PacketSocket _socket;
     private readonly AoeTarget _target;
@@ -61,7 +77,11 @@ public sealed class AoePipeline
     private readonly long[] _deadline;
     private readonly int[] _attempts;
     private readonly bool[] _busy;
-    private readonly byte[] _rx;
+    private readonly RxBatch _rx;
+    private readonly TxBatch _tx;
+    /// <summary>Slots issued in this pass: their send time is taken when the batch goes out.</summary>
+    private readonly int[] _fresh;
+    private int _freshCount;
     private ulong _rng;
     private ulong _cursor;
 
@@ -87,7 +107,8 @@ public sealed class AoePipeline
         _frames = new byte[depth][];
         for (int i = 0; i < depth; i++)
         {
-            _frames[i] = new byte[Math.Max(frameSize, AoeWire.MinFrame)];
+            // Pinned: sendmmsg reads them through the pointers queued in _tx.
+            _frames[i] = GC.AllocateArray<byte>(Math.Max(frameSize, AoeWire.MinFrame), pinned: true);
             // Non-zero write data, so a target that "writes" zeros by mistake is visible.
             for (int j = AoeWire.AtaHeaderLength; j < frameSize; j++)
                 _frames[i][j] = (byte)(j * 7 + i);
@@ -98,7 +119,12 @@ public sealed class AoePipeline
         _deadline = new long[depth];
         _attempts = new int[depth];
         _busy = new bool[depth];
-        _rx = new byte[65536];
+        // Only the headers are read (the ATA header ends at byte 36); the kernel reports each answer's
+        // full length, which is all the read data check needs, and skips copying the data.
+        _rx = new RxBatch(Math.Min(MaxReceiveBatch, 2 * depth), ReceiveKeep);
+        // Each slot is queued at most once per pass (a request issued in a pass can't time out in it).
+        _tx = new TxBatch(depth);
+        _fresh = new int[depth];
     }
 
     public LatencyHistogram Histogram { get; } = new();
@@ -111,6 +137,12 @@ public sealed class AoePipeline
 
     /// <summary>How long to wait for stragglers after the duration ends.</summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Busy-poll: receive with MSG_DONTWAIT instead of sleeping until an answer comes. Trades a whole
+    /// CPU for the wake-up latency; off by default.
+    /// </summary>
+    public bool Spin { get; set; }
 
     private bool IsWrite => _pattern is BenchPattern.RandWrite or BenchPattern.SeqWrite;
 
@@ -134,7 +166,10 @@ public sealed class AoePipeline
         int postponed = 0;
         int bytesPer = _sectors * AoeWire.SectorSize;
         bool write = IsWrite;
+        bool wait = !Spin;
         Array.Clear(_busy);
+        _tx.Clear();
+        _freshCount = 0;
 
         for (int s = 0; s < _depth && issued < maxRequests; s++)
         {
@@ -142,14 +177,18 @@ public sealed class AoePipeline
             issued++;
             inflight++;
         }
+        Flush();
 
         while (inflight > 0)
         {
-            int n = _socket.Receive(_rx);
+            int received = _socket.Receive(_rx, wait);
             long now = Stopwatch.GetTimestamp();
-            if (n >= AoeWire.HeaderLength)
+            for (int i = 0; i < received; i++)
             {
-                ReadOnlySpan<byte> frame = _rx.AsSpan(0, n);
+                ReadOnlySpan<byte> frame = _rx[i];
+                int n = _rx.WireLength(i);
+                if (n < AoeWire.HeaderLength)
+                    continue;
                 if (AoeWire.TryParseResponse(frame, out AoeResponseHeader h) && h.Command == AoeWire.CommandAta
                     && h.Shelf == _target.Shelf && h.Slot == _target.Slot)
                 {
@@ -213,12 +252,14 @@ public sealed class AoePipeline
             // Scan for timeouts only once the answers already queued in the socket are read: after the
             // generator itself was descheduled for longer than the RTO (a busy or virtualised host),
             // every other slot's answer is sitting in the queue, and scanning first would "retransmit"
-            // the whole window at once and count every real answer as unexpected. A queue that never
-            // empties postpones the scan by at most 2 x depth frames (the window's answers plus as
-            // many new ones), not by time: a time limit would expire during the very pause it is for.
-            if (now >= nextScan && postponed < 2 * _depth && _socket.HasPendingFrame())
+            // the whole window at once and count every real answer as unexpected. A batch that came
+            // back full may have left frames queued; a shorter one means recvmmsg found the queue empty.
+            // A queue that never empties postpones the scan by at most 2 x depth frames (the window's
+            // answers plus as many new ones), not by time: a time limit would expire during the very
+            // pause it is for.
+            if (now >= nextScan && postponed < 2 * _depth && received == _rx.Capacity)
             {
-                postponed++;
+                postponed += received;
             }
             else if (now >= nextScan)
             {
@@ -248,9 +289,11 @@ public sealed class AoePipeline
                     _attempts[s]++;
                     _deadline[s] = now + (rto << Math.Min(_attempts[s] - 1, 3));
                     r.Retransmits++;
-                    _socket.Send(_frames[s].AsSpan(0, _frameLength[s]));
+                    Queue(s);
                 }
             }
+
+            Flush();
 
             if (now >= end || issued >= maxRequests)
             {
@@ -296,6 +339,30 @@ public sealed class AoePipeline
         _deadline[slot] = now + (long)(RetransmitTimeout.TotalSeconds * Stopwatch.Frequency);
         _attempts[slot] = 1;
         _busy[slot] = true;
-        _socket.Send(frame.AsSpan(0, _frameLength[slot]));
+        Queue(slot);
+        _fresh[_freshCount++] = slot;
+    }
+
+    private void Queue(int slot)
+    {
+        if (_tx.IsFull)
+            Flush();
+        _tx.Add(_frames[slot].AsSpan(0, _frameLength[slot]));
+    }
+
+    /// <summary>
+    /// Sends the pass's frames in one sendmmsg. A new request's latency starts here, not when it was
+    /// built: a request prepared early in a long batch has not left yet. Frames the kernel drops are
+    /// left to the retransmit timer, as a lost frame on the wire would be.
+    /// </summary>
+    private void Flush()
+    {
+        if (_tx.Count == 0)
+            return;
+        long t = Stopwatch.GetTimestamp();
+        for (int i = 0; i < _freshCount; i++)
+            _sent[_fresh[i]] = t;
+        _freshCount = 0;
+        _socket.Send(_tx);
     }
 }

@@ -133,11 +133,73 @@ public sealed unsafe class PacketSocket : IDisposable
         }
     }
 
-    /// <summary>True when a received frame is waiting (a non-blocking peek; consumes nothing).</summary>
-    public bool HasPendingFrame()
+    /// <summary>
+    /// Receives up to <see cref="RxBatch.Capacity"/> frames with one recvmmsg and returns how many (also
+    /// in <see cref="RxBatch.Count"/>). With <paramref name="wait"/> it blocks for the first frame up to
+    /// the receive timeout (0 when it expires), then takes whatever else is queued without waiting
+    /// (MSG_WAITFORONE); without, it never blocks. Fewer frames than the capacity means the socket's
+    /// queue was empty when the call returned. Each frame's length is its length on the wire
+    /// (MSG_TRUNC), however much of it the batch keeps.
+    /// </summary>
+    /// <remarks>
+    /// The kernel copies each frame into the batch in this call, on the caller's CPU: unlike a
+    /// PACKET_RX_RING, where the copy happens in the sender's softirq, on a veth pair the sending
+    /// target's CPU.
+    /// </remarks>
+    public int Receive(RxBatch batch, bool wait = true)
     {
-        byte probe;
-        return Libc.recv(_fd, &probe, 1, Libc.MSG_PEEK | Libc.MSG_DONTWAIT) >= 0;
+        int flags = Libc.MSG_TRUNC | (wait ? Libc.MSG_WAITFORONE : Libc.MSG_DONTWAIT);
+        while (true)
+        {
+            int n = Libc.recvmmsg(_fd, batch.Headers, (uint)batch.Capacity, flags, null);
+            if (n >= 0)
+            {
+                batch.Count = n;
+                return n;
+            }
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno == (int)Errno.EAGAIN || errno == (int)Errno.EINTR)
+            {
+                batch.Count = 0;
+                return 0;
+            }
+            ThrowErrno("recvmmsg on " + Interface);
+        }
+    }
+
+    /// <summary>
+    /// Sends every frame of <paramref name="batch"/> with as few sendmmsg calls as the kernel allows,
+    /// then clears it. Returns how many frames the kernel dropped (ENOBUFS/EAGAIN): like
+    /// <see cref="Send(ReadOnlySpan{byte})"/>, a retransmit covers them.
+    /// </summary>
+    public int Send(TxBatch batch)
+    {
+        int count = batch.Count;
+        int dropped = 0;
+        int i = 0;
+        while (i < count)
+        {
+            // A short count means frame i failed after the ones before it were sent; sendmmsg loses that
+            // error, so the next call retries frame i and reports it if it fails again.
+            int n = Libc.sendmmsg(_fd, batch.Headers + i, (uint)(count - i), 0);
+            if (n > 0)
+            {
+                i += n;
+                continue;
+            }
+            int errno = Marshal.GetLastPInvokeError();
+            if (n < 0 && errno == (int)Errno.EINTR)
+                continue;
+            if (n == 0 || errno == (int)Errno.ENOBUFS || errno == (int)Errno.EAGAIN)
+            {
+                dropped++;
+                i++;
+                continue;
+            }
+            ThrowErrno("sendmmsg on " + Interface);
+        }
+        batch.Clear();
+        return dropped;
     }
 
     public void Dispose()
