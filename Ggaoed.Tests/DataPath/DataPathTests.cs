@@ -298,6 +298,38 @@ public class DataPathTests(ITestOutputHelper output)
     }
 
     [RootFact]
+    public void TmpfsFile_WithDirectIo_ServesReadsImmediately_AndWritesThroughAio()
+    {
+        using var veth = new VethPair("dpm", 9000);
+        using var scratch = new Scratch("tmpfs");
+        string disk = "/dev/shm/ggaoed-dp-" + Environment.ProcessId + ".img";
+        File.Copy(scratch.CreateDisk("d.img", DiskSectors, seed: 45), disk, overwrite: true);
+        try
+        {
+            byte[] model = File.ReadAllBytes(disk);
+            using var target = Start(veth, scratch, veth.TargetIf, new TestDevice("d", disk, 6, 5));
+            Assert.True(target.Device("d").Store.InMemory);
+            using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
+            AoeTarget t = Initiator.Find(Initiator.Discover(client, 1), 6, 5);
+
+            var load = new ModelCheckedLoad([new TargetPath(client.Socket, t)], model, depth: 32, maxSectors: 17, seed: 46);
+            ModelResult r = load.Run(3000, TimeSpan.FromSeconds(60));
+            Assert.True(r.Failures.Count == 0, r.ToString());
+
+            target.Stop();
+            AssertFileEquals(model, disk);
+            StorageCounters c = target.Device("d").Engine.Counters;
+            output.WriteLine($"{r}; direct {target.Device("d").Store.DirectIo}, reads {c.ReadRequests}, immediate {c.ImmediateReads}, writes {c.WriteRequests}");
+            Assert.True(c.ImmediateReads > 0, "no read was served immediately");
+            Assert.True(c.WriteRequests > 0 && c.IocbsSubmitted > 0);
+        }
+        finally
+        {
+            File.Delete(disk);
+        }
+    }
+
+    [RootFact]
     public void TxRefusedByTheQdisc_IsSentOnTheNextKick_NotLost()
     {
         using var veth = new VethPair("dpt");

@@ -33,6 +33,38 @@ public class BackingStoreTests
     }
 
     [Fact]
+    public void FilesOnTmpfs_AreInMemory_FilesOnADisk_AreNot()
+    {
+        using var onDisk = new TempStore(4096);
+        using (BackingStore s = BackingStore.Open(onDisk.FilePath, readOnly: true, directIo: true))
+            Assert.False(s.InMemory);
+
+        Assert.Equal("tmpfs", FileSystemType("/dev/shm"));
+        string path = "/dev/shm/ggaoed-inmemory-" + System.Environment.ProcessId + ".img";
+        File.WriteAllBytes(path, new byte[4096]);
+        try
+        {
+            using BackingStore s = BackingStore.Open(path, readOnly: true, directIo: true);
+            Assert.True(s.InMemory);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    private static string FileSystemType(string mountPoint)
+    {
+        foreach (string line in File.ReadAllLines("/proc/self/mounts"))
+        {
+            string[] f = line.Split(' ');
+            if (f.Length > 2 && f[1] == mountPoint)
+                return f[2];
+        }
+        return "";
+    }
+
+    [Fact]
     public void MissingFile_FailsWithPathAndErrnoText()
     {
         var ex = Assert.Throws<StorageException>(() => BackingStore.Open("/nonexistent/ggaoed/disk.img", false, true));

@@ -299,7 +299,7 @@ internal sealed class ControlCommands : IControlCommands
         DeviceMetric("ggaoed_device_write_requests_total", "counter", "ATA write requests completed.", f => f.WriteRequests);
         DeviceMetric("ggaoed_device_write_sectors_total", "counter", "512-byte sectors written.", f => f.WriteSectors);
         DeviceMetric("ggaoed_device_merged_requests_total", "counter", "Requests that shared an iocb with others.", f => f.MergedRequests);
-        DeviceMetric("ggaoed_device_immediate_reads_total", "counter", "Reads of a buffered store served at once by pread, without AIO.", f => f.ImmediateReads);
+        DeviceMetric("ggaoed_device_immediate_reads_total", "counter", "Reads served at once by pread, without AIO (buffered or in-memory stores).", f => f.ImmediateReads);
         DeviceMetric("ggaoed_device_iocbs_total", "counter", "iocbs handed to the kernel.", f => f.Iocbs);
         DeviceMetric("ggaoed_device_errors_total", "counter", "Requests that failed with an I/O error.", f => f.Errors);
         DeviceMetric("ggaoed_device_queue_full_drops_total", "counter", "Requests dropped because the queue was full.", f => f.QueueFullDrops);

@@ -57,7 +57,7 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
                 MergeDelayNanos = (long)(config.MergeDelay * 1e9),
                 MaxDelayNanos = (long)(config.MaxDelay * 1e9),
                 EdgeTriggeredEventFd = true, // TargetDaemon registers the eventfd with EPOLLET
-                ImmediateReads = !Store.DirectIo,
+                ImmediateReads = !Store.DirectIo || Store.InMemory,
             });
         }
         catch
@@ -138,7 +138,7 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
         // trace-io: one line per request, at Info so it shows without -d (the admin asked for it).
         if (Config.TraceIo)
             Log.Info($"{Name}: {io.Kind} lba {io.Lba} sectors {io.SectorCount} tag 0x{io.Tag:x8} from {io.Source}");
-        // A buffered store's read is served now, straight into a TX frame (see AioEngineOptions.ImmediateReads).
+        // A read the kernel would do synchronously anyway is served now, straight into a TX frame (see AioEngineOptions.ImmediateReads).
         if (io.Kind == AoeIoKind.Read && Engine.CanReadNow && port.TrySendImmediateRead(io, Engine))
             return true;
         if (!Engine.TryAcquireSlot(out int slot))

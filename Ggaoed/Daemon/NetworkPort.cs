@@ -160,7 +160,7 @@ internal sealed class NetworkPort : IEventHandler, IDisposable
     }
 
     /// <summary>
-    /// Answers a read of a buffered store at once: pread straight into the payload of a TX frame, so
+    /// Answers a read of a buffered or in-memory store at once: pread straight into the payload of a TX frame, so
     /// the data is copied once (page cache to frame) and no iocb, completion or slot is involved.
     /// False when replies are waiting for TX frames (they go first), no frame is free, or the read
     /// failed or came back short; the caller then queues it through AIO as usual.

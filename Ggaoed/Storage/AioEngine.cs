@@ -44,7 +44,8 @@ public readonly struct AioEngineOptions
     public bool EdgeTriggeredEventFd { get; init; }
 
     /// <summary>
-    /// Allow <see cref="AioEngine{TKernel}.TryReadNow"/>: set for buffered stores (no O_DIRECT) only.
+    /// Allow <see cref="AioEngine{TKernel}.TryReadNow"/>: set only for stores whose reads the kernel
+    /// does synchronously anyway: buffered stores (no O_DIRECT) and files on memory file systems.
     /// Linux AIO is asynchronous for O_DIRECT alone: a buffered read runs to the end inside io_submit
     /// (fs/aio.c aio_read calls the file's read_iter synchronously, waiting for the page cache), so a
     /// plain pread blocks the reactor no longer than the AIO path already does, and saves the iocb,
@@ -331,7 +332,7 @@ public sealed unsafe class AioEngine<TKernel> : IDisposable where TKernel : stru
         _blockedByConflicts = false;
     }
 
-    /// <summary>True when <see cref="TryReadNow"/> may serve reads (a buffered store and no write or flush outstanding).</summary>
+    /// <summary>True when <see cref="TryReadNow"/> may serve reads (<see cref="AioEngineOptions.ImmediateReads"/> and no write or flush outstanding).</summary>
     public bool CanReadNow => _immediateReads && _writesOutstanding == 0;
 
     /// <summary>

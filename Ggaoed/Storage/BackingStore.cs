@@ -46,8 +46,9 @@ public sealed unsafe class BackingStore : IDisposable
 
     private int _fd;
 
-    private BackingStore(string path, int fd, bool readOnly, bool blockDevice, long sizeBytes, int logicalBlockSize, bool directIo, DirectIoFallback fallback)
+    private BackingStore(string path, int fd, bool readOnly, bool blockDevice, long sizeBytes, int logicalBlockSize, bool directIo, DirectIoFallback fallback, bool inMemory)
     {
+        InMemory = inMemory;
         Path = path;
         _fd = fd;
         ReadOnly = readOnly;
@@ -77,6 +78,13 @@ public sealed unsafe class BackingStore : IDisposable
     public bool DirectIo { get; }
 
     public DirectIoFallback Fallback { get; }
+
+    /// <summary>
+    /// The file lives on a memory file system (tmpfs, ramfs, hugetlbfs): there is no device behind it,
+    /// so every read, O_DIRECT or not, is a copy the kernel does synchronously (tmpfs accepts O_DIRECT
+    /// since Linux 6.6 but still copies inside the call).
+    /// </summary>
+    public bool InMemory { get; }
 
     /// <summary>
     /// Opens <paramref name="path"/> (a regular file or a block device) close-on-exec, read-write or
@@ -136,7 +144,11 @@ public sealed unsafe class BackingStore : IDisposable
                 if (fl < 0 || Libc.fcntl(fd, Libc.F_SETFL, fl & ~Libc.O_DIRECT) < 0)
                     throw Fail(path, "fcntl (clearing O_DIRECT)", Marshal.GetLastPInvokeError());
             }
-            return new BackingStore(path, fd, readOnly, blockDevice, size, blockSize, direct, fallback);
+            bool inMemory = false;
+            statfs fs;
+            if (!blockDevice && Libc.fstatfs(fd, &fs) == 0)
+                inMemory = fs.f_type is FsMagic.TMPFS_MAGIC or FsMagic.RAMFS_MAGIC or FsMagic.HUGETLBFS_MAGIC;
+            return new BackingStore(path, fd, readOnly, blockDevice, size, blockSize, direct, fallback, inMemory);
         }
         catch
         {

@@ -17,7 +17,7 @@ public struct StorageCounters
     /// <summary>Flushes completed successfully (by FDSYNC or the synchronous fallback).</summary>
     public long Flushes;
 
-    /// <summary>Reads of a buffered store served at once with pread (counted in ReadRequests too).</summary>
+    /// <summary>Reads of a buffered or in-memory store served at once with pread (counted in ReadRequests too).</summary>
     public long ImmediateReads;
 
     /// <summary>Immediate reads that failed or came back short; they were redone through AIO, which reports the error.</summary>

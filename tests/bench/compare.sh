@@ -13,6 +13,7 @@
 #        REPEAT=1         rounds per MTU; each round runs every target once, in a rotated order, so
 #                         the targets share the machine's noise; the table shows medians over rounds
 #                         (ratios: the median of each round's ratio)
+#        BENCH_ARGS="..." extra arguments for every ggaoectl bench run (e.g. --spin: the generator busy-polls)
 #        NICE=n           run target and generator at this nice level (e.g. -10): on a shared machine
 #                         the other load then steals fewer time slices from the measurement
 set -euo pipefail
@@ -85,7 +86,7 @@ for mtu in $MTUS; do
                 args=${w#*:}
                 cpu0=$(cpu_ticks "$TPID")
                 # shellcheck disable=SC2086
-                if json=$(ip netns exec $NS_I nice -n "$NICE" taskset -c 1 $GGAOECTL bench $IF_I --target 1.1 $args --duration "$DURATION" --json); then :; fi
+                if json=$(ip netns exec $NS_I nice -n "$NICE" taskset -c 1 $GGAOECTL bench $IF_I --target 1.1 $args ${BENCH_ARGS:-} --duration "$DURATION" --json); then :; fi
                 if [ -n "$json" ]; then
                     echo "$json" | jq -c --arg t "$target" --arg w "$name" --argjson m "$mtu" --argjson r "$rep" --argjson c "$(( $(cpu_ticks "$TPID") - cpu0 ))" --argjson hz "$(getconf CLK_TCK)" \
                         '. + {name: $t, workload: $w, mtu: $m, round: $r, target_cpu_s: ($c / $hz),

@@ -13,6 +13,7 @@
 # env:   GGAOED=path (default build/publish/ggaoed)  DIR=/var/tmp  MTU=9000  DURATION=5  REPEAT=3
 #        SECTORS=n (default: the most one frame holds, 17 at MTU 9000)  OUT=build/bench-prod
 #        NICE=n (e.g. -10: targets, generator and fio at that nice level; see compare.sh)
+#        BENCH_ARGS="..." extra arguments for every ggaoectl bench run (e.g. --spin: the generator busy-polls)
 #        DEPTH=16 (the AoE generator's queue depth; fio stays at 16)
 set -euo pipefail
 
@@ -109,7 +110,7 @@ for rep in $(seq "$REPEAT"); do
         for w in "${WORKLOADS[@]}"; do
             before=$(disk_stat)
             if json=$(ip netns exec $NS_I nice -n "$NICE" taskset -c 1 $GGAOECTL bench $IF_I --target 1.1 --depth "$DEPTH" --sectors "$SECTORS" \
-                    --rw "${w#*:}" --duration "$DURATION" --json); then :; fi
+                    --rw "${w#*:}" --duration "$DURATION" ${BENCH_ARGS:-} --json); then :; fi
             disk=$(disk_delta "$before" "$(disk_stat)")
             [ -n "$json" ] && echo "$json" | jq -c --arg t "$who" --arg w "${w%%:*}" --argjson r "$rep" --argjson d "$disk" '. + {name: $t, workload: $w, round: $r, disk: $d}' >> "$RESULTS"
         done
