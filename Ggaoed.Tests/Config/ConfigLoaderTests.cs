@@ -48,6 +48,7 @@ public class ConfigLoaderTests
         Assert.Equal(0, d.ReceiveBufferSizeKiB);
         Assert.Equal(0.01, d.MaxDelay);
         Assert.Equal(0.0, d.MergeDelay);
+        Assert.Equal(0, d.BusyPollMicroseconds);
         Assert.Empty(r.Config.Devices);
         Assert.Empty(r.Config.InterfaceGroups);
     }
@@ -57,10 +58,11 @@ public class ConfigLoaderTests
     {
         string text = "[defaults]\nqueue-length = 128\ninterfaces = eth*, vif*\ndirect-io = false\ntrace-io = true\n"
             + "pid-file = /run/g.pid\ncontrol-socket = /run/g.sock\nstate-directory = /var/lib/g\nring-buffer-size = 8192\n"
-            + "send-buffer-size = 512\nreceive-buffer-size = 1024\nmax-delay = 0.05\nmerge-delay = 0.002\n";
+            + "send-buffer-size = 512\nreceive-buffer-size = 1024\nmax-delay = 0.05\nmerge-delay = 0.002\nbusy-poll = 50\n";
         ConfigLoadResult r = Load(text);
         Assert.Empty(Errors(r));
         DefaultsConfig d = r.Config!.Defaults;
+        Assert.Equal(50, d.BusyPollMicroseconds);
         Assert.Equal(128, d.QueueLength);
         Assert.Equal(new[] { "eth*", "vif*" }, d.Interfaces);
         Assert.False(d.DirectIo);
@@ -74,6 +76,22 @@ public class ConfigLoaderTests
         Assert.Equal(0.05, d.MaxDelay);
         Assert.Equal(0.002, d.MergeDelay);
         Assert.Equal(new SourceLocation("g.conf", 1), d.Location);
+    }
+
+    [Theory]
+    [InlineData("1001", "g.conf:2: busy-poll: 1001 is out of range: use a whole number from 0 to 1000 (microseconds; 0 turns polling off)")]
+    [InlineData("fast", "g.conf:2: busy-poll: 'fast' is not a whole number: use a whole number from 0 to 1000 (microseconds; 0 turns polling off)")]
+    public void BadBusyPoll_IsReportedWithFileAndLine(string value, string expected)
+    {
+        ConfigLoadResult r = Load("[defaults]\nbusy-poll = " + value + "\n");
+        Assert.Contains(expected, Errors(r));
+    }
+
+    [Fact]
+    public void BusyPoll_IsADefaultsKeyOnly()
+    {
+        ConfigLoadResult r = Load("[d0]\npath = /dev/null\nshelf = 1\nslot = 1\nbusy-poll = 10\n");
+        Assert.Contains(Errors(r), e => e.StartsWith("g.conf:5: ", StringComparison.Ordinal) && e.Contains("busy-poll"));
     }
 
     [Fact]
@@ -181,8 +199,8 @@ public class ConfigLoaderTests
     public void UnknownKey_InEachKindOfGroup()
     {
         AssertErrors("[defaults]\nqueue-lenght = 3\nmtu = 1500\n[eth0]\nshelff = 1\nqueue-length = 3\n[d]\npath = /srv/a\nshelf = 1\nslot = 1\ninterfaces = e\nmtu = 9000\npid-file = /x\n",
-            "g.conf:2: queue-lenght: unknown key in [defaults]: use one of queue-length, interfaces, direct-io, trace-io, pid-file, control-socket, state-directory, ring-buffer-size, send-buffer-size, receive-buffer-size, max-delay, merge-delay",
-            "g.conf:3: mtu: unknown key in [defaults]: use one of queue-length, interfaces, direct-io, trace-io, pid-file, control-socket, state-directory, ring-buffer-size, send-buffer-size, receive-buffer-size, max-delay, merge-delay",
+            "g.conf:2: queue-lenght: unknown key in [defaults]: use one of queue-length, interfaces, direct-io, trace-io, pid-file, control-socket, state-directory, ring-buffer-size, send-buffer-size, receive-buffer-size, max-delay, merge-delay, busy-poll",
+            "g.conf:3: mtu: unknown key in [defaults]: use one of queue-length, interfaces, direct-io, trace-io, pid-file, control-socket, state-directory, ring-buffer-size, send-buffer-size, receive-buffer-size, max-delay, merge-delay, busy-poll",
             "g.conf:4: [eth0]: has device keys (queue-length at line 6) but neither path nor uuid: add path or uuid to export a device",
             "g.conf:12: mtu: unknown key in a device group (it belongs in an interface group): use one of path, uuid, shelf, slot, direct-io, queue-length, interfaces, trace-io, max-delay, merge-delay, broadcast, read-only, accept, deny",
             "g.conf:13: pid-file: unknown key in a device group (it belongs in [defaults]): use one of path, uuid, shelf, slot, direct-io, queue-length, interfaces, trace-io, max-delay, merge-delay, broadcast, read-only, accept, deny");
@@ -339,7 +357,7 @@ public class ConfigLoaderTests
         {
             "g.conf:1: syntax error: expected [group], key = value, or a # comment",
             "g.conf:3: queue-length: 0 is out of range: use a whole number from 2 to 1024 (Linux needs at least 2; each device reserves about twice this much of fs.aio-max-nr)",
-            "g.conf:4: bogus: unknown key in [defaults]: use one of queue-length, interfaces, direct-io, trace-io, pid-file, control-socket, state-directory, ring-buffer-size, send-buffer-size, receive-buffer-size, max-delay, merge-delay",
+            "g.conf:4: bogus: unknown key in [defaults]: use one of queue-length, interfaces, direct-io, trace-io, pid-file, control-socket, state-directory, ring-buffer-size, send-buffer-size, receive-buffer-size, max-delay, merge-delay, busy-poll",
             "g.conf:6: path: /srv/none does not exist: create it or correct the path",
             "g.conf:7: shelf: 'x' is not a whole number: use a whole number from 0 to 65535",
             "g.conf:10: accept: '12:34' is not a valid MAC address: write six hex bytes separated by colons, like 00:1b:21:0a:bc:de",

@@ -33,6 +33,54 @@ public class ReactorTests
         Assert.Equal(2, c.Turns);
     }
 
+    private sealed class Advisor : IBusyPollAdvisor
+    {
+        public bool Expect;
+        public bool ExpectsEventSoon => Expect;
+    }
+
+    [Fact]
+    public void BusyPoll_FindsAnEventThatArrivesWhilePolling_WithoutSleeping()
+    {
+        using var reactor = new Reactor();
+        var c = new Counter();
+        reactor.Add(c.Fd.Fd, Libc.EPOLLIN, c);
+        var advisor = new Advisor { Expect = true };
+        reactor.PollAdvisor = advisor;
+        reactor.BusyPollTicks = System.Diagnostics.Stopwatch.Frequency; // a second: the event comes long before
+
+        using var signaller = new Timer(_ => c.Fd.Signal(), null, 20, Timeout.Infinite);
+        Assert.Equal(1, reactor.RunOnce(-1));
+        Assert.Equal(1, c.Events);
+        Assert.Equal(1, reactor.BusyPollHits);
+        Assert.Equal(0, reactor.BusyPollMisses);
+    }
+
+    [Fact]
+    public void BusyPoll_RunsOut_ThenSleeps_AndIsSkippedWhenNothingIsExpected()
+    {
+        using var reactor = new Reactor();
+        var c = new Counter();
+        reactor.Add(c.Fd.Fd, Libc.EPOLLIN, c);
+        var advisor = new Advisor { Expect = true };
+        reactor.PollAdvisor = advisor;
+        reactor.BusyPollTicks = System.Diagnostics.Stopwatch.Frequency / 10_000; // 100 µs
+
+        Assert.Equal(0, reactor.RunOnce(5)); // polls 100 µs, then sleeps 5 ms: nothing came
+        Assert.Equal(0, reactor.BusyPollHits);
+        Assert.Equal(1, reactor.BusyPollMisses);
+
+        advisor.Expect = false; // no I/O in flight: straight to sleep, and the event is found by epoll_wait
+        c.Fd.Signal();
+        Assert.Equal(1, reactor.RunOnce(1000));
+        Assert.Equal(0, reactor.BusyPollHits);
+        Assert.Equal(1, reactor.BusyPollMisses);
+
+        advisor.Expect = true; // a zero timeout never polls (it is a poll already)
+        Assert.Equal(0, reactor.RunOnce(0));
+        Assert.Equal(1, reactor.BusyPollMisses);
+    }
+
     [Fact]
     public void RemovedRegistration_ReceivesNoMoreEvents_AndItsSlotIsReused()
     {

@@ -330,6 +330,29 @@ public class DataPathTests(ITestOutputHelper output)
     }
 
     [RootFact]
+    public void BusyPoll_CatchesDiskCompletionsWithoutSleeping_AndServesCheckedIo()
+    {
+        using var veth = new VethPair("dpp");
+        using var scratch = new Scratch("busypoll");
+        string disk = scratch.CreateDisk("d.img", DiskSectors, seed: 47);
+        byte[] model = File.ReadAllBytes(disk);
+        using var target = Start(veth, scratch, veth.TargetIf, "busy-poll = 1000", new TestDevice("d", disk, 6, 6));
+        Assert.True(target.Device("d").Store.DirectIo, "the test needs O_DIRECT (I/O in flight at the disk)");
+        using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
+        AoeTarget t = Initiator.Find(Initiator.Discover(client, 1), 6, 6);
+
+        var load = new ModelCheckedLoad([new TargetPath(client.Socket, t)], model, depth: 8, maxSectors: 2, seed: 48);
+        ModelResult r = load.Run(1000, TimeSpan.FromSeconds(60));
+        Assert.True(r.Failures.Count == 0, r.ToString());
+
+        target.Stop();
+        AssertFileEquals(model, disk);
+        Reactor reactor = target.Daemon.Reactor;
+        output.WriteLine($"{r}; busy-poll hits {reactor.BusyPollHits}, misses {reactor.BusyPollMisses}, turns {reactor.Turns}");
+        Assert.True(reactor.BusyPollHits > 0, "no completion was found by polling");
+    }
+
+    [RootFact]
     public void TxRefusedByTheQdisc_IsSentOnTheNextKick_NotLost()
     {
         using var veth = new VethPair("dpt");

@@ -271,6 +271,13 @@ internal sealed class ControlCommands : IControlCommands
                 w.WriteEndObject();
             }
             w.WriteEndArray();
+            Reactor reactor = _daemon.Reactor;
+            w.WriteStartObject("reactor");
+            w.WriteNumber("turns", reactor.Turns);
+            w.WriteNumber("busy_poll_us", _daemon.Config.Defaults.BusyPollMicroseconds);
+            w.WriteNumber("busy_poll_hits", reactor.BusyPollHits);
+            w.WriteNumber("busy_poll_misses", reactor.BusyPollMisses);
+            w.WriteEndObject();
             w.WriteEndObject();
         });
     }

@@ -80,6 +80,7 @@ internal sealed partial class TargetDaemon
             }
 
             _config = next;
+            ApplyBusyPoll(next.Defaults);
             foreach (NetworkPort? p in _ports)
                 if (p != null && !next.IsInterfaceWanted(p.Name))
                 {

@@ -17,7 +17,7 @@ namespace Ggaoed.Daemon;
 /// the interfaces they are served on. Everything here runs on the reactor thread; the only other threads
 /// are the runtime's signal dispatcher, which just sets a flag and signals the wake eventfd.
 /// </summary>
-internal sealed partial class TargetDaemon : ITurnHandler, IDisposable
+internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDisposable
 {
     /// <summary>
     /// Slot buffers are sized for this MTU at least (17 sectors at 9000): enough for every jumbo-frame
@@ -70,6 +70,24 @@ internal sealed partial class TargetDaemon : ITurnHandler, IDisposable
 
     public string StateDirectory => _config.Defaults.StateDirectory;
     public Reactor Reactor => _reactor;
+
+    private void ApplyBusyPoll(DefaultsConfig d)
+        => _reactor.BusyPollTicks = d.BusyPollMicroseconds * System.Diagnostics.Stopwatch.Frequency / 1_000_000;
+
+    /// <summary>Busy polling pays off only while the kernel owes us a completion.</summary>
+    public bool ExpectsEventSoon
+    {
+        get
+        {
+            for (int i = 0; i < _devices.Count; i++)
+                if (_devices[i].Engine.InFlightCount > 0)
+                    return true;
+            for (int i = 0; i < _retiring.Count; i++)
+                if (_retiring[i].Engine.InFlightCount > 0)
+                    return true;
+            return false;
+        }
+    }
     public IReadOnlyList<ExportedDevice> Devices => _devices;
     public GgaoedConfig Config => _config;
 
@@ -124,6 +142,8 @@ internal sealed partial class TargetDaemon : ITurnHandler, IDisposable
         _timerHandler = new TimerHandler(this);
         _reactor.Add(_timer.Fd, Libc.EPOLLIN, _timerHandler);
         _reactor.AddTurnHandler(this);
+        _reactor.PollAdvisor = this;
+        ApplyBusyPoll(_config.Defaults);
 
         foreach (DeviceConfig dc in _config.Devices)
             AddDevice(OpenDevice(dc));

@@ -21,6 +21,7 @@ public static class ConfigKeys
     public const string ReceiveBufferSize = "receive-buffer-size";
     public const string MaxDelay = "max-delay";
     public const string MergeDelay = "merge-delay";
+    public const string BusyPoll = "busy-poll";
     public const string Mtu = "mtu";
     public const string Path = "path";
     public const string Uuid = "uuid";
@@ -34,7 +35,7 @@ public static class ConfigKeys
     public static readonly string[] Defaults =
     [
         QueueLength, Interfaces, DirectIo, TraceIo, PidFile, ControlSocket, StateDirectory,
-        RingBufferSize, SendBufferSize, ReceiveBufferSize, MaxDelay, MergeDelay,
+        RingBufferSize, SendBufferSize, ReceiveBufferSize, MaxDelay, MergeDelay, BusyPoll,
     ];
 
     public static readonly string[] Interface = [Mtu, RingBufferSize, SendBufferSize, ReceiveBufferSize];

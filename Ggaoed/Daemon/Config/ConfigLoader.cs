@@ -283,6 +283,10 @@ public static class ConfigLoader
                     case ConfigKeys.MergeDelay:
                         if (Delay(e) is double mg) d = d with { MergeDelay = mg };
                         break;
+                    case ConfigKeys.BusyPoll:
+                        if (Int(e, 0, DefaultsConfig.MaxBusyPollMicroseconds, "microseconds; 0 turns polling off") is int bp)
+                            d = d with { BusyPollMicroseconds = bp };
+                        break;
                     default:
                         UnknownKey(e, "[defaults]", ConfigKeys.Defaults);
                         break;

@@ -25,6 +25,8 @@ public sealed record DefaultsConfig
     public const int MaxBufferSizeKiB = 1024 * 1024;
     public const double DefaultMaxDelay = 0.01;
     public const double MaxDelayLimit = 1.0;
+    /// <summary>busy-poll bound: a millisecond; longer gaps are idle, not "the disk is about to answer".</summary>
+    public const int MaxBusyPollMicroseconds = 1000;
 
     public int QueueLength { get; init; } = DefaultQueueLength;
     /// <summary>Interface name patterns (<see cref="GlobPattern"/>); empty means none.</summary>
@@ -44,6 +46,12 @@ public sealed record DefaultsConfig
     public double MaxDelay { get; init; } = DefaultMaxDelay;
     /// <summary>Seconds to wait for an adjacent request to merge with; 0 = submit at the end of the loop turn.</summary>
     public double MergeDelay { get; init; }
+    /// <summary>
+    /// Microseconds the reactor keeps polling (epoll_wait with a zero timeout) before it sleeps, while
+    /// I/O is in flight at the kernel; 0 = always sleep. Trades a CPU for the wake-up latency of an
+    /// idle one (deep C-states, or a halted vCPU: tens of µs per completion).
+    /// </summary>
+    public int BusyPollMicroseconds { get; init; }
     public SourceLocation Location { get; init; }
 }
 
