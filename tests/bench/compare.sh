@@ -13,6 +13,7 @@
 #        REPEAT=1         rounds per MTU; each round runs every target once, in a rotated order, so
 #                         the targets share the machine's noise; the table shows medians over rounds
 #                         (ratios: the median of each round's ratio)
+#        GGAOED_DEFAULTS="..." more [defaults] lines for the daemon (e.g. "busy-poll = 200"; \n separates lines)
 #        BENCH_ARGS="..." extra arguments for every ggaoectl bench run (e.g. --spin: the generator busy-polls)
 #        NICE=n           run target and generator at this nice level (e.g. -10): on a shared machine
 #                         the other load then steals fewer time slices from the measurement

@@ -5,7 +5,7 @@
 #   fio     local baseline on the file itself: --direct=1 --ioengine=libaio --iodepth=16
 #   ggaoed  the published daemon with direct-io = true, through AoE over a veth pair (ggaoectl bench)
 #   vblade  Debian's vblade -d (O_DIRECT), same path
-# The AoE targets run on CPU 0 and the generator on CPU 1 (as in compare.sh); fio runs on CPU 1.
+# The AoE targets run on CPU 0 and the generator on CPU 1 (as in compare.sh); fio runs on CPU 0 (FIO_CPU).
 # Rounds rotate the order of the three so they share the machine's noise; the table shows medians and
 # the median of each round's ratio to fio.
 #
@@ -13,6 +13,7 @@
 # env:   GGAOED=path (default build/publish/ggaoed)  DIR=/var/tmp  MTU=9000  DURATION=5  REPEAT=3
 #        SECTORS=n (default: the most one frame holds, 17 at MTU 9000)  OUT=build/bench-prod
 #        NICE=n (e.g. -10: targets, generator and fio at that nice level; see compare.sh)
+#        GGAOED_DEFAULTS="..." more [defaults] lines for the daemon (e.g. "busy-poll = 200"; \n separates lines)
 #        BENCH_ARGS="..." extra arguments for every ggaoectl bench run (e.g. --spin: the generator busy-polls)
 #        DEPTH=16 (the AoE generator's queue depth; fio stays at 16)
 set -euo pipefail
@@ -28,6 +29,10 @@ DURATION=${DURATION:-5}
 REPEAT=${REPEAT:-3}
 NICE=${NICE:-0}
 DEPTH=${DEPTH:-16}
+# fio runs on the target's CPU by default: where the I/O is submitted matters on its own here (the
+# disk's interrupts all land on CPU 1, and fio gets 10-15 % more from CPU 1 than from CPU 0), so the
+# ceiling comes from the same CPU the AoE targets submit from. FIO_CPU=1 shows the other placement.
+FIO_CPU=${FIO_CPU:-0}
 SECTORS=${SECTORS:-$(( (MTU - 36) / 512 ))}
 BS=$(( SECTORS * 512 ))
 OUT=${OUT:-build/bench-prod}
@@ -57,7 +62,7 @@ bench_setup_link "$MTU"
 
 WORKLOADS=("q16-randread:randread" "q16-randwrite:randwrite" "q16-seqwrite:write")
 
-echo "production case: 1 GiB file on $(df --output=fstype "$DIR" | tail -1) ($DIR), O_DIRECT, ${BS}-byte requests, fio q16, AoE q$DEPTH, ${DURATION}s per run, $REPEAT rounds"
+echo "production case: 1 GiB file on $(df --output=fstype "$DIR" | tail -1) ($DIR), O_DIRECT, ${BS}-byte requests, fio q16 on CPU $FIO_CPU, AoE q$DEPTH, ${DURATION}s per run, $REPEAT rounds${BENCH_ARGS:+, generator $BENCH_ARGS}${GGAOED_DEFAULTS:+, ggaoed $GGAOED_DEFAULTS}"
 fallocate -l 1G "$IMG"
 # Written once so reads hit allocated, written extents (fallocate leaves unwritten extents, which
 # read as zeros without touching the disk).
@@ -86,7 +91,7 @@ disk_delta() { # before after -> JSON {depth, busy, await_us}
 
 run_fio() {
     local rw=$1
-    nice -n "$NICE" taskset -c 1 fio --name=local --filename="$IMG" --direct=1 --ioengine=libaio --iodepth=16 \
+    nice -n "$NICE" taskset -c "$FIO_CPU" fio --name=local --filename="$IMG" --direct=1 --ioengine=libaio --iodepth=16 \
         --rw="$rw" --bs="$BS" --size=1G --time_based --runtime="$DURATION" --output-format=json 2>/dev/null |
         jq -c --arg rw "$rw" '.jobs[0] | (if $rw == "randread" then .read else .write end) |
             {iops: (.iops | round), lat_us: {avg: (.lat_ns.mean / 1000), p50: (.clat_ns.percentile["50.000000"] / 1000), p99: (.clat_ns.percentile["99.000000"] / 1000)}}'
@@ -114,6 +119,8 @@ for rep in $(seq "$REPEAT"); do
             disk=$(disk_delta "$before" "$(disk_stat)")
             [ -n "$json" ] && echo "$json" | jq -c --arg t "$who" --arg w "${w%%:*}" --argjson r "$rep" --argjson d "$disk" '. + {name: $t, workload: $w, round: $r, disk: $d}' >> "$RESULTS"
         done
+        # shellcheck disable=SC2086 # GGAOECTL is a command prefix
+        [ "$who" = ggaoed ] && { $GGAOECTL -s "$OUT/ggaoed.sock" --json stats > "$OUT/ggaoed-stats-$rep.json" 2>/dev/null || true; }
         bench_stop_target
     done
 done
@@ -137,11 +144,13 @@ jq -rs '
 echo "(medians over rounds; ratios: the median of each round's ratio)"
 if [ -n "$DISK" ]; then
     echo
-    echo "what the disk ($DISK) saw: requests in flight on average / busy fraction / service time in us"
+    # The stat window also holds the tool's start-up (the generator's discovery), so depth and busy
+    # are diluted by it; the service time (ticks per request) is not. In flight = IOPS x service time.
+    echo "what the disk ($DISK) saw: service time per request in us / requests in flight at the disk (IOPS x service time)"
     jq -rs '
       def med: sort | if length == 0 then null else .[(length - 1) / 2 | floor] end;
       def cell(n): map(select(.name == n and .disk != null)) | if length == 0 then "-" else
-          "\(map(.disk.depth) | med) / \(map(.disk.busy) | med) / \(map(.disk.await_us) | med)" end;
+          "\(map(.disk.await_us) | med) / \(map(.iops * .disk.await_us / 1e5 | round / 10) | med)" end;
       (group_by(.workload) | sort_by(.[0].workload)) as $rows
       | ["workload", "fio", "ggaoed", "vblade -d"],
         ($rows[] | [.[0].workload, cell("fio"), cell("ggaoed"), cell("vblade")])
