@@ -57,6 +57,25 @@ public class ReactorTests
     }
 
     [Fact]
+    public void BusyPoll_AfterATurnWithEvents_PollsEvenWithNothingInFlight()
+    {
+        using var reactor = new Reactor();
+        var c = new Counter();
+        reactor.Add(c.Fd.Fd, Libc.EPOLLIN, c);
+        reactor.PollAdvisor = new Advisor { Expect = false };
+        reactor.BusyPollTicks = System.Diagnostics.Stopwatch.Frequency;
+
+        c.Fd.Signal();
+        Assert.Equal(1, reactor.RunOnce(1000)); // idle before: no poll, epoll_wait finds it
+        Assert.Equal(0, reactor.BusyPollHits);
+
+        using var signaller = new Timer(_ => c.Fd.Signal(), null, 20, Timeout.Infinite);
+        Assert.Equal(1, reactor.RunOnce(-1)); // the last turn had work: poll for the next event
+        Assert.Equal(1, reactor.BusyPollHits);
+        Assert.Equal(2, c.Events);
+    }
+
+    [Fact]
     public void BusyPoll_RunsOut_ThenSleeps_AndIsSkippedWhenNothingIsExpected()
     {
         using var reactor = new Reactor();

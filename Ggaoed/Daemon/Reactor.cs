@@ -41,6 +41,7 @@ internal sealed unsafe class Reactor : IDisposable
     private ITurnHandler[] _turnHandlers = new ITurnHandler[8];
     private int _turnHandlerCount;
     private bool _stopRequested;
+    private bool _lastTurnHadEvents;
 
     public Reactor()
     {
@@ -55,8 +56,9 @@ internal sealed unsafe class Reactor : IDisposable
     public long Turns { get; private set; }
 
     /// <summary>
-    /// How long (Stopwatch ticks) to poll with a zero timeout before sleeping in epoll_wait, when
-    /// <see cref="PollAdvisor"/> expects an event soon; 0 = never poll (the busy-poll key). An idle CPU
+    /// How long (Stopwatch ticks) to poll with a zero timeout before sleeping in epoll_wait, after a
+    /// turn that had events or while <see cref="PollAdvisor"/> expects one soon; 0 = never poll (the
+    /// busy-poll key). An idle daemon sleeps after one unanswered poll. An idle CPU
     /// takes tens of µs to wake (a deep C-state; a halted vCPU needs the hypervisor), and with a disk
     /// that is paid once per completion, not once per batch as in a local fio run.
     /// </summary>
@@ -152,6 +154,7 @@ internal sealed unsafe class Reactor : IDisposable
                 throw new SystemError("epoll_wait", errno);
             n = 0;
         }
+        _lastTurnHadEvents = n > 0;
         for (int i = 0; i < n; i++)
         {
             ulong data = _events[i].data;
@@ -169,7 +172,9 @@ internal sealed unsafe class Reactor : IDisposable
 
     private int Wait(int timeoutMs)
     {
-        if (BusyPollTicks > 0 && timeoutMs != 0 && PollAdvisor is { ExpectsEventSoon: true })
+        // Poll while the last turn had work (more is likely to follow: the initiator answers our
+        // replies with new requests within tens of µs) or while the kernel owes us a completion.
+        if (BusyPollTicks > 0 && timeoutMs != 0 && (_lastTurnHadEvents || PollAdvisor is { ExpectsEventSoon: true }))
         {
             long deadline = Stopwatch.GetTimestamp() + BusyPollTicks;
             do

@@ -47,8 +47,8 @@ public sealed record DefaultsConfig
     /// <summary>Seconds to wait for an adjacent request to merge with; 0 = submit at the end of the loop turn.</summary>
     public double MergeDelay { get; init; }
     /// <summary>
-    /// Microseconds the reactor keeps polling (epoll_wait with a zero timeout) before it sleeps, while
-    /// I/O is in flight at the kernel; 0 = always sleep. Trades a CPU for the wake-up latency of an
+    /// Microseconds the reactor keeps polling (epoll_wait with a zero timeout) before it sleeps, after
+    /// a turn with events and while I/O is in flight at the kernel; 0 = always sleep. Trades a CPU for the wake-up latency of an
     /// idle one (deep C-states, or a halted vCPU: tens of µs per completion).
     /// </summary>
     public int BusyPollMicroseconds { get; init; }
