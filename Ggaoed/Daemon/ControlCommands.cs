@@ -119,7 +119,7 @@ internal sealed class ControlCommands : IControlCommands
     private readonly record struct DeviceFigures(
         long ReadRequests, long ReadSectors, long WriteRequests, long WriteSectors, long Flushes,
         long MergedRequests, long Iocbs, long SubmitCalls, long Errors, long QueueFullDrops, long ReplyDrops,
-        int QueueDepth, long ImmediateReads);
+        int QueueDepth, long ImmediateReads, long FoldedRetransmits);
 
     private DeviceFigures Figures(ExportedDevice d)
     {
@@ -139,10 +139,11 @@ internal sealed class ControlCommands : IControlCommands
             s.ImmediateReads -= b.Storage.ImmediateReads;
             c.QueueFullDrops -= b.Device.QueueFullDrops;
             c.ReplyDrops -= b.Device.ReplyDrops;
+            c.FoldedRetransmits -= b.Device.FoldedRetransmits;
         }
         return new DeviceFigures(s.ReadRequests, s.ReadSectors, s.WriteRequests, s.WriteSectors, s.Flushes,
             s.MergedRequests, s.IocbsSubmitted, s.SubmitCalls, s.Errors, c.QueueFullDrops, c.ReplyDrops, d.Engine.QueueDepth,
-            s.ImmediateReads);
+            s.ImmediateReads, c.FoldedRetransmits);
     }
 
     private PacketPortCounters PortFigures(NetworkPort p)
@@ -236,6 +237,7 @@ internal sealed class ControlCommands : IControlCommands
                 w.WriteNumber("errors", f.Errors);
                 w.WriteNumber("queue_full_drops", f.QueueFullDrops);
                 w.WriteNumber("reply_drops", f.ReplyDrops);
+                w.WriteNumber("folded_retransmits", f.FoldedRetransmits);
                 w.WriteNumber("queue_depth", f.QueueDepth);
                 w.WriteNumber("queue_length", d.Config.QueueLength);
                 AoeTargetCounters aoe = d.Target.Counters;
@@ -309,6 +311,7 @@ internal sealed class ControlCommands : IControlCommands
         DeviceMetric("ggaoed_device_immediate_reads_total", "counter", "Reads served at once by pread, without AIO (buffered or in-memory stores).", f => f.ImmediateReads);
         DeviceMetric("ggaoed_device_iocbs_total", "counter", "iocbs handed to the kernel.", f => f.Iocbs);
         DeviceMetric("ggaoed_device_errors_total", "counter", "Requests that failed with an I/O error.", f => f.Errors);
+        DeviceMetric("ggaoed_device_folded_retransmits_total", "counter", "Retransmits folded into the same request still at the disk.", f => f.FoldedRetransmits);
         DeviceMetric("ggaoed_device_queue_full_drops_total", "counter", "Requests dropped because the queue was full.", f => f.QueueFullDrops);
         DeviceMetric("ggaoed_device_queue_depth", "gauge", "Requests queued or in the kernel.", f => f.QueueDepth);
         Family("ggaoed_device_denied_total", "counter", "Requests ignored by ACL, MAC mask or reservation.");

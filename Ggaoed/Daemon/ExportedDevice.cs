@@ -17,6 +17,9 @@ internal struct DeviceCounters
     public long IoErrors;
     /// <summary>Requests refused before any I/O because they asked for more than a slot holds.</summary>
     public long Oversized;
+    /// <summary>Retransmits (same initiator, command, sectors and data, new tag) of a request still
+    /// queued or at the disk, folded into it instead of doing the I/O twice.</summary>
+    public long FoldedRetransmits;
 }
 
 /// <summary>
@@ -32,6 +35,20 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
     private readonly int[] _slotPortGeneration;
     private readonly byte[] _slotStatus;
     private readonly byte[] _slotError;
+    // Slots holding a request (acquired until released), for the retransmit check: a dense list
+    // and each slot's position in it, so adding and removing are O(1) and the scan sees only these.
+    private readonly int[] _held;
+    private readonly int[] _heldIndex;
+    private readonly long[] _heldSince;   // Stopwatch timestamp of acceptance
+    private int _heldCount;
+
+    /// <summary>
+    /// A request must have been held this long before a duplicate counts as its retransmit. Linux
+    /// retransmits only from its 100 ms retransmit timer (AOE-NOTES 3.3); a duplicate that comes
+    /// sooner is a second, concurrent request for the same sectors (two readers of one block), which
+    /// must get its own answer: folding it would leave one tag unanswered until it timed out.
+    /// </summary>
+    private static readonly long RetransmitMinAgeTicks = System.Diagnostics.Stopwatch.Frequency / 100;
     private LogLimiter _ioErrorLimiter;
 
     public DeviceCounters Counters;
@@ -70,6 +87,9 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
         _slotPortGeneration = new int[config.QueueLength];
         _slotStatus = new byte[config.QueueLength];
         _slotError = new byte[config.QueueLength];
+        _held = new int[config.QueueLength];
+        _heldIndex = new int[config.QueueLength];
+        _heldSince = new long[config.QueueLength];
     }
 
     public DeviceConfig Config { get; private set; }
@@ -135,6 +155,8 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
             Counters.Oversized++;
             return false;
         }
+        if (_heldCount > 0 && TryFoldRetransmit(io, frame, port))
+            return true;
         // trace-io: one line per request, at Info so it shows without -d (the admin asked for it).
         if (Config.TraceIo)
             Log.Info($"{Name}: {io.Kind} lba {io.Lba} sectors {io.SectorCount} tag 0x{io.Tag:x8} from {io.Source}");
@@ -147,6 +169,9 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
             return false;
         }
         _requests[slot] = io;
+        _heldIndex[slot] = _heldCount;
+        _held[_heldCount++] = slot;
+        _heldSince[slot] = System.Diagnostics.Stopwatch.GetTimestamp();
         _slotPort[slot] = port.Id;
         _slotPortGeneration[slot] = port.Generation;
         IoKind kind = io.Kind switch
@@ -189,6 +214,49 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
             _daemon.MarkDirty(this);
     }
 
+    /// <summary>
+    /// Linux retransmits a request that timed out with a new tag (AOE-NOTES 16), often while the
+    /// original still waits at a slow disk. Doing it again would double the load exactly when the
+    /// disk is behind; instead, if the same initiator's same command for the same sectors (and, for a
+    /// write, the same data) is still queued or in flight after at least 10 ms, the original is re-labelled with the new
+    /// tag and port, so its one completion answers the tag the initiator is waiting for (an answer
+    /// with the old tag would be thrown away as "unexpected").
+    /// </summary>
+    private bool TryFoldRetransmit(in AoeIoRequest io, ReadOnlySpan<byte> frame, NetworkPort port)
+    {
+        long now = 0;
+        for (int i = 0; i < _heldCount; i++)
+        {
+            int slot = _held[i];
+            ref readonly AoeIoRequest held = ref _requests[slot];
+            if (held.Lba != io.Lba || held.SectorCount != io.SectorCount || held.Kind != io.Kind ||
+                held.AtaCommand != io.AtaCommand || held.Source != io.Source || held.Tag == io.Tag ||
+                !Engine.IsPending(slot))
+                continue;
+            if (now == 0)
+                now = System.Diagnostics.Stopwatch.GetTimestamp();
+            if (now - _heldSince[slot] < RetransmitMinAgeTicks)
+                continue;
+            if (io.Kind == AoeIoKind.Write &&
+                !frame.Slice(io.PayloadOffset, io.ByteLength).SequenceEqual(Engine.SlotBuffer(slot).Slice(0, io.ByteLength)))
+                continue;
+            _requests[slot] = io;
+            _slotPort[slot] = port.Id;
+            _slotPortGeneration[slot] = port.Generation;
+            Counters.FoldedRetransmits++;
+            return true;
+        }
+        return false;
+    }
+
+    private void Unhold(int slot)
+    {
+        int i = _heldIndex[slot];
+        int last = _held[--_heldCount];
+        _held[i] = last;
+        _heldIndex[last] = i;
+    }
+
     private void Complete(int slot, int result)
     {
         ref readonly AoeIoRequest io = ref _requests[slot];
@@ -229,6 +297,7 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
     {
         if (!port.TrySendIoReply(_requests[slot], _slotStatus[slot], _slotError[slot], Engine.SlotBuffer(slot)))
             return false;
+        Unhold(slot);
         Engine.ReleaseSlot(slot);
         return true;
     }
@@ -240,6 +309,7 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
     internal void DropReply(int slot)
     {
         Counters.ReplyDrops++;
+        Unhold(slot);
         Engine.ReleaseSlot(slot);
     }
 

@@ -332,6 +332,14 @@ public sealed unsafe class AioEngine<TKernel> : IDisposable where TKernel : stru
         _blockedByConflicts = false;
     }
 
+    /// <summary>The slot's request is queued or in the kernel: its completion is still to come.</summary>
+    public bool IsPending(int slot)
+    {
+        if ((uint)slot >= (uint)_queueLength)
+            ThrowBadSlot(slot);
+        return _state[slot] is SlotQueued or SlotInFlight;
+    }
+
     /// <summary>True when <see cref="TryReadNow"/> may serve reads (<see cref="AioEngineOptions.ImmediateReads"/> and no write or flush outstanding).</summary>
     public bool CanReadNow => _immediateReads && _writesOutstanding == 0;
 

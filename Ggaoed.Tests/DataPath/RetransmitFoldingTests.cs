@@ -1,0 +1,107 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Threading;
+using Ggaoed.Daemon;
+using Ggaoed.Initiator;
+using Ggaoed.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Ggaoed.Tests.DataPath;
+
+/// <summary>
+/// Retransmits of a request still held by the daemon (AOE-NOTES 16): a write waits in the queue for
+/// merge-delay (0.5 s here, standing in for a slow disk), and the "initiator" sends it again with a
+/// new tag the way Linux does after a timeout.
+/// </summary>
+public class RetransmitFoldingTests(ITestOutputHelper output)
+{
+    private const int DiskSectors = 4096;
+    private const byte Sectors = 2;
+
+    private sealed record Fixture(VethPair Veth, Scratch Scratch, InProcessTarget Target, AoeClient Client, AoeTarget T, string Disk) : IDisposable
+    {
+        public void Dispose()
+        {
+            Client.Dispose();
+            Target.Dispose();
+            Scratch.Dispose();
+            Veth.Dispose();
+        }
+    }
+
+    private static Fixture Start(string tag)
+    {
+        var veth = new VethPair(tag);
+        var scratch = new Scratch("fold" + tag);
+        string disk = scratch.CreateDisk("d.img", DiskSectors, seed: 90);
+        InProcessTarget target = DataPathTests.Start(veth, scratch, veth.TargetIf, "max-delay = 0.5",
+            new TestDevice("d", disk, 7, 1) { MergeDelay = 0.5 });
+        AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
+        AoeTarget t = Initiator.Find(Initiator.Discover(client, 1), 7, 1);
+        return new Fixture(veth, scratch, target, client, t, disk);
+    }
+
+    private static byte[] WriteFrame(Fixture f, uint tag, ulong lba, byte fill)
+    {
+        var frame = new byte[AoeWire.AtaHeaderLength + Sectors * 512];
+        int n = AoeWire.BuildReadWrite(frame, f.T.Mac, f.Client.Socket.Mac, f.T.Shelf, f.T.Slot, tag, write: true, f.T.Lba48, Sectors, lba);
+        frame.AsSpan(AoeWire.AtaHeaderLength, Sectors * 512).Fill(fill);
+        return frame.AsSpan(0, n).ToArray();
+    }
+
+    /// <summary>Tags of the ATA answers that arrive within <paramref name="window"/>.</summary>
+    private static List<uint> Answers(Fixture f, TimeSpan window)
+    {
+        var tags = new List<uint>();
+        var buffer = new byte[16384];
+        DateTime end = DateTime.UtcNow + window;
+        while (DateTime.UtcNow < end)
+        {
+            int n = f.Client.Socket.Receive(buffer);
+            if (n > 0 && AoeWire.TryParseResponse(buffer.AsSpan(0, n), out AoeResponseHeader h) && h.Command == AoeWire.CommandAta)
+                tags.Add(h.Tag);
+        }
+        return tags;
+    }
+
+    [RootFact]
+    public void AWriteRetransmittedWhileQueued_IsDoneOnce_AndAnsweredWithTheNewTag()
+    {
+        using Fixture f = Start("rfa");
+        f.Client.Socket.Send(WriteFrame(f, 0x8000_0101, 64, 0x5A));
+        Thread.Sleep(100); // past the 10 ms a duplicate needs to count as a retransmit
+        f.Client.Socket.Send(WriteFrame(f, 0x8000_0202, 64, 0x5A));
+
+        List<uint> tags = Answers(f, TimeSpan.FromSeconds(1.5));
+        f.Target.Stop();
+        ExportedDevice d = f.Target.Device("d");
+        output.WriteLine($"answers {string.Join(", ", tags.ConvertAll(t => t.ToString("x8")))}; writes {d.Engine.Counters.WriteRequests}, folded {d.Counters.FoldedRetransmits}");
+        Assert.Equal(new List<uint> { 0x8000_0202 }, tags);
+        Assert.Equal(1, d.Engine.Counters.WriteRequests);
+        Assert.Equal(1, d.Counters.FoldedRetransmits);
+        byte[] disk = File.ReadAllBytes(f.Disk);
+        Assert.All(disk.AsSpan(64 * 512, Sectors * 512).ToArray(), b => Assert.Equal(0x5A, b));
+    }
+
+    [RootFact]
+    public void ADuplicateThatComesAtOnce_OrCarriesOtherData_IsASecondRequest()
+    {
+        using Fixture f = Start("rfb");
+        // Back to back: two concurrent requests for the same sectors, not a retransmit.
+        f.Client.Socket.Send(WriteFrame(f, 0x8000_0301, 128, 0x11));
+        f.Client.Socket.Send(WriteFrame(f, 0x8000_0302, 128, 0x11));
+        // Same sectors, later, but other data: a new write, never folded.
+        Thread.Sleep(100);
+        f.Client.Socket.Send(WriteFrame(f, 0x8000_0303, 128, 0x22));
+
+        List<uint> tags = Answers(f, TimeSpan.FromSeconds(1.5));
+        f.Target.Stop();
+        ExportedDevice d = f.Target.Device("d");
+        tags.Sort();
+        Assert.Equal(new List<uint> { 0x8000_0301, 0x8000_0302, 0x8000_0303 }, tags);
+        Assert.Equal(0, d.Counters.FoldedRetransmits);
+        Assert.Equal(3, d.Engine.Counters.WriteRequests);
+    }
+}
