@@ -307,7 +307,7 @@ public sealed unsafe class AioEngine<TKernel> : IDisposable where TKernel : stru
             lba = 0;
             sectors = 0;
         }
-        else if (sectors < 1 || (buffer == null && (long)sectors * RequestMerger.SectorSize > _slotBytes) || lba > _deviceSectors || (ulong)sectors > _deviceSectors - lba)
+        else if (!IsOnDevice(lba, sectors) || (buffer == null && (long)sectors * RequestMerger.SectorSize > _slotBytes))
         {
             ThrowBadRequest(lba, sectors);
         }
@@ -356,7 +356,7 @@ public sealed unsafe class AioEngine<TKernel> : IDisposable where TKernel : stru
     {
         if (!CanReadNow)
             return false;
-        if (sectors < 1 || lba > _deviceSectors || (ulong)sectors > _deviceSectors - lba)
+        if (!IsOnDevice(lba, sectors))
             ThrowBadRequest(lba, sectors);
         int length = sectors * RequestMerger.SectorSize;
         if (destination.Length < length)
@@ -370,10 +370,13 @@ public sealed unsafe class AioEngine<TKernel> : IDisposable where TKernel : stru
             return false;
         }
         Counters.ImmediateReads++;
-        Counters.ReadRequests++;
-        Counters.ReadSectors += sectors;
+        CountSuccess(IoKind.Read, sectors);
         return true;
     }
+
+    /// <summary>At least one sector, all of them inside the device.</summary>
+    private bool IsOnDevice(ulong lba, int sectors)
+        => sectors >= 1 && lba <= _deviceSectors && (ulong)sectors <= _deviceSectors - lba;
 
     private byte* DataPointer(int slot) => _external[slot] != 0 ? (byte*)_external[slot] : SlotPointer(slot);
 
@@ -663,19 +666,22 @@ public sealed unsafe class AioEngine<TKernel> : IDisposable where TKernel : stru
         if (_kind[slot] != IoKind.Read)
             _writesOutstanding--;
         if (result < 0)
-        {
             Counters.Errors++;
-            return;
-        }
-        switch (_kind[slot])
+        else
+            CountSuccess(_kind[slot], _sectors[slot]);
+    }
+
+    private void CountSuccess(IoKind kind, int sectors)
+    {
+        switch (kind)
         {
             case IoKind.Read:
                 Counters.ReadRequests++;
-                Counters.ReadSectors += _sectors[slot];
+                Counters.ReadSectors += sectors;
                 break;
             case IoKind.Write:
                 Counters.WriteRequests++;
-                Counters.WriteSectors += _sectors[slot];
+                Counters.WriteSectors += sectors;
                 break;
             default:
                 Counters.Flushes++;
