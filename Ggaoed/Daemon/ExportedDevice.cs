@@ -155,11 +155,11 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
             Counters.Oversized++;
             return false;
         }
-        if (_heldCount > 0 && TryFoldRetransmit(io, frame, port))
-            return true;
         // trace-io: one line per request, at Info so it shows without -d (the admin asked for it).
         if (Config.TraceIo)
             Log.Info($"{Name}: {io.Kind} lba {io.Lba} sectors {io.SectorCount} tag 0x{io.Tag:x8} from {io.Source}");
+        if (_heldCount > 0 && TryFoldRetransmit(io, frame, port))
+            return true;
         // A read the kernel would do synchronously anyway is served now, straight into a TX frame (see AioEngineOptions.ImmediateReads).
         if (io.Kind == AoeIoKind.Read && Engine.CanReadNow && port.TrySendImmediateRead(io, Engine))
             return true;
