@@ -17,6 +17,8 @@
 #        BENCH_ARGS="..." extra arguments for every ggaoectl bench run (e.g. --spin: the generator busy-polls)
 #        NICE=n           run target and generator at this nice level (e.g. -10): on a shared machine
 #                         the other load then steals fewer time slices from the measurement
+#        TARGET_CPU=0 GEN_CPU=1  where the targets and the generator run
+#        IMG_DIR=/dev/shm where the 1 GiB file lives (e.g. a tmpfs mounted with huge=always)
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -28,11 +30,14 @@ TARGETS=${TARGETS:-"vblade ggaoed null"}
 OUT=${OUT:-build/bench}
 REPEAT=${REPEAT:-1}
 NICE=${NICE:-0}
+TARGET_CPU=${TARGET_CPU:-0}
+GEN_CPU=${GEN_CPU:-1}
 NS_T=gg-bench-t
 NS_I=gg-bench-i
 IF_T=gg-bench-t0
 IF_I=gg-bench-i0
-IMG=/dev/shm/gg-bench-$$.img
+IMG_DIR=${IMG_DIR:-/dev/shm}
+IMG=$IMG_DIR/gg-bench-$$.img
 TPID=
 
 [ "$(id -u)" = 0 ] || { echo "compare.sh: needs root (network namespaces, raw sockets)" >&2; exit 1; }
@@ -72,7 +77,7 @@ WORKLOADS=("q16-randread:--depth 16 --rw randread"
            "q16-seqwrite:--depth 16 --rw write"
            "q1-randread:--depth 1 --rw randread")
 
-echo "AoE target comparison: ${DURATION}s per run; target on CPU 0, generator on CPU 1; 1 GiB file on tmpfs"
+echo "AoE target comparison: ${DURATION}s per run; target on CPU $TARGET_CPU, generator on CPU $GEN_CPU; 1 GiB file in $IMG_DIR ($(df --output=fstype "$IMG_DIR" | tail -1))"
 fallocate -l 1G "$IMG"
 read -r -a TARGET_LIST <<< "$TARGETS"
 for mtu in $MTUS; do
@@ -87,7 +92,7 @@ for mtu in $MTUS; do
                 args=${w#*:}
                 cpu0=$(cpu_ticks "$TPID")
                 # shellcheck disable=SC2086
-                if json=$(ip netns exec $NS_I nice -n "$NICE" taskset -c 1 $GGAOECTL bench $IF_I --target 1.1 $args ${BENCH_ARGS:-} --duration "$DURATION" --json); then :; fi
+                if json=$(ip netns exec $NS_I nice -n "$NICE" taskset -c "$GEN_CPU" $GGAOECTL bench $IF_I --target 1.1 $args ${BENCH_ARGS:-} --duration "$DURATION" --json); then :; fi
                 if [ -n "$json" ]; then
                     echo "$json" | jq -c --arg t "$target" --arg w "$name" --argjson m "$mtu" --argjson r "$rep" --argjson c "$(( $(cpu_ticks "$TPID") - cpu0 ))" --argjson hz "$(getconf CLK_TCK)" \
                         '. + {name: $t, workload: $w, mtu: $m, round: $r, target_cpu_s: ($c / $hz),

@@ -41,7 +41,7 @@ bench_start_target() {
     case $1 in
         vblade)
             # shellcheck disable=SC2086 # options are words
-            ip netns exec "$NS_T" nice -n "$NICE" taskset -c 0 vblade $vblade_opts 1 1 "$IF_T" "$IMG" >"$OUT/vblade.log" 2>&1 &
+            ip netns exec "$NS_T" nice -n "$NICE" taskset -c "$TARGET_CPU" vblade $vblade_opts 1 1 "$IF_T" "$IMG" >"$OUT/vblade.log" 2>&1 &
             ;;
         ggaoed)
             [ -x "$GGAOED" ] || { echo "  (ggaoed skipped: $GGAOED not found; dotnet publish Ggaoed/Ggaoed.csproj -c Release -o build/publish)" >&2; return 1; }
@@ -50,11 +50,11 @@ bench_start_target() {
             # GGAOED_DEFAULTS: more [defaults] lines from the caller's environment (e.g. "busy-poll = 200").
             printf '[defaults]\ninterfaces = %s\npid-file = %s\ncontrol-socket = %s\nstate-directory = %s\n%b\n\n[bench]\npath = %s\nshelf = 1\nslot = 1\n%s\n' \
                 "$IF_T" "$OUT/ggaoed.pid" "$OUT/ggaoed.sock" "$OUT/ggaoed-state" "${GGAOED_DEFAULTS:-}" "$IMG" "$ggaoed_extra" > "$OUT/ggaoed-bench.conf"
-            ip netns exec "$NS_T" nice -n "$NICE" taskset -c 0 "$GGAOED" -f -c "$OUT/ggaoed-bench.conf" >"$OUT/ggaoed.log" 2>&1 &
+            ip netns exec "$NS_T" nice -n "$NICE" taskset -c "$TARGET_CPU" "$GGAOED" -f -c "$OUT/ggaoed-bench.conf" >"$OUT/ggaoed.log" 2>&1 &
             ;;
         null)
             # shellcheck disable=SC2086 # GGAOECTL is a command prefix
-            ip netns exec "$NS_T" nice -n "$NICE" taskset -c 0 $GGAOECTL null-target "$IF_T" --shelf 1 --slot 1 --size-mib 1024 >"$OUT/null.log" 2>&1 &
+            ip netns exec "$NS_T" nice -n "$NICE" taskset -c "$TARGET_CPU" $GGAOECTL null-target "$IF_T" --shelf 1 --slot 1 --size-mib 1024 >"$OUT/null.log" 2>&1 &
             ;;
     esac
     TPID=$!

@@ -5,7 +5,8 @@
 #   fio     local baseline on the file itself: --direct=1 --ioengine=libaio --iodepth=16
 #   ggaoed  the published daemon with direct-io = true, through AoE over a veth pair (ggaoectl bench)
 #   vblade  Debian's vblade -d (O_DIRECT), same path
-# The AoE targets run on CPU 0 and the generator on CPU 1 (as in compare.sh); fio runs on CPU 0 (FIO_CPU).
+# The AoE targets run on CPU 0 and the generator on CPU 1 (as in compare.sh; TARGET_CPU, GEN_CPU); fio runs
+# where the targets do (FIO_CPU).
 # Rounds rotate the order of the three so they share the machine's noise; the table shows medians and
 # the median of each round's ratio to fio.
 #
@@ -16,6 +17,9 @@
 #        GGAOED_DEFAULTS="..." more [defaults] lines for the daemon (e.g. "busy-poll = 200"; \n separates lines)
 #        BENCH_ARGS="..." extra arguments for every ggaoectl bench run (e.g. --spin: the generator busy-polls)
 #        DEPTH=16 (the AoE generator's queue depth; fio stays at 16)
+#        TARGET_CPU=0 GEN_CPU=1 (where the AoE targets and the generator run; FIO_CPU defaults to TARGET_CPU)
+#        DISK_TRACE=1 samples the disk's block-layer events (tracefs) for 0.5 s in the middle of every run
+#                     and shows how long the disk held no request, and all DEPTH of them
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -29,10 +33,12 @@ DURATION=${DURATION:-5}
 REPEAT=${REPEAT:-3}
 NICE=${NICE:-0}
 DEPTH=${DEPTH:-16}
+TARGET_CPU=${TARGET_CPU:-0}
+GEN_CPU=${GEN_CPU:-1}
 # fio runs on the target's CPU by default: where the I/O is submitted matters on its own here (the
 # disk's interrupts all land on CPU 1, and fio gets 10-15 % more from CPU 1 than from CPU 0), so the
-# ceiling comes from the same CPU the AoE targets submit from. FIO_CPU=1 shows the other placement.
-FIO_CPU=${FIO_CPU:-0}
+# ceiling comes from the same CPU the AoE targets submit from.
+FIO_CPU=${FIO_CPU:-$TARGET_CPU}
 SECTORS=${SECTORS:-$(( (MTU - 36) / 512 ))}
 BS=$(( SECTORS * 512 ))
 OUT=${OUT:-build/bench-prod}
@@ -62,7 +68,7 @@ bench_setup_link "$MTU"
 
 WORKLOADS=("q16-randread:randread" "q16-randwrite:randwrite" "q16-seqwrite:write")
 
-echo "production case: 1 GiB file on $(df --output=fstype "$DIR" | tail -1) ($DIR), O_DIRECT, ${BS}-byte requests, fio q16 on CPU $FIO_CPU, AoE q$DEPTH, ${DURATION}s per run, $REPEAT rounds${BENCH_ARGS:+, generator $BENCH_ARGS}${GGAOED_DEFAULTS:+, ggaoed $GGAOED_DEFAULTS}"
+echo "production case: 1 GiB file on $(df --output=fstype "$DIR" | tail -1) ($DIR), O_DIRECT, ${BS}-byte requests, targets on CPU $TARGET_CPU, generator on CPU $GEN_CPU, fio q16 on CPU $FIO_CPU, AoE q$DEPTH, ${DURATION}s per run, $REPEAT rounds${BENCH_ARGS:+, generator $BENCH_ARGS}${GGAOED_DEFAULTS:+, ggaoed $GGAOED_DEFAULTS}"
 fallocate -l 1G "$IMG"
 # Written once so reads hit allocated, written extents (fallocate leaves unwritten extents, which
 # read as zeros without touching the disk).
@@ -79,6 +85,59 @@ if [ -n "$DISK" ] && [ -e "/sys/class/block/$DISK/partition" ]; then
     DISK=$(basename "$(readlink -f "/sys/class/block/$DISK/..")")
 fi
 disk_stat() { if [ -n "$DISK" ]; then echo "$(date +%s%N) $(cat "/sys/block/$DISK/stat")"; else echo ""; fi; }
+
+# DISK_TRACE=1: the block layer's issue/complete events for the disk, 0.5 s from the middle of a run.
+# Averages hide how requests reach the disk; this shows it: the share of time the disk held no request
+# at all and the share it held all $DEPTH (requests issued before the window are counted from their
+# completions). Written to file $1; read with disk_trace_result.
+TRACEFS=
+if [ "${DISK_TRACE:-0}" = 1 ] && [ -n "$DISK" ]; then
+    for d in /sys/kernel/tracing /sys/kernel/debug/tracing; do
+        [ -e "$d/events/block/block_rq_issue/enable" ] && { TRACEFS=$d; break; }
+    done
+    [ -n "$TRACEFS" ] || echo "production.sh: DISK_TRACE=1 but no tracefs with block events; not tracing" >&2
+fi
+DISK_DEV=
+if [ -n "$DISK" ]; then DISK_DEV=$(tr ':' ',' < "/sys/block/$DISK/dev"); fi  # "254,0", as the events print it
+disk_trace_start() { # $1: output file; runs in the background, starts DURATION/2 seconds from now
+    [ -n "$TRACEFS" ] || return 0
+    (
+        sleep "$(awk -v d="$DURATION" 'BEGIN { print d / 2 }')"
+        local was_on size
+        was_on=$(cat "$TRACEFS/tracing_on"); size=$(cat "$TRACEFS/buffer_size_kb")
+        echo 0 > "$TRACEFS/tracing_on"; echo > "$TRACEFS/trace"; echo 32768 > "$TRACEFS/buffer_size_kb"
+        for e in block_rq_issue block_rq_complete; do echo 1 > "$TRACEFS/events/block/$e/enable"; done
+        echo 1 > "$TRACEFS/tracing_on"; sleep 0.5; echo 0 > "$TRACEFS/tracing_on"
+        for e in block_rq_issue block_rq_complete; do echo 0 > "$TRACEFS/events/block/$e/enable"; done
+        grep -F " $DISK_DEV " "$TRACEFS/trace" > "$1" || true
+        # Leave tracefs as we found it (the 32 MiB per CPU buffer is returned too).
+        echo > "$TRACEFS/trace"; echo "${size%% *}" > "$TRACEFS/buffer_size_kb"; echo "$was_on" > "$TRACEFS/tracing_on"
+    ) &
+    TRACE_PID=$!
+}
+disk_trace_result() { # $1: file from disk_trace_start -> JSON {idle, full, mean} (fractions of the window) or null
+    [ -n "$TRACEFS" ] || { echo null; return; }
+    wait "$TRACE_PID" 2>/dev/null || true
+    awk -v full="$DEPTH" '
+        # "... 1234.567890: block_rq_issue: 254,0 RS 8704 () 64417937 + 17 ..." (complete has no byte count)
+        /block_rq_(issue|complete):/ {
+            for (i = 1; i <= NF; i++) if ($i ~ /^block_rq_/) { ts = $(i - 1); ev = $i }
+            for (i = 1; i <= NF; i++) if ($i == "+") sec = $(i - 1)
+            sub(/:$/, "", ts); n++; t[n] = ts + 0; issue[n] = (ev ~ /issue/)
+            # The generator may have the same sector in flight twice (random with replacement): count.
+            if (issue[n]) open[sec]++; else if (open[sec] > 0) open[sec]--; else start++
+        }
+        END {
+            if (n < 2) { print "null"; exit }
+            k = start
+            for (i = 1; i < n; i++) {
+                k += issue[i] ? 1 : -1
+                dt = t[i + 1] - t[i]; sum += dt; area += k * dt
+                if (k <= 0) idle += dt; if (k >= full) busy += dt
+            }
+            printf "{\"idle\": %.3f, \"full\": %.3f, \"mean\": %.2f}", idle / sum, busy / sum, area / sum
+        }' "$1"
+}
 # Fields of /sys/block/DEV/stat (Documentation/block/stat.rst): 1 reads, 4 read ticks (ms), 5 writes,
 # 8 write ticks, 10 io_ticks (ms busy), 11 time_in_queue (ms, weighted by requests in flight).
 disk_delta() { # before after -> JSON {depth, busy, await_us}
@@ -105,19 +164,23 @@ for rep in $(seq "$REPEAT"); do
         if [ "$who" = fio ]; then
             for w in "${WORKLOADS[@]}"; do
                 before=$(disk_stat)
+                disk_trace_start "$OUT/trace-fio-${w%%:*}-$rep.txt"
                 json=$(run_fio "${w#*:}") || continue
                 disk=$(disk_delta "$before" "$(disk_stat)")
-                echo "$json" | jq -c --arg w "${w%%:*}" --argjson r "$rep" --argjson d "$disk" '. + {name: "fio", workload: $w, round: $r, disk: $d}' >> "$RESULTS"
+                trace=$(disk_trace_result "$OUT/trace-fio-${w%%:*}-$rep.txt")
+                echo "$json" | jq -c --arg w "${w%%:*}" --argjson r "$rep" --argjson d "$disk" --argjson tr "$trace" '. + {name: "fio", workload: $w, round: $r, disk: $d, trace: $tr}' >> "$RESULTS"
             done
             continue
         fi
         bench_start_target "$who" "-d" "direct-io = true" || continue
         for w in "${WORKLOADS[@]}"; do
             before=$(disk_stat)
-            if json=$(ip netns exec $NS_I nice -n "$NICE" taskset -c 1 $GGAOECTL bench $IF_I --target 1.1 --depth "$DEPTH" --sectors "$SECTORS" \
+            disk_trace_start "$OUT/trace-$who-${w%%:*}-$rep.txt"
+            if json=$(ip netns exec $NS_I nice -n "$NICE" taskset -c "$GEN_CPU" $GGAOECTL bench $IF_I --target 1.1 --depth "$DEPTH" --sectors "$SECTORS" \
                     --rw "${w#*:}" --duration "$DURATION" ${BENCH_ARGS:-} --json); then :; fi
             disk=$(disk_delta "$before" "$(disk_stat)")
-            [ -n "$json" ] && echo "$json" | jq -c --arg t "$who" --arg w "${w%%:*}" --argjson r "$rep" --argjson d "$disk" '. + {name: $t, workload: $w, round: $r, disk: $d}' >> "$RESULTS"
+            trace=$(disk_trace_result "$OUT/trace-$who-${w%%:*}-$rep.txt")
+            [ -n "$json" ] && echo "$json" | jq -c --arg t "$who" --arg w "${w%%:*}" --argjson r "$rep" --argjson d "$disk" --argjson tr "$trace" '. + {name: $t, workload: $w, round: $r, disk: $d, trace: $tr}' >> "$RESULTS"
         done
         # shellcheck disable=SC2086 # GGAOECTL is a command prefix
         [ "$who" = ggaoed ] && { $GGAOECTL -s "$OUT/ggaoed.sock" --json stats > "$OUT/ggaoed-stats-$rep.json" 2>/dev/null || true; }
@@ -151,6 +214,19 @@ if [ -n "$DISK" ]; then
       def med: sort | if length == 0 then null else .[(length - 1) / 2 | floor] end;
       def cell(n): map(select(.name == n and .disk != null)) | if length == 0 then "-" else
           "\(map(.disk.await_us) | med) / \(map(.iops * .disk.await_us / 1e5 | round / 10) | med)" end;
+      (group_by(.workload) | sort_by(.[0].workload)) as $rows
+      | ["workload", "fio", "ggaoed", "vblade -d"],
+        ($rows[] | [.[0].workload, cell("fio"), cell("ggaoed"), cell("vblade")])
+      | @tsv' "$RESULTS" | column -t -s $'\t'
+fi
+if [ -n "$TRACEFS" ]; then
+    echo
+    echo "block-layer trace (0.5 s per run): share of time the disk held no request / all $DEPTH / mean requests at the disk"
+    jq -rs '
+      def med: sort | if length == 0 then null else .[(length - 1) / 2 | floor] end;
+      def pct(x): (x * 100 | round | tostring) + "%";
+      def cell(n): map(select(.name == n and .trace != null)) | if length == 0 then "-" else
+          "\(map(.trace.idle) | med | pct(.)) / \(map(.trace.full) | med | pct(.)) / \(map(.trace.mean) | med)" end;
       (group_by(.workload) | sort_by(.[0].workload)) as $rows
       | ["workload", "fio", "ggaoed", "vblade -d"],
         ($rows[] | [.[0].workload, cell("fio"), cell("ggaoed"), cell("vblade")])
