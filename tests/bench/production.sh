@@ -115,9 +115,11 @@ disk_trace_start() { # $1: output file; runs in the background, starts DURATION/
     ) &
     TRACE_PID=$!
 }
-disk_trace_result() { # $1: file from disk_trace_start -> JSON {idle, full, mean} (fractions of the window) or null
-    [ -n "$TRACEFS" ] || { echo null; return; }
-    wait "$TRACE_PID" 2>/dev/null || true
+disk_trace_wait() { # in the main shell, not in $(...): a subshell cannot wait for the sampler
+    if [ -n "${TRACE_PID:-}" ]; then wait "$TRACE_PID" 2>/dev/null || true; TRACE_PID=; fi
+}
+disk_trace_result() { # $1: file from disk_trace_start (after disk_trace_wait) -> JSON {idle, full, mean} (fractions of the window) or null
+    if [ -z "$TRACEFS" ] || [ ! -s "$1" ]; then echo null; return; fi
     awk -v full="$DEPTH" '
         # "... 1234.567890: block_rq_issue: 254,0 RS 8704 () 64417937 + 17 ..." (complete has no byte count)
         /block_rq_(issue|complete):/ {
@@ -165,9 +167,11 @@ for rep in $(seq "$REPEAT"); do
             for w in "${WORKLOADS[@]}"; do
                 before=$(disk_stat)
                 disk_trace_start "$OUT/trace-fio-${w%%:*}-$rep.txt"
-                json=$(run_fio "${w#*:}") || continue
+                json=$(run_fio "${w#*:}") || json=
                 disk=$(disk_delta "$before" "$(disk_stat)")
+                disk_trace_wait  # even when fio failed, so the sampler never outlives its run
                 trace=$(disk_trace_result "$OUT/trace-fio-${w%%:*}-$rep.txt")
+                [ -n "$json" ] || continue
                 echo "$json" | jq -c --arg w "${w%%:*}" --argjson r "$rep" --argjson d "$disk" --argjson tr "$trace" '. + {name: "fio", workload: $w, round: $r, disk: $d, trace: $tr}' >> "$RESULTS"
             done
             continue
@@ -179,6 +183,7 @@ for rep in $(seq "$REPEAT"); do
             if json=$(ip netns exec $NS_I nice -n "$NICE" taskset -c "$GEN_CPU" $GGAOECTL bench $IF_I --target 1.1 --depth "$DEPTH" --sectors "$SECTORS" \
                     --rw "${w#*:}" --duration "$DURATION" ${BENCH_ARGS:-} --json); then :; fi
             disk=$(disk_delta "$before" "$(disk_stat)")
+            disk_trace_wait
             trace=$(disk_trace_result "$OUT/trace-$who-${w%%:*}-$rep.txt")
             [ -n "$json" ] && echo "$json" | jq -c --arg t "$who" --arg w "${w%%:*}" --argjson r "$rep" --argjson d "$disk" --argjson tr "$trace" '. + {name: $t, workload: $w, round: $r, disk: $d, trace: $tr}' >> "$RESULTS"
         done
