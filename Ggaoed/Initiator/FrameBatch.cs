@@ -7,9 +7,42 @@ using Ggaoed.Native;
 namespace Ggaoed.Initiator;
 
 /// <summary>
-/// Receive buffers for <see cref="PacketSocket.Receive(RxBatch, bool)"/>: <see cref="Capacity"/> frame
-/// buffers and their mmsghdr/iovec descriptors, all preallocated on the pinned object heap so recvmmsg
-/// can fill them without pinning per call and the GC never moves them.
+/// The descriptors one recvmmsg/sendmmsg call takes: <see cref="Capacity"/> mmsghdr entries, each with one
+/// iovec of its own, preallocated on the pinned object heap so the kernel can use them without pinning
+/// per call and the GC never moves them. No msg_name: the socket is bound to one interface and EtherType.
+/// </summary>
+public abstract unsafe class MmsgBatch
+{
+    private readonly mmsghdr[] _headers;
+    private readonly iovec[] _iov;
+
+    private protected MmsgBatch(int capacity)
+    {
+        if (capacity < 1 || capacity > 1024)
+            throw new ArgumentOutOfRangeException(nameof(capacity), "capacity must be 1..1024 (UIO_MAXIOV caps vlen)");
+        Capacity = capacity;
+        _headers = GC.AllocateArray<mmsghdr>(capacity, pinned: true);
+        _iov = GC.AllocateArray<iovec>(capacity, pinned: true);
+        Headers = (mmsghdr*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_headers));
+        Iov = (iovec*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_iov));
+        for (int i = 0; i < capacity; i++)
+        {
+            Headers[i].msg_hdr.msg_iov = Iov + i;
+            Headers[i].msg_hdr.msg_iovlen = 1;
+        }
+    }
+
+    public int Capacity { get; }
+
+    internal mmsghdr* Headers { get; }
+
+    /// <summary>Message i's single iovec.</summary>
+    private protected iovec* Iov { get; }
+}
+
+/// <summary>
+/// Receive buffers for <see cref="PacketSocket.Receive(RxBatch, bool)"/>: <see cref="MmsgBatch.Capacity"/>
+/// frame buffers, pinned like the descriptors they hang from, so recvmmsg fills them in place.
 /// </summary>
 /// <remarks>
 /// Ownership: the frames of one receive are valid until the next receive into the same batch.
@@ -17,49 +50,34 @@ namespace Ggaoed.Initiator;
 /// <see cref="WireLength"/> still gives its whole length: a reader that needs only headers sizes the
 /// buffers for them and the kernel skips copying the payloads.
 /// </remarks>
-public sealed unsafe class RxBatch
+public sealed unsafe class RxBatch : MmsgBatch
 {
-    private readonly mmsghdr[] _headers;
-    private readonly iovec[] _iov;
     private readonly byte[] _buffers;
-    private readonly mmsghdr* _h;
     private readonly byte* _b;
     private readonly int _stride;
 
     /// <param name="capacity">Frames per receive.</param>
     /// <param name="frameSize">Bytes kept of each frame (Ethernet header included); longer frames are cut.</param>
-    public RxBatch(int capacity, int frameSize)
+    public RxBatch(int capacity, int frameSize) : base(capacity)
     {
-        if (capacity < 1 || capacity > 1024)
-            throw new ArgumentOutOfRangeException(nameof(capacity), "capacity must be 1..1024 (UIO_MAXIOV caps vlen)");
         if (frameSize < 14 || frameSize > 65536)
             throw new ArgumentOutOfRangeException(nameof(frameSize));
-        Capacity = capacity;
         FrameSize = frameSize;
         // A cache line per buffer start: the kernel copies whole frames in, the pipeline reads headers.
         _stride = (frameSize + 63) & ~63;
-        _headers = GC.AllocateArray<mmsghdr>(capacity, pinned: true);
-        _iov = GC.AllocateArray<iovec>(capacity, pinned: true);
         _buffers = GC.AllocateUninitializedArray<byte>(capacity * _stride, pinned: true);
-        _h = (mmsghdr*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_headers));
         _b = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_buffers));
-        iovec* iov = (iovec*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_iov));
         for (int i = 0; i < capacity; i++)
         {
-            iov[i].iov_base = _b + i * _stride;
-            iov[i].iov_len = (nuint)frameSize;
-            _h[i].msg_hdr.msg_iov = iov + i;
-            _h[i].msg_hdr.msg_iovlen = 1;
+            Iov[i].iov_base = _b + i * _stride;
+            Iov[i].iov_len = (nuint)frameSize;
         }
     }
 
-    public int Capacity { get; }
     public int FrameSize { get; }
 
     /// <summary>Frames the last receive returned.</summary>
     public int Count { get; internal set; }
-
-    internal mmsghdr* Headers => _h;
 
     /// <summary>
     /// The kept bytes of received frame <paramref name="index"/> (0 ≤ index &lt; <see cref="Count"/>),
@@ -71,7 +89,7 @@ public sealed unsafe class RxBatch
         {
             if ((uint)index >= (uint)Count)
                 ThrowIndex();
-            return new ReadOnlySpan<byte>(_b + index * _stride, Math.Min((int)_h[index].msg_len, FrameSize));
+            return new ReadOnlySpan<byte>(_b + index * _stride, Math.Min((int)Headers[index].msg_len, FrameSize));
         }
     }
 
@@ -80,7 +98,7 @@ public sealed unsafe class RxBatch
     {
         if ((uint)index >= (uint)Count)
             ThrowIndex();
-        return (int)_h[index].msg_len;
+        return (int)Headers[index].msg_len;
     }
 
     /// <summary>The frame was longer than <see cref="FrameSize"/>: its tail was not copied.</summary>
@@ -95,43 +113,22 @@ public sealed unsafe class RxBatch
 /// descriptors: it points at the caller's frames, which must not move or change until the send (native
 /// memory, or arrays from <c>GC.AllocateArray(pinned: true)</c>).
 /// </summary>
-public sealed unsafe class TxBatch
+public sealed unsafe class TxBatch : MmsgBatch
 {
-    private readonly mmsghdr[] _headers;
-    private readonly iovec[] _iov;
-    private readonly mmsghdr* _h;
-    private readonly iovec* _v;
-
-    public TxBatch(int capacity)
+    public TxBatch(int capacity) : base(capacity)
     {
-        if (capacity < 1 || capacity > 1024)
-            throw new ArgumentOutOfRangeException(nameof(capacity), "capacity must be 1..1024 (UIO_MAXIOV caps vlen)");
-        Capacity = capacity;
-        _headers = GC.AllocateArray<mmsghdr>(capacity, pinned: true);
-        _iov = GC.AllocateArray<iovec>(capacity, pinned: true);
-        _h = (mmsghdr*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_headers));
-        _v = (iovec*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_iov));
-        for (int i = 0; i < capacity; i++)
-        {
-            // No msg_name: the socket is bound to one interface and EtherType, like send().
-            _h[i].msg_hdr.msg_iov = _v + i;
-            _h[i].msg_hdr.msg_iovlen = 1;
-        }
     }
 
-    public int Capacity { get; }
     public int Count { get; private set; }
     public bool IsFull => Count == Capacity;
-
-    internal mmsghdr* Headers => _h;
 
     /// <summary>Queues <paramref name="frame"/>, which must stay at its address, unchanged, until the send.</summary>
     public void Add(ReadOnlySpan<byte> frame)
     {
         if (Count == Capacity)
             ThrowFull();
-        _v[Count].iov_base = Unsafe.AsPointer(ref MemoryMarshal.GetReference(frame));
-        _v[Count].iov_len = (nuint)frame.Length;
+        Iov[Count].iov_base = Unsafe.AsPointer(ref MemoryMarshal.GetReference(frame));
+        Iov[Count].iov_len = (nuint)frame.Length;
         Count++;
     }
 
