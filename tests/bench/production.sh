@@ -150,12 +150,37 @@ disk_delta() { # before after -> JSON {depth, busy, await_us}
                (ios > 0 ? ticks * 1000 / ios : 0) }'
 }
 
+# fio locally on the file, q16; $1: its --rw. Prints nothing when fio fails (its run is then not counted).
 run_fio() {
-    local rw=$1
-    nice -n "$NICE" taskset -c "$FIO_CPU" fio --name=local --filename="$IMG" --direct=1 --ioengine=libaio --iodepth=16 \
-        --rw="$rw" --bs="$BS" --size=1G --time_based --runtime="$DURATION" --output-format=json 2>/dev/null |
-        jq -c --arg rw "$rw" '.jobs[0] | (if $rw == "randread" then .read else .write end) |
+    local rw=$1 out
+    out=$(nice -n "$NICE" taskset -c "$FIO_CPU" fio --name=local --filename="$IMG" --direct=1 --ioengine=libaio --iodepth=16 \
+        --rw="$rw" --bs="$BS" --size=1G --time_based --runtime="$DURATION" --output-format=json 2>/dev/null) || return 1
+    echo "$out" | jq -c --arg rw "$rw" '.jobs[0] | (if $rw == "randread" then .read else .write end) |
             {iops: (.iops | round), lat_us: {avg: (.lat_ns.mean / 1000), p50: (.clat_ns.percentile["50.000000"] / 1000), p99: (.clat_ns.percentile["99.000000"] / 1000)}}'
+}
+
+# The AoE generator against the running target (e1.1 on the veth pair), q$DEPTH; $1: the bench --rw pattern.
+run_bench() {
+    # shellcheck disable=SC2086 # GGAOECTL is a command prefix, BENCH_ARGS a list of words
+    ip netns exec $NS_I nice -n "$NICE" taskset -c "$GEN_CPU" $GGAOECTL bench $IF_I --target 1.1 --depth "$DEPTH" --sectors "$SECTORS" \
+        --rw "$1" --duration "$DURATION" ${BENCH_ARGS:-} --json
+}
+
+# One measurement: runs "$@" (a command that prints one JSON result), sampling the disk around it, and
+# appends the result to $RESULTS as tool $1, workload $2 (NAME:PATTERN), round $rep. A run counts when
+# it printed its result, whatever its exit status (the generator exits non-zero after errors it reports).
+measure() {
+    local who=$1 name=${2%%:*} before json disk trace
+    shift 2
+    before=$(disk_stat)
+    disk_trace_start "$OUT/trace-$who-$name-$rep.txt"
+    json=$("$@") || true
+    disk=$(disk_delta "$before" "$(disk_stat)")
+    disk_trace_wait  # also after a failed run, so the sampler never outlives it
+    trace=$(disk_trace_result "$OUT/trace-$who-$name-$rep.txt")
+    [ -n "$json" ] || return 0
+    echo "$json" | jq -c --arg t "$who" --arg w "$name" --argjson r "$rep" --argjson d "$disk" --argjson tr "$trace" \
+        '. + {name: $t, workload: $w, round: $r, disk: $d, trace: $tr}' >> "$RESULTS"
 }
 
 ORDER=(fio ggaoed vblade)
@@ -164,29 +189,11 @@ for rep in $(seq "$REPEAT"); do
         who=${ORDER[$(( (k + rep - 1) % 3 ))]}
         echo "round $rep: $who" >&2
         if [ "$who" = fio ]; then
-            for w in "${WORKLOADS[@]}"; do
-                before=$(disk_stat)
-                disk_trace_start "$OUT/trace-fio-${w%%:*}-$rep.txt"
-                json=$(run_fio "${w#*:}") || json=
-                disk=$(disk_delta "$before" "$(disk_stat)")
-                disk_trace_wait  # even when fio failed, so the sampler never outlives its run
-                trace=$(disk_trace_result "$OUT/trace-fio-${w%%:*}-$rep.txt")
-                [ -n "$json" ] || continue
-                echo "$json" | jq -c --arg w "${w%%:*}" --argjson r "$rep" --argjson d "$disk" --argjson tr "$trace" '. + {name: "fio", workload: $w, round: $r, disk: $d, trace: $tr}' >> "$RESULTS"
-            done
+            for w in "${WORKLOADS[@]}"; do measure fio "$w" run_fio "${w#*:}"; done
             continue
         fi
         bench_start_target "$who" "-d" "direct-io = true" || continue
-        for w in "${WORKLOADS[@]}"; do
-            before=$(disk_stat)
-            disk_trace_start "$OUT/trace-$who-${w%%:*}-$rep.txt"
-            if json=$(ip netns exec $NS_I nice -n "$NICE" taskset -c "$GEN_CPU" $GGAOECTL bench $IF_I --target 1.1 --depth "$DEPTH" --sectors "$SECTORS" \
-                    --rw "${w#*:}" --duration "$DURATION" ${BENCH_ARGS:-} --json); then :; fi
-            disk=$(disk_delta "$before" "$(disk_stat)")
-            disk_trace_wait
-            trace=$(disk_trace_result "$OUT/trace-$who-${w%%:*}-$rep.txt")
-            [ -n "$json" ] && echo "$json" | jq -c --arg t "$who" --arg w "${w%%:*}" --argjson r "$rep" --argjson d "$disk" --argjson tr "$trace" '. + {name: $t, workload: $w, round: $r, disk: $d, trace: $tr}' >> "$RESULTS"
-        done
+        for w in "${WORKLOADS[@]}"; do measure "$who" "$w" run_bench "${w#*:}"; done
         # shellcheck disable=SC2086 # GGAOECTL is a command prefix
         [ "$who" = ggaoed ] && { $GGAOECTL -s "$OUT/ggaoed.sock" --json stats > "$OUT/ggaoed-stats-$rep.json" 2>/dev/null || true; }
         bench_stop_target
