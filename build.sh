@@ -123,6 +123,37 @@ cmd_test() {
 	return $rc
 }
 
+# Prints "FAILED <test>" and up to 8 lines of its error message for every failed, timed-out or
+# aborted result in the trx files given. The trx logger writes each <UnitTestResult ...> start tag
+# on one line, and the message between <Message> and </Message>, possibly over several lines.
+list_failures() {
+	awk '
+		function unescape(s) {
+			gsub(/&lt;/, "<", s); gsub(/&gt;/, ">", s); gsub(/&quot;/, "\"", s)
+			gsub(/&apos;/, "\047", s); gsub(/&#xD;/, "", s); gsub(/&#xA;/, " ", s); gsub(/&amp;/, "\\&", s)
+			return s
+		}
+		/<UnitTestResult / {
+			failing = match($0, / outcome="(Failed|Error|Timeout|Aborted)"/) > 0
+			inMessage = 0
+			if (failing) {
+				name = $0
+				sub(/.* testName="/, "", name); sub(/".*/, "", name)
+				print "FAILED " unescape(name)
+				lines = 0
+			}
+		}
+		failing && /<Message>/ { inMessage = 1; sub(/.*<Message>/, "") }
+		failing && inMessage {
+			line = $0
+			last = sub(/<\/Message>.*/, "", line)
+			if (line != "" && lines < 8) { print "    " unescape(line); lines++ }
+			if (last) { inMessage = 0; failing = 0 }
+		}
+		/<\/UnitTestResult>/ { failing = 0; inMessage = 0 }
+	' "$@"
+}
+
 # Prints the benchmark lines and "N passed, N failed, N skipped" from the trx files under the
 # given folder; fails when a test failed or no results exist.
 summarize_results() {
@@ -141,6 +172,9 @@ summarize_results() {
 	# A test that never reported (crash, hang) counts as failed.
 	executed=$((passed + failed + skipped))
 	if [ "$executed" -lt "$total" ]; then failed=$((failed + total - executed)); fi
+	# The console log names a failure where it happened, hundreds of lines up; repeat each one here,
+	# with the first lines of its message, so the tail of a CI log says what broke.
+	list_failures "${trx[@]}"
 	echo "$passed passed, $failed failed, $skipped skipped"
 	[ "$failed" -eq 0 ]
 }

@@ -47,7 +47,8 @@ public class ReactorTests
         reactor.Add(c.Fd.Fd, Libc.EPOLLIN, c);
         var advisor = new Advisor { Expect = true };
         reactor.PollAdvisor = advisor;
-        reactor.BusyPollTicks = System.Diagnostics.Stopwatch.Frequency; // a second: the event comes long before
+        // 10 s: the event comes after 20 ms, but from a thread-pool timer, which a loaded machine may delay.
+        reactor.BusyPollTicks = 10 * System.Diagnostics.Stopwatch.Frequency;
 
         using var signaller = new Timer(_ => c.Fd.Signal(), null, 20, Timeout.Infinite);
         Assert.Equal(1, reactor.RunOnce(-1));
@@ -63,7 +64,7 @@ public class ReactorTests
         var c = new Counter();
         reactor.Add(c.Fd.Fd, Libc.EPOLLIN, c);
         reactor.PollAdvisor = new Advisor { Expect = false };
-        reactor.BusyPollTicks = System.Diagnostics.Stopwatch.Frequency;
+        reactor.BusyPollTicks = 10 * System.Diagnostics.Stopwatch.Frequency; // as above
 
         c.Fd.Signal();
         Assert.Equal(1, reactor.RunOnce(1000)); // idle before: no poll, epoll_wait finds it

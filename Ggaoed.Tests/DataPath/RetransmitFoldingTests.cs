@@ -12,11 +12,17 @@ namespace Ggaoed.Tests.DataPath;
 
 /// <summary>
 /// Retransmits of a request still held by the daemon (AOE-NOTES 16): a write waits in the queue for
-/// merge-delay (0.5 s here, standing in for a slow disk), and the "initiator" sends it again with a
-/// new tag the way Linux does after a timeout.
+/// merge-delay (1 s here, the most the config allows, standing in for a slow disk), and the
+/// "initiator" sends it again with a new tag the way Linux does after a timeout. In the data-path
+/// collection: whether a duplicate counts as a retransmit depends on how far apart the daemon sees the
+/// two frames, so nothing CPU-heavy may run beside it.
 /// </summary>
+[Collection(DataPathCollection.Name)]
 public class RetransmitFoldingTests(ITestOutputHelper output)
 {
+    // Wide enough that a stalled test thread or reactor cannot push the duplicate out of it: the
+    // daemon folds a duplicate that comes between 10 ms and this long after the original.
+    private const double MergeDelaySeconds = 1;
     private const int DiskSectors = 4096;
     private const byte Sectors = 2;
 
@@ -36,8 +42,8 @@ public class RetransmitFoldingTests(ITestOutputHelper output)
         var veth = new VethPair(tag);
         var scratch = new Scratch("fold" + tag);
         string disk = scratch.CreateDisk("d.img", DiskSectors, seed: 90);
-        InProcessTarget target = DataPathTests.Start(veth, scratch, veth.TargetIf, "max-delay = 0.5",
-            new TestDevice("d", disk, 7, 1) { MergeDelay = 0.5 });
+        InProcessTarget target = DataPathTests.Start(veth, scratch, veth.TargetIf, $"max-delay = {MergeDelaySeconds}",
+            new TestDevice("d", disk, 7, 1) { MergeDelay = MergeDelaySeconds });
         AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
         AoeTarget t = Initiator.Find(Initiator.Discover(client, 1), 7, 1);
         return new Fixture(veth, scratch, target, client, t, disk);
@@ -51,17 +57,26 @@ public class RetransmitFoldingTests(ITestOutputHelper output)
         return frame.AsSpan(0, n).ToArray();
     }
 
-    /// <summary>Tags of the ATA answers that arrive within <paramref name="window"/>.</summary>
-    private static List<uint> Answers(Fixture f, TimeSpan window)
+    /// <summary>
+    /// Tags of the ATA answers: waits up to 10 s for <paramref name="expected"/> of them, then 0.3 s
+    /// more to catch any answer too many.
+    /// </summary>
+    private static List<uint> Answers(Fixture f, int expected)
     {
         var tags = new List<uint>();
         var buffer = new byte[16384];
-        DateTime end = DateTime.UtcNow + window;
+        DateTime end = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        bool settling = false;
         while (DateTime.UtcNow < end)
         {
             int n = f.Client.Socket.Receive(buffer);
             if (n > 0 && AoeWire.TryParseResponse(buffer.AsSpan(0, n), out AoeResponseHeader h) && h.Command == AoeWire.CommandAta)
                 tags.Add(h.Tag);
+            if (!settling && tags.Count >= expected)
+            {
+                settling = true;
+                end = DateTime.UtcNow + TimeSpan.FromMilliseconds(300);
+            }
         }
         return tags;
     }
@@ -71,10 +86,10 @@ public class RetransmitFoldingTests(ITestOutputHelper output)
     {
         using Fixture f = Start("rfa");
         f.Client.Socket.Send(WriteFrame(f, 0x8000_0101, 64, 0x5A));
-        Thread.Sleep(100); // past the 10 ms a duplicate needs to count as a retransmit
+        Thread.Sleep(200); // past the 10 ms a duplicate needs to count as a retransmit, well inside merge-delay
         f.Client.Socket.Send(WriteFrame(f, 0x8000_0202, 64, 0x5A));
 
-        List<uint> tags = Answers(f, TimeSpan.FromSeconds(1.5));
+        List<uint> tags = Answers(f, expected: 1);
         f.Target.Stop();
         ExportedDevice d = f.Target.Device("d");
         output.WriteLine($"answers {string.Join(", ", tags.ConvertAll(t => t.ToString("x8")))}; writes {d.Engine.Counters.WriteRequests}, folded {d.Counters.FoldedRetransmits}");
@@ -89,14 +104,23 @@ public class RetransmitFoldingTests(ITestOutputHelper output)
     public void ADuplicateThatComesAtOnce_OrCarriesOtherData_IsASecondRequest()
     {
         using Fixture f = Start("rfb");
-        // Back to back: two concurrent requests for the same sectors, not a retransmit.
-        f.Client.Socket.Send(WriteFrame(f, 0x8000_0301, 128, 0x11));
-        f.Client.Socket.Send(WriteFrame(f, 0x8000_0302, 128, 0x11));
+        // Back to back: two concurrent requests for the same sectors, not a retransmit. One sendmmsg
+        // puts them on the wire microseconds apart, so no pause of the test thread can come between.
+        byte[] first = GC.AllocateArray<byte>(WriteFrame(f, 0, 128, 0).Length, pinned: true);
+        byte[] second = GC.AllocateArray<byte>(first.Length, pinned: true);
+        WriteFrame(f, 0x8000_0301, 128, 0x11).CopyTo(first, 0);
+        WriteFrame(f, 0x8000_0302, 128, 0x11).CopyTo(second, 0);
+        var batch = new TxBatch(2);
+        batch.Add(first);
+        batch.Add(second);
+        Assert.Equal(0, f.Client.Socket.Send(batch));
+        GC.KeepAlive(first); // the batch holds only their addresses
+        GC.KeepAlive(second);
         // Same sectors, later, but other data: a new write, never folded.
-        Thread.Sleep(100);
+        Thread.Sleep(200);
         f.Client.Socket.Send(WriteFrame(f, 0x8000_0303, 128, 0x22));
 
-        List<uint> tags = Answers(f, TimeSpan.FromSeconds(1.5));
+        List<uint> tags = Answers(f, expected: 3);
         f.Target.Stop();
         ExportedDevice d = f.Target.Device("d");
         tags.Sort();

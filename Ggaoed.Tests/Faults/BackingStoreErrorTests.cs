@@ -17,6 +17,7 @@ namespace Ggaoed.Tests.Faults;
 /// (LogLimiter), not one per failed request: a second burst after the limiter's 10 s window adds one
 /// line, which counts the errors the first one stood for.
 /// </summary>
+[Collection(SerialCollection.Name)]
 public sealed class BackingStoreErrorTests
 {
     private const int Burst = 200;
@@ -49,6 +50,8 @@ public sealed class BackingStoreErrorTests
                 $"[full]\npath = {loop}\nshelf = 4\nslot = 3\n");
             rig.Start();
             using AoeClient client = rig.Client();
+            // "No retransmits" below must mean "answered, not lost", never "slow on a busy machine".
+            client.RequestTimeout = TimeSpan.FromSeconds(5);
             AoeTarget goodT = FaultRig.Discover(client, 4, 1);
             AoeTarget shrunkT = FaultRig.Discover(client, 4, 2);
             AoeTarget fullT = FaultRig.Discover(client, 4, 3);

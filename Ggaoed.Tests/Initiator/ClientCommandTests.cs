@@ -27,7 +27,7 @@ public sealed class ClientCommandTests
         target.ConfigString = "hello";
         target.Start();
 
-        string table = Ctl(pair.InitiatorNs, $"discover {pair.InitiatorIf} --timeout 0.5");
+        string table = Ctl(pair.InitiatorNs, $"discover {pair.InitiatorIf} --timeout 2");
         Assert.Matches(@"^shelf\.slot\s+MAC\s+size\s+sectors/frame\s+bufcnt\s+fw\s+config-string\n12\.34\s+[0-9a-f:]{17}\s+512\.0 MiB\s+17\s+64\s+0x0200\s+hello\n$", table);
 
         using JsonDocument doc = JsonDocument.Parse(Ctl(pair.InitiatorNs, $"--json discover {pair.InitiatorIf} --timeout 0.5"));

@@ -140,9 +140,12 @@ public sealed class LinuxInitiatorTests
             {
                 // How long until ggaoed answers again: it must notice the link (netlink), re-attach and
                 // reply to the initiator's next retransmit. Measured from the daemon's own counters.
+                // Typically under 100 ms. The bound is 5 s, not the 2 s LinkFlapTests holds the daemon
+                // to with our own initiator: here the emulated guest's retransmit timer, which a loaded
+                // host slows down, decides when the next request comes.
                 TimeSpan resumed = FirstAnswerAfterLinkUp(ggaoed, network.Tap, TimeSpan.FromSeconds(20));
                 _output.WriteLine($"ggaoed answered {resumed.TotalMilliseconds:F0} ms after the tap came back up");
-                Assert.True(resumed < TimeSpan.FromSeconds(2), $"ggaoed answered only {resumed.TotalMilliseconds:F0} ms after the link returned");
+                Assert.True(resumed < TimeSpan.FromSeconds(5), $"ggaoed answered only {resumed.TotalMilliseconds:F0} ms after the link returned");
             }
             if (kind == TargetKind.Vblade)
             {

@@ -48,7 +48,7 @@ public sealed class CtlOutputTests
                     RequestTimeout = TimeSpan.FromSeconds(10),
                     MaxAttemptTimeout = TimeSpan.FromSeconds(10),
                 };
-                AoeTarget t = client.Discover(TimeSpan.FromSeconds(1)).Single(x => x.Slot == 0);
+                AoeTarget t = client.DiscoverUntilFound(x => x.Slot == 0).Single(x => x.Slot == 0);
                 var data = new byte[SectorsPerRequest * 512];
                 for (int i = 0; i < Writes; i++)
                     client.Write(t, (ulong)(i * SectorsPerRequest), data);
@@ -136,7 +136,7 @@ public sealed class CtlOutputTests
             InNetNs.Run(box.Net!.InitiatorNs, () =>
             {
                 using var client = new AoeClient(box.Net.InitiatorIf);
-                AoeTarget t = client.Discover(TimeSpan.FromSeconds(1), identify: true).Single(x => x.Slot == 0);
+                AoeTarget t = client.DiscoverUntilFound(x => x.Slot == 0).Single(x => x.Slot == 0);
                 client.Write(t, 0, new byte[1024]);
                 return 0;
             });

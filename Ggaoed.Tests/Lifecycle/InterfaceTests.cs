@@ -56,7 +56,7 @@ public sealed class InterfaceTests
     private static ConfigInfo DiscoverOver(Sandbox box, string initiatorIf) => InNetNs.Run(box.Net!.InitiatorNs, () =>
     {
         using var client = new AoeClient(initiatorIf);
-        return client.Discover(TimeSpan.FromSeconds(1), identify: false).Single(t => t.Shelf == 7 && t.Slot == 0).Config;
+        return client.DiscoverUntilFound(t => t.Shelf == 7 && t.Slot == 0, identify: false).Single(t => t.Shelf == 7 && t.Slot == 0).Config;
     });
 
     [RootFact]

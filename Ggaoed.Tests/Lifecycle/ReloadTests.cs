@@ -130,7 +130,7 @@ public sealed class ReloadTests
             InNetNs.Run(net.InitiatorNs, () =>
             {
                 using var client = new AoeClient(net.InitiatorIf);
-                List<AoeTarget> targets = client.Discover(TimeSpan.FromSeconds(1));
+                List<AoeTarget> targets = client.DiscoverUntil(found => found.Count >= 3);
                 Assert.Equal(new[] { "7.0", "7.2", "7.3" }, targets.Select(t => t.Address).ToArray());
                 var data = new byte[1024];
                 data.AsSpan().Fill(0x5A);
@@ -151,7 +151,7 @@ public sealed class ReloadTests
             InNetNs.Run(net.InitiatorNs, () =>
             {
                 using var client = new AoeClient(net.InitiatorIf);
-                AoeTarget d3 = client.Discover(TimeSpan.FromSeconds(1)).Single(t => t.Slot == 3);
+                AoeTarget d3 = client.DiscoverUntilFound(t => t.Slot == 3).Single(t => t.Slot == 3);
                 client.Write(d3, 0, new byte[1024]);
                 return 0;
             });
@@ -219,7 +219,7 @@ public sealed class ReloadTests
         InNetNs.Run(box.Net!.InitiatorNs, () =>
         {
             using var client = new AoeClient(box.Net.InitiatorIf);
-            AoeTarget t = client.Discover(TimeSpan.FromSeconds(1)).Single();
+            AoeTarget t = client.DiscoverUntil(found => found.Count > 0).Single();
             Assert.Equal(0, t.Slot);
             client.Write(t, 0, new byte[1024]);
             return 0;
@@ -254,7 +254,7 @@ public sealed class ReloadTests
         InNetNs.Run(box.Net!.InitiatorNs, () =>
         {
             using var client = new AoeClient(box.Net.InitiatorIf);
-            List<AoeTarget> targets = client.Discover(TimeSpan.FromSeconds(1));
+            List<AoeTarget> targets = client.DiscoverUntil(found => found.Count >= 3);
             Assert.Equal(new[] { "7.0", "7.1", "7.3" }, targets.Select(t => t.Address).ToArray());
             var data = new byte[1024];
             client.Write(targets[1], 0, data);

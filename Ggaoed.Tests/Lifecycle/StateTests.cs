@@ -51,7 +51,7 @@ public sealed class StateTests
             initiatorMac = InNetNs.Run(box.Net!.InitiatorNs, () =>
             {
                 using var client = new AoeClient(box.Net.InitiatorIf);
-                AoeTarget t = client.Discover(TimeSpan.FromSeconds(1), identify: false).Single(x => x.Shelf == 7 && x.Slot == 0);
+                AoeTarget t = client.DiscoverUntilFound(x => x.Shelf == 7 && x.Slot == 0, identify: false).Single(x => x.Shelf == 7 && x.Slot == 0);
 
                 AoeRequests.Reply set = AoeRequests.ForceSetConfig(client, t, ConfigString);
                 Assert.False(set.IsError, "config force-set refused: error " + set.Error);
@@ -138,7 +138,7 @@ public sealed class StateTests
         InNetNs.Run(box.Net!.InitiatorNs, () =>
         {
             using var client = new AoeClient(box.Net.InitiatorIf);
-            AoeTarget t = client.Discover(TimeSpan.FromSeconds(1), identify: false).Single(x => x.Slot == 1);
+            AoeTarget t = client.DiscoverUntilFound(x => x.Slot == 1, identify: false).Single(x => x.Slot == 1);
             Assert.False(AoeRequests.ForceSetConfig(client, t, ConfigString).IsError);
             return 0;
         });

@@ -11,7 +11,8 @@ public class LinkMonitorTests
 {
     private static void ReceiveUntil(LinkMonitor monitor, ref RecordingLinkHandler handler, Func<RecordingLinkHandler, bool> done, string what)
     {
-        long deadline = Environment.TickCount64 + 5000;
+        // 30 s: each event waits for rtnl_lock, which parallel tests creating namespaces hold often.
+        long deadline = Environment.TickCount64 + 30_000;
         while (true)
         {
             monitor.Receive(ref handler);

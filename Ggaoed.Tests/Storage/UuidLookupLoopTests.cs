@@ -21,7 +21,7 @@ public class UuidLookupLoopTests
     [RootFact]
     public void Ext4OnLoopDevice_IsFoundByFilesystemUuid()
     {
-        const string uuid = "5f1c9a2e-7b3d-4c8e-a1f0-2d6b8e4c7a91";
+        string uuid = Guid.NewGuid().ToString(); // fresh: a leftover loop device from an earlier run cannot make it ambiguous
         WithLoop(16 << 20, "ext4", image => Run("mkfs.ext4", "-q", "-F", "-U", uuid, image), false, loop =>
         {
             Assert.Equal(loop, ScanOnly.Find(uuid, out string error));
@@ -33,7 +33,7 @@ public class UuidLookupLoopTests
     [RootFact]
     public void SwapOnLoopDevice_IsFoundByUuid_AndConfigLoaderUsesIt()
     {
-        const string uuid = "0a7e3b19-d4c2-4f65-8e1a-9b3c5d7f2e60";
+        string uuid = Guid.NewGuid().ToString(); // fresh, as above
         WithLoop(4 << 20, "swap", image => Run("mkswap", "-U", uuid, image), false, loop =>
         {
             Assert.Equal(loop, ScanOnly.Find(uuid, out _));
@@ -49,7 +49,7 @@ public class UuidLookupLoopTests
     [RootFactNeedingGptPartitions]
     public void GptPartitionOnLoopDevice_IsFoundByPartUuid()
     {
-        var partGuid = new Guid("c41d7e2a-58b3-4f9c-a6e0-3b8d1f2c9e57");
+        var partGuid = Guid.NewGuid(); // fresh, as above
         long sectors = (8 << 20) / 512;
         WithLoop(8 << 20, "gpt", image =>
         {

@@ -46,13 +46,17 @@ public sealed class VethPair : IDisposable
     /// </summary>
     public static void WaitOperUp(string netns, string ifname)
     {
-        for (int i = 0; i < 200; i++)
+        // Usually well under a second (linkwatch runs about once a second); 20 s leaves room for a
+        // machine whose rtnl_lock is busy with the namespaces of parallel tests.
+        long deadline = Environment.TickCount64 + 20_000;
+        while (true)
         {
             if (Sh.Run($"ip -n {netns} link show {ifname}", check: false).Contains("state UP"))
                 return;
+            if (Environment.TickCount64 > deadline)
+                throw new TimeoutException($"{ifname} in {netns} did not reach operstate UP within 20 s");
             Thread.Sleep(10);
         }
-        throw new TimeoutException($"{ifname} in {netns} did not reach operstate UP");
     }
 
     private static string Trim(string name) => name.Length <= 15 ? name : name.Substring(0, 15);
