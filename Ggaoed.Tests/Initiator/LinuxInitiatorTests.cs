@@ -138,14 +138,16 @@ public sealed class LinuxInitiatorTests
             network.SetTapUp(true);
             if (target is GgaoedTarget ggaoed)
             {
-                // How long until ggaoed answers again: it must notice the link (netlink), re-attach and
-                // reply to the initiator's next retransmit. Measured from the daemon's own counters.
-                // Typically under 100 ms. The bound is 5 s, not the 2 s LinkFlapTests holds the daemon
-                // to with our own initiator: here the emulated guest's retransmit timer, which a loaded
-                // host slows down, decides when the next request comes.
-                TimeSpan resumed = FirstAnswerAfterLinkUp(ggaoed, network.Tap, TimeSpan.FromSeconds(20));
-                _output.WriteLine($"ggaoed answered {resumed.TotalMilliseconds:F0} ms after the tap came back up");
-                Assert.True(resumed < TimeSpan.FromSeconds(5), $"ggaoed answered only {resumed.TotalMilliseconds:F0} ms after the link returned");
+                // Two times after the link returns. Served again: the daemon saw the link come up
+                // (netlink) and re-attached; that is the daemon's own work, typically a few ms, and
+                // LinkFlapTests holds it to 2 s end to end with our own initiator. First answer: that
+                // also waits for the guest's next retransmit, whose timer backs off during the outage
+                // and runs slowly in an emulated guest on a loaded host. With both host CPUs busy the
+                // guest's first frame came 12.1 s after link-up, answered within 1 ms, re-attach took
+                // 25 ms; so the answer is only bounded by the wait itself.
+                (TimeSpan served, TimeSpan answered) = AfterLinkUp(ggaoed, network.Tap, TimeSpan.FromSeconds(60));
+                _output.WriteLine($"ggaoed served {network.Tap} again {served.TotalMilliseconds:F0} ms and answered {answered.TotalMilliseconds:F0} ms after the tap came back up");
+                Assert.True(served < TimeSpan.FromSeconds(5), $"ggaoed re-attached {network.Tap} only {served.TotalMilliseconds:F0} ms after the link returned");
             }
             if (kind == TargetKind.Vblade)
             {
@@ -184,21 +186,32 @@ public sealed class LinuxInitiatorTests
             _output.WriteLine("last reload: " + report);
         });
 
-    /// <summary>Polls ggaoed's counters until <paramref name="tap"/> is served again and has sent a frame.</summary>
-    private static TimeSpan FirstAnswerAfterLinkUp(GgaoedTarget ggaoed, string tap, TimeSpan limit)
+    /// <summary>
+    /// Polls ggaoed's counters until <paramref name="tap"/> is listed again (re-attached) and until it
+    /// has sent a frame; returns both times.
+    /// </summary>
+    private static (TimeSpan Served, TimeSpan Answered) AfterLinkUp(GgaoedTarget ggaoed, string tap, TimeSpan limit)
     {
         var sw = System.Diagnostics.Stopwatch.StartNew();
+        TimeSpan? served = null;
         while (sw.Elapsed < limit)
         {
             using (var doc = System.Text.Json.JsonDocument.Parse(ggaoed.Ctl("stats", "--json")))
             {
                 foreach (System.Text.Json.JsonElement i in doc.RootElement.GetProperty("interfaces").EnumerateArray())
-                    if (i.GetProperty("name").GetString() == tap && i.GetProperty("frames_out").GetInt64() > 0)
-                        return sw.Elapsed;
+                {
+                    if (i.GetProperty("name").GetString() != tap)
+                        continue;
+                    served ??= sw.Elapsed;
+                    if (i.GetProperty("frames_out").GetInt64() > 0)
+                        return (served.Value, sw.Elapsed);
+                }
             }
             Thread.Sleep(20);
         }
-        throw new TimeoutException($"ggaoed sent nothing on {tap} within {limit.TotalSeconds} s of the link coming back");
+        throw new TimeoutException(served == null
+            ? $"ggaoed did not serve {tap} again within {limit.TotalSeconds} s of the link coming back"
+            : $"ggaoed served {tap} again after {served.Value.TotalMilliseconds:F0} ms but sent nothing within {limit.TotalSeconds} s");
     }
 
     /// <summary>
