@@ -157,8 +157,10 @@ public sealed class ClientGgaoedTests
         AoeTarget t = rig.DiscoverOne();
         var pipe = new AoePipeline(rig.Client.Socket, t, depth: 16, sectors: t.MaxSectorsPerFrame(rig.Client.Mtu), pattern, 0, t.Sectors)
         {
-            // Generous: the CI machine is shared; this test is about correctness, not speed.
+            // Generous: the CI machine is shared; this test is about correctness, not speed. The drain
+            // ends as soon as the last answer comes; it must outlast a retransmit or two.
             RetransmitTimeout = TimeSpan.FromSeconds(1),
+            DrainTimeout = TimeSpan.FromSeconds(30),
         };
         PipelineResult r = pipe.Run(TimeSpan.FromSeconds(60), maxRequests: 3000);
         Assert.Equal(3000, r.Completed);
