@@ -110,13 +110,8 @@ done
 echo
 echo "raw results: $RESULTS"
 echo
-jq -rs '
+jq -L "$ROOT/tests/bench" -rs 'include "tables";
   def f(x): if x == null then "-" else (x | tostring) end;
-  def med: sort | if length == 0 then null else .[(length - 1) / 2 | floor] end;
-  def r2(x): if x == null then "-" else ((x * 100 | round) / 100 | tostring) end;
-  def one(n): map(select(.name == n));
-  def ratio(a; b): [group_by(.round)[] | (one(a)[0].iops) as $x | (one(b)[0].iops) as $y
-                    | select($x != null and $y != null and $y > 0) | $x / $y] | med;
   def cell(n): one(n) | if length == 0 then "-" else
       "\(map(.iops) | med) \(map(.lat_us.avg) | med)/\(map(.lat_us.p50) | med)/\(map(.lat_us.p99) | med) \(map(.lat_us.max) | max | round) \(map(.retransmits) | add) \(map(.target_cpu_us_per_req) | med)" end;
   (group_by([.mtu, .workload]) | sort_by(-.[0].mtu, .[0].workload)) as $rows

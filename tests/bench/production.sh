@@ -203,12 +203,7 @@ done
 echo
 echo "raw results: $RESULTS"
 echo
-jq -rs '
-  def med: sort | if length == 0 then null else .[(length - 1) / 2 | floor] end;
-  def r2(x): if x == null then "-" else ((x * 100 | round) / 100 | tostring) end;
-  def one(n): map(select(.name == n));
-  def ratio(a; b): [group_by(.round)[] | (one(a)[0].iops) as $x | (one(b)[0].iops) as $y
-                    | select($x != null and $y != null and $y > 0) | $x / $y] | med;
+jq -L "$ROOT/tests/bench" -rs 'include "tables";
   def cell(n): one(n) | if length == 0 then "-" else
       "\(map(.iops) | med) \(map(.lat_us.avg) | med | round)/\(map(.lat_us.p99) | med | round)" end;
   (group_by(.workload) | sort_by(.[0].workload)) as $rows
@@ -222,25 +217,16 @@ if [ -n "$DISK" ]; then
     # The stat window also holds the tool's start-up (the generator's discovery), so depth and busy
     # are diluted by it; the service time (ticks per request) is not. In flight = IOPS x service time.
     echo "what the disk ($DISK) saw: service time per request in us / requests in flight at the disk (IOPS x service time)"
-    jq -rs '
-      def med: sort | if length == 0 then null else .[(length - 1) / 2 | floor] end;
-      def cell(n): map(select(.name == n and .disk != null)) | if length == 0 then "-" else
-          "\(map(.disk.await_us) | med) / \(map(.iops * .disk.await_us / 1e5 | round / 10) | med)" end;
-      (group_by(.workload) | sort_by(.[0].workload)) as $rows
-      | ["workload", "fio", "ggaoed", "vblade -d"],
-        ($rows[] | [.[0].workload, cell("fio"), cell("ggaoed"), cell("vblade")])
-      | @tsv' "$RESULTS" | column -t -s $'\t'
+    jq -L "$ROOT/tests/bench" -rs 'include "tables";
+      per_tool_table(.disk != null; "\(map(.disk.await_us) | med) / \(map(.iops * .disk.await_us / 1e5 | round / 10) | med)")' \
+      "$RESULTS" | column -t -s $'\t'
 fi
 if [ -n "$TRACEFS" ]; then
     echo
     echo "block-layer trace (0.5 s per run): share of time the disk held no request / all $DEPTH / mean requests at the disk"
-    jq -rs '
-      def med: sort | if length == 0 then null else .[(length - 1) / 2 | floor] end;
+    jq -L "$ROOT/tests/bench" -rs 'include "tables";
       def pct(x): (x * 100 | round | tostring) + "%";
-      def cell(n): map(select(.name == n and .trace != null)) | if length == 0 then "-" else
-          "\(map(.trace.idle) | med | pct(.)) / \(map(.trace.full) | med | pct(.)) / \(map(.trace.mean) | med)" end;
-      (group_by(.workload) | sort_by(.[0].workload)) as $rows
-      | ["workload", "fio", "ggaoed", "vblade -d"],
-        ($rows[] | [.[0].workload, cell("fio"), cell("ggaoed"), cell("vblade")])
-      | @tsv' "$RESULTS" | column -t -s $'\t'
+      per_tool_table(.trace != null;
+          "\(map(.trace.idle) | med | pct(.)) / \(map(.trace.full) | med | pct(.)) / \(map(.trace.mean) | med)")' \
+      "$RESULTS" | column -t -s $'\t'
 fi
