@@ -311,9 +311,7 @@ internal static class Initiator
     /// <summary>Discovers until <paramref name="expected"/> targets answered (a freshly started target may miss the first query).</summary>
     public static List<AoeTarget> Discover(AoeClient client, int expected)
     {
-        List<AoeTarget> found = new();
-        for (int attempt = 0; attempt < 10 && found.Count < expected; attempt++)
-            found = client.Discover(TimeSpan.FromMilliseconds(300));
+        List<AoeTarget> found = client.DiscoverUntil(f => f.Count >= expected, TimeSpan.FromMilliseconds(300));
         if (found.Count < expected)
             throw new InvalidOperationException($"discovered {found.Count} target(s) on {client.Interface}, expected {expected}");
         return found;

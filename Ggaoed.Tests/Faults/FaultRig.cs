@@ -193,13 +193,9 @@ internal sealed class FaultRig : IDisposable
     /// <summary>Discovers <paramref name="shelf"/>.<paramref name="slot"/> (a daemon just started may miss the first query).</summary>
     public static AoeTarget Discover(AoeClient client, ushort shelf, byte slot)
     {
-        for (int attempt = 0; attempt < 20; attempt++)
-        {
-            foreach (AoeTarget t in client.Discover(TimeSpan.FromMilliseconds(200), shelf, slot))
-                if (t.Shelf == shelf && t.Slot == slot && t.Identify != null)
-                    return t;
-        }
-        throw new InvalidOperationException($"e{shelf}.{slot} did not answer discovery on {client.Interface}");
+        Predicate<AoeTarget> isIt = t => t.Shelf == shelf && t.Slot == slot && t.Identify != null;
+        return client.DiscoverUntil(f => f.Exists(isIt), TimeSpan.FromMilliseconds(200), shelf, slot, attempts: 20).Find(isIt)
+            ?? throw new InvalidOperationException($"e{shelf}.{slot} did not answer discovery on {client.Interface}");
     }
 
     public static string Sha256(string path)

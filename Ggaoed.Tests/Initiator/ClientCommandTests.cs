@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Diagnostics;
 using System.Text.Json;
 using Ggaoed.Ctl;
@@ -90,14 +91,10 @@ public sealed class ClientCommandTests
         {
             string iif = pair.InitiatorIf;
             using var client = InNetNs.Run(pair.InitiatorNs, () => new AoeClient(iif));
-            AoeTarget? t = null;
-            for (int i = 0; i < 40 && t == null; i++)
-            {
-                var found = client.Discover(TimeSpan.FromMilliseconds(250));
-                t = found.Count > 0 ? found[0] : null;
-            }
-            Assert.NotNull(t);
-            Assert.Equal(4, t!.Shelf);
+            List<AoeTarget> found = client.DiscoverUntil(f => f.Count > 0, TimeSpan.FromMilliseconds(250), attempts: 40);
+            Assert.NotEmpty(found);
+            AoeTarget t = found[0];
+            Assert.Equal(4, t.Shelf);
             Assert.Equal(5, t.Slot);
             Assert.Equal(8UL * 2048, t.Sectors);
             byte[] buf = new byte[17 * 512];

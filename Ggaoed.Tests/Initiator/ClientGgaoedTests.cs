@@ -79,13 +79,10 @@ public sealed class ClientGgaoedTests
 
         public AoeTarget DiscoverOne()
         {
-            for (int i = 0; i < 40; i++)
-            {
-                var found = Client.Discover(TimeSpan.FromMilliseconds(250));
-                if (found.Count > 0)
-                    return Assert.Single(found);
-                Assert.False(Daemon.HasExited, "ggaoed exited:\n" + Log);
-            }
+            var found = Client.DiscoverUntil(f => f.Count > 0 || Daemon.HasExited, TimeSpan.FromMilliseconds(250), attempts: 40);
+            if (found.Count > 0)
+                return Assert.Single(found);
+            Assert.False(Daemon.HasExited, "ggaoed exited:\n" + Log);
             throw new Xunit.Sdk.XunitException("ggaoed did not answer discovery:\n" + Log);
         }
 

@@ -49,9 +49,7 @@ public sealed class ClientNullTargetTests
         /// </summary>
         public AoeTarget DiscoverOne(ushort shelf = AoeWire.BroadcastShelf)
         {
-            List<AoeTarget> found = [];
-            for (int attempt = 0; attempt < 10 && found.Count == 0; attempt++)
-                found = Client.Discover(TimeSpan.FromMilliseconds(300), shelf);
+            List<AoeTarget> found = Client.DiscoverUntil(f => f.Count > 0, TimeSpan.FromMilliseconds(300), shelf);
             RetransmitsBefore = Client.Retransmits;
             return Assert.Single(found);
         }

@@ -53,13 +53,10 @@ public sealed class ClientVbladeTests
         /// <summary>vblade needs a moment to open its socket: retry discovery briefly.</summary>
         public AoeTarget DiscoverOne()
         {
-            for (int i = 0; i < 20; i++)
-            {
-                var found = Client.Discover(TimeSpan.FromMilliseconds(250));
-                if (found.Count > 0)
-                    return Assert.Single(found);
-                Assert.False(Vblade.HasExited, "vblade exited");
-            }
+            var found = Client.DiscoverUntil(f => f.Count > 0 || Vblade.HasExited, TimeSpan.FromMilliseconds(250), attempts: 20);
+            if (found.Count > 0)
+                return Assert.Single(found);
+            Assert.False(Vblade.HasExited, "vblade exited");
             throw new Xunit.Sdk.XunitException("vblade did not answer discovery");
         }
 

@@ -112,13 +112,9 @@ internal sealed class Workload : IDisposable
 
     private AoeTarget Find(AoeClient client, ushort shelf, byte slot)
     {
-        for (int attempt = 0; attempt < 5; attempt++)
-        {
-            AoeTarget? t = client.Discover(TimeSpan.FromMilliseconds(500)).FirstOrDefault(x => x.Shelf == shelf && x.Slot == slot && x.Identify != null);
-            if (t != null)
-                return t;
-        }
-        throw new InvalidOperationException($"target {shelf}.{slot} not found");
+        Func<AoeTarget, bool> isIt = x => x.Shelf == shelf && x.Slot == slot && x.Identify != null;
+        return client.DiscoverUntil(f => f.Any(isIt), TimeSpan.FromMilliseconds(500), attempts: 5).FirstOrDefault(isIt)
+            ?? throw new InvalidOperationException($"target {shelf}.{slot} not found");
     }
 
     private void RunPipeline(string ifname, ushort shelf, byte slot, ulong lbas)

@@ -8,17 +8,21 @@ namespace Ggaoed.Tests.Support;
 public static class Discovery
 {
     /// <summary>
-    /// Broadcasts discovery until <paramref name="enough"/> holds for the targets found, at most 10
-    /// times, and returns the last list either way (the caller's assertion then says what is missing).
-    /// One window is plenty on an idle machine, but a query or its answer can miss it on a loaded one,
-    /// as a real initiator's would; like the real initiator, ask again instead of failing.
+    /// Sends discovery (to <paramref name="shelf"/>.<paramref name="slot"/>, broadcast unless given)
+    /// until <paramref name="enough"/> holds for the targets found, at most <paramref name="attempts"/>
+    /// times with a <paramref name="window"/> (1 s unless given) each, and returns the last list either
+    /// way (the caller's assertion then says what is missing). One window is plenty on an idle machine,
+    /// but a query or its answer can miss it on a loaded one, or a target just started may not be
+    /// listening yet; like a real initiator, ask again instead of failing.
     /// </summary>
-    public static List<AoeTarget> DiscoverUntil(this AoeClient client, Func<List<AoeTarget>, bool> enough, bool identify = true)
+    public static List<AoeTarget> DiscoverUntil(this AoeClient client, Func<List<AoeTarget>, bool> enough,
+        TimeSpan? window = null, ushort shelf = AoeWire.BroadcastShelf, byte slot = AoeWire.BroadcastSlot,
+        bool identify = true, int attempts = 10)
     {
         List<AoeTarget> found = [];
-        for (int attempt = 0; attempt < 10; attempt++)
+        for (int attempt = 0; attempt < attempts; attempt++)
         {
-            found = client.Discover(TimeSpan.FromSeconds(1), identify: identify);
+            found = client.Discover(window ?? TimeSpan.FromSeconds(1), shelf, slot, identify);
             if (enough(found))
                 break;
         }
@@ -27,5 +31,5 @@ public static class Discovery
 
     /// <summary>Discovers until a target matching <paramref name="match"/> answers; the list is returned.</summary>
     public static List<AoeTarget> DiscoverUntilFound(this AoeClient client, Predicate<AoeTarget> match, bool identify = true) =>
-        client.DiscoverUntil(found => found.Exists(match), identify);
+        client.DiscoverUntil(found => found.Exists(match), identify: identify);
 }
