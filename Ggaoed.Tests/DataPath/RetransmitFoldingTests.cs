@@ -1,4 +1,5 @@
 using System;
+using System.Buffers.Binary;
 using System.Collections.Generic;
 using System.IO;
 using System.Threading;
@@ -57,29 +58,12 @@ public class RetransmitFoldingTests(ITestOutputHelper output)
         return frame.AsSpan(0, n).ToArray();
     }
 
-    /// <summary>
-    /// Tags of the ATA answers: waits up to 10 s for <paramref name="expected"/> of them, then 0.3 s
-    /// more to catch any answer too many.
-    /// </summary>
-    private static List<uint> Answers(Fixture f, int expected)
-    {
-        var tags = new List<uint>();
-        var buffer = new byte[16384];
-        DateTime end = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        bool settling = false;
-        while (DateTime.UtcNow < end)
-        {
-            int n = f.Client.Socket.Receive(buffer);
-            if (n > 0 && AoeWire.TryParseResponse(buffer.AsSpan(0, n), out AoeResponseHeader h) && h.Command == AoeWire.CommandAta)
-                tags.Add(h.Tag);
-            if (!settling && tags.Count >= expected)
-            {
-                settling = true;
-                end = DateTime.UtcNow + TimeSpan.FromMilliseconds(300);
-            }
-        }
-        return tags;
-    }
+    /// <summary>Tags of the ATA answers: <paramref name="expected"/> of them, and any too many.</summary>
+    private static List<uint> AnswerTags(Fixture f, int expected) =>
+        Answers.Collect(f.Client.Socket,
+            frame => AoeWire.TryParseResponse(frame, out AoeResponseHeader h) && h.Command == AoeWire.CommandAta,
+            expected, TimeSpan.FromMilliseconds(300))
+        .ConvertAll(frame => BinaryPrimitives.ReadUInt32BigEndian(frame.AsSpan(20)));
 
     [RootFact]
     public void AWriteRetransmittedWhileQueued_IsDoneOnce_AndAnsweredWithTheNewTag()
@@ -89,7 +73,7 @@ public class RetransmitFoldingTests(ITestOutputHelper output)
         Thread.Sleep(200); // past the 10 ms a duplicate needs to count as a retransmit, well inside merge-delay
         f.Client.Socket.Send(WriteFrame(f, 0x8000_0202, 64, 0x5A));
 
-        List<uint> tags = Answers(f, expected: 1);
+        List<uint> tags = AnswerTags(f, expected: 1);
         f.Target.Stop();
         ExportedDevice d = f.Target.Device("d");
         output.WriteLine($"answers {string.Join(", ", tags.ConvertAll(t => t.ToString("x8")))}; writes {d.Engine.Counters.WriteRequests}, folded {d.Counters.FoldedRetransmits}");
@@ -120,7 +104,7 @@ public class RetransmitFoldingTests(ITestOutputHelper output)
         Thread.Sleep(200);
         f.Client.Socket.Send(WriteFrame(f, 0x8000_0303, 128, 0x22));
 
-        List<uint> tags = Answers(f, expected: 3);
+        List<uint> tags = AnswerTags(f, expected: 3);
         f.Target.Stop();
         ExportedDevice d = f.Target.Device("d");
         tags.Sort();
