@@ -218,9 +218,9 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
     /// Linux retransmits a request that timed out with a new tag (AOE-NOTES 16), often while the
     /// original still waits at a slow disk. Doing it again would double the load exactly when the
     /// disk is behind; instead, if the same initiator's same command for the same sectors (and, for a
-    /// write, the same data) is still queued or in flight after at least 10 ms, the original is re-labelled with the new
-    /// tag and port, so its one completion answers the tag the initiator is waiting for (an answer
-    /// with the old tag would be thrown away as "unexpected").
+    /// write, the same data) is still queued or in flight after at least 10 ms, the original is
+    /// re-labelled with the new tag and port, so its one completion answers the tag the initiator is
+    /// waiting for (an answer with the old tag would be thrown away as "unexpected").
     /// </summary>
     private bool TryFoldRetransmit(in AoeIoRequest io, ReadOnlySpan<byte> frame, NetworkPort port)
     {
