@@ -45,25 +45,40 @@ public class AoeEngineAccessTests
         Assert.Equal("000102", ToHex(reply.AsSpan(16, 3)));
     }
 
-    [Fact]
-    public void BroadcastAta_IsIgnoredByDefault_AnsweredWhenAllowed()
+    [Theory]
+    [InlineData(0xFFFF, 0xFF)]
+    [InlineData(0xFFFF, Slot)]
+    [InlineData(Shelf, 0xFF)]
+    public void BroadcastAta_IsNeverServed_EvenWithAnnounceByBroadcast(int shelf, int slot)
     {
+        // ggaoed 1.1's "broadcast" announces by broadcast; it never meant "serve broadcast I/O".
         AoeTarget t = NewTarget();
-        byte[] frame = AtaFrame(0, 0, 1, 0xEC, 0, shelf: 0xFFFF, slot: 0xFF);
-        Assert.Equal(AoeDecision.Drop, Run(frame, t, out _, out _));
-        Assert.Equal(AoeDecision.Drop, Run(AtaFrame(0, 0, 1, 0x20, 0, slot: 0xFF), t, out _, out _));
-        t.Broadcast = true;
-        byte[] reply = Reply(frame, t);
-        Assert.Equal("000102", ToHex(reply.AsSpan(16, 3)));
-        Assert.Equal(AoeDecision.Io, Run(AtaFrame(0, 0, 1, 0x20, 0, slot: 0xFF), t, out _, out AoeIoRequest io));
-        Assert.Equal(Slot, io.Slot);
+        t.AnnounceByBroadcast = true;
+        byte[][] frames =
+        {
+            AtaFrame(0, 0, 1, 0xEC, 0, shelf: (ushort)shelf, slot: (byte)slot),
+            AtaFrame(0, 0, 1, 0x20, 0, shelf: (ushort)shelf, slot: (byte)slot),
+            AtaFrame(1, 0, 1, 0x30, 0, payloadBytes: 512, shelf: (ushort)shelf, slot: (byte)slot),
+            AtaFrame(0, 0x02, 0, 0xEF, 0, shelf: (ushort)shelf, slot: (byte)slot),
+        };
+        foreach (byte[] frame in frames)
+        {
+            Assert.Equal(AoeDecision.Drop, Run(frame, t, out byte[] reply, out AoeIoRequest io));
+            Assert.Empty(reply);
+            Assert.Equal(default, io);
+        }
+        Assert.False(t.WriteCache);
+        Assert.Equal(4, t.Counters.BroadcastIgnored);
+        Assert.Equal(0, t.Counters.Requests);
+        // The same commands addressed to the device alone are served.
+        Assert.Equal(AoeDecision.Io, Run(AtaFrame(0, 0, 1, 0x20, 0), t, out _, out _));
     }
 
     [Fact]
     public void DeniedMac_GetsNoReplyAtAll()
     {
         AoeTarget t = NewTarget();
-        t.SetDenyList(new[] { OtherHost });
+        t.DenyList = new MacSet([OtherHost]);
         Assert.Equal(AoeDecision.Drop, Run(ConfigQuery(0, default, source: OtherHost), t, out _, out _));
         Assert.Equal(AoeDecision.Drop, Run(AtaFrame(0, 0, 1, 0x20, 0, source: OtherHost), t, out _, out _));
         Assert.Equal(AoeDecision.Reply, Run(ConfigQuery(0, default), t, out _, out _));
@@ -73,7 +88,7 @@ public class AoeEngineAccessTests
     public void AcceptList_AdmitsOnlyListedMacs()
     {
         AoeTarget t = NewTarget();
-        t.SetAcceptList(new[] { MacAddress.Parse("02:00:00:00:00:09"), Host });
+        t.AcceptList = new MacSet([MacAddress.Parse("02:00:00:00:00:09"), Host]);
         Assert.Equal(AoeDecision.Io, Run(AtaFrame(0, 0, 1, 0x20, 0), t, out _, out _));
         Assert.Equal(AoeDecision.Drop, Run(AtaFrame(0, 0, 1, 0x20, 0, source: OtherHost), t, out _, out _));
         Assert.Equal(AoeDecision.Drop, Run(ConfigQuery(0, default, source: OtherHost), t, out _, out _));
@@ -83,8 +98,8 @@ public class AoeEngineAccessTests
     public void DenyBeatsAccept()
     {
         AoeTarget t = NewTarget();
-        t.SetAcceptList(new[] { Host });
-        t.SetDenyList(new[] { Host });
+        t.AcceptList = new MacSet([Host]);
+        t.DenyList = new MacSet([Host]);
         Assert.Equal(AoeDecision.Drop, Run(ConfigQuery(0, default), t, out _, out _));
     }
 
@@ -176,7 +191,7 @@ public class AoeTargetCountersTests
     public void Counters_ClassifyEveryHandledFrame()
     {
         AoeTarget t = NewTarget();
-        t.SetDenyList(new[] { OtherHost });
+        t.DenyList = new MacSet([OtherHost]);
         Run(ConfigQuery(0, default, source: OtherHost), t, out _, out _);                 // denied
         Run(AtaFrame(0, 0, 1, 0x20, 0, slot: 0xFF), t, out _, out _);                // broadcast ATA
         Run(ConfigQuery(0, default, slot: 9), t, out _, out _);                           // not ours: not counted
@@ -190,5 +205,56 @@ public class AoeTargetCountersTests
             (c.Denied, c.BroadcastIgnored, c.Requests, c.Unanswered, c.Replies, c.AoeErrors, c.AtaErrors, c.IoRequests));
         c.Reset();
         Assert.Equal(0, c.Requests);
+    }
+
+    [Fact]
+    public void ErrorReplies_AreCountedOnceEach_ByKind()
+    {
+        AoeTarget t = NewTarget();
+        t.SetConfigString("x"u8);
+        Run(Frame(9, default), t, out _, out _);                                   // AoE 1
+        Run(ConfigQuery(7, default), t, out _, out _);                             // AoE 2
+        Run(Reserve(5, Host), t, out _, out _);                                    // AoE 2
+        Run(ConfigQuery(3, "y"u8), t, out _, out _);                               // AoE 4
+        Run(Frame(1, new byte[8], verFlags: 0x20), t, out _, out _);               // AoE 5
+        Run(Reserve(1, OtherHost, OtherHost), t, out _, out _);                    // reserved by OtherHost
+        Run(AtaFrame(0, 0, 1, 0x20, 0), t, out _, out _);                          // AoE 6
+        Run(Mask(7), t, out _, out _);                                             // MError 1
+        Run(Mask(1, (9, Host)), t, out _, out _);                                  // MError 2
+        t.ClearReserveList();
+        Run(AtaFrame(0, 0, 1, 0x91, 0), t, out _, out _);                          // ABRT (unsupported)
+        Run(AtaFrame(0, 0, 3, 0x20, 0), t, out _, out _);                          // ABRT (oversized)
+        Run(AtaFrame(0, 0, 1, 0x20, 5000), t, out _, out _);                       // IDNF
+        Run(AtaFrame(0, 0, 1, 0xEC, 0), t, out _, out _);                          // success: not counted
+        Run(Mask(0), t, out _, out _);                                             // success: not counted
+        AoeTargetCounters c = t.Counters;
+        Assert.Equal((1L, 2L, 1L, 1L, 1L), (c.AoeErrorUnrecognizedCommand, c.AoeErrorBadArgument,
+            c.AoeErrorConfigStringPresent, c.AoeErrorUnsupportedVersion, c.AoeErrorTargetReserved));
+        Assert.Equal(6, c.AoeErrors);
+        Assert.Equal(2, c.MaskErrors);
+        Assert.Equal((2L, 1L, 0L, 0L), (c.AtaErrorAbrt, c.AtaErrorIdnf, c.AtaErrorUnc, c.AtaErrorOther));
+
+        // What the daemon sends after failed I/O is counted by the same table.
+        foreach ((int errno, AoeIoKind kind) in new[] { (5, AoeIoKind.Read), (0, AoeIoKind.Read), (28, AoeIoKind.Write) })
+        {
+            AoeEngine.MapIoError(errno, kind, out _, out byte error);
+            c.CountAtaError(error);
+        }
+        c.CountAtaError(Ata.ErrorAbrt | Ata.ErrorIdnf);
+        Assert.Equal((3L, 2L, 1L, 1L), (c.AtaErrorAbrt, c.AtaErrorIdnf, c.AtaErrorUnc, c.AtaErrorOther));
+        Assert.Equal(7, c.AtaErrors);
+    }
+
+    [Fact]
+    public void Reset_ZeroesEveryCounter()
+    {
+        var c = new AoeTargetCounters();
+        System.Reflection.FieldInfo[] fields = typeof(AoeTargetCounters).GetFields();
+        Assert.True(fields.Length >= 19);
+        foreach (System.Reflection.FieldInfo f in fields)
+            f.SetValue(c, 7L);
+        c.Reset();
+        foreach (System.Reflection.FieldInfo f in fields)
+            Assert.True((long)f.GetValue(c)! == 0, f.Name + " survived Reset");
     }
 }

@@ -99,12 +99,33 @@ public class AoeEngineAtaTests
     }
 
     [Fact]
-    public void WriteWithShortPayload_ReturnsAtaAbort_ByteExact_AndNoIo()
+    public void WriteWithShortPayload_ReturnsAtaAbort_ByteExact_AndNoIo_CountedOversized()
     {
+        AoeTarget t = NewTarget();
         byte[] frame = AtaFrame(0x01, 0, 2, 0x30, Lba28Of16, payloadBytes: 1023);
-        Assert.Equal(AoeDecision.Reply, Run(frame, NewTarget(), out byte[] reply, out AoeIoRequest io));
+        Assert.Equal(AoeDecision.Reply, Run(frame, t, out byte[] reply, out AoeIoRequest io));
         Assert.Equal(default, io);
         Assert.Equal(ReplyHeader(0) + "01" + "04" + "02" + "41" + "100000e00000" + "0000" + Zeros(24), ToHex(reply));
+        Assert.Equal((1L, 1L, 1L), (t.Counters.Oversized, t.Counters.AtaErrorAbrt, t.Counters.AtaErrors));
+    }
+
+    [Fact]
+    public void WriteOfMoreSectorsThanTheInterfaceCarries_ReturnsAtaAbort_ByteExact_AndNoIo_CountedOversized()
+    {
+        // Three sectors on MTU 1500, which carries two ((1500 - 36) / 512) and advertises two in
+        // Query Config. The frame does hold the data: the old engine queued the write.
+        AoeTarget t = NewTarget();
+        byte[] frame = AtaFrame(0x41, 0, 3, 0x34, 16, payloadBytes: 3 * 512);
+        Assert.Equal(AoeDecision.Reply, Run(frame, t, out byte[] reply, out AoeIoRequest io, Iface1500));
+        Assert.Equal(default, io);
+        Assert.Equal(ReplyHeader(0) + "41" + "04" + "03" + "41" + "100000000000" + "0000" + Zeros(24), ToHex(reply));
+        Assert.Equal((1L, 1L), (t.Counters.Oversized, t.Counters.AtaErrorAbrt));
+        // On a jumbo interface the same write fits; 18 sectors do not (17 at MTU 9000).
+        Assert.Equal(AoeDecision.Io, Run(frame, t, out _, out io, Iface9000));
+        Assert.Equal(3, io.SectorCount);
+        Assert.Equal(AoeDecision.Reply, Run(AtaFrame(0x41, 0, 18, 0x34, 16, payloadBytes: 18 * 512), t, out reply, out _, Iface9000));
+        Assert.Equal(Ata.ErrorAbrt, reply[25]);
+        Assert.Equal(2, t.Counters.Oversized);
     }
 
     [Fact]
@@ -134,9 +155,11 @@ public class AoeEngineAtaTests
     [Fact]
     public void ZeroSectorCount_ReturnsAbort_AndNoIo()
     {
-        Assert.Equal(AoeDecision.Reply, Run(AtaFrame(0, 0, 0, 0x20, Lba28Of16), NewTarget(), out byte[] reply, out _));
+        AoeTarget t = NewTarget();
+        Assert.Equal(AoeDecision.Reply, Run(AtaFrame(0, 0, 0, 0x20, Lba28Of16), t, out byte[] reply, out _));
         Assert.Equal(Ata.StatusFailed, reply[27]);
         Assert.Equal(Ata.ErrorAbrt, reply[25]);
+        Assert.Equal(1, t.Counters.Oversized); // 0 means 256 sectors in ATA
     }
 
     [Fact]
@@ -149,6 +172,7 @@ public class AoeEngineAtaTests
         Assert.Equal(17, io.SectorCount);
         Assert.Equal(AoeDecision.Reply, Run(AtaFrame(0, 0, 18, 0x20, 0), t, out reply, out _, Iface9000));
         Assert.Equal(Ata.ErrorAbrt, reply[25]);
+        Assert.Equal(2, t.Counters.Oversized);
     }
 
     [Fact]
@@ -159,6 +183,7 @@ public class AoeEngineAtaTests
         Assert.Equal(AoeDecision.Reply, Run(AtaFrame(1, 0, 1, 0x30, 0, payloadBytes: 512), t, out byte[] reply, out _));
         Assert.Equal(ReplyHeader(0) + "01" + "04" + "01" + "41" + "000000000000" + "0000" + Zeros(24), ToHex(reply));
         Assert.Equal(AoeDecision.Io, Run(AtaFrame(0, 0, 1, 0x20, 0), t, out _, out _));
+        Assert.Equal(0, t.Counters.Oversized); // refused for being read-only, not for its size
     }
 
     [Fact]

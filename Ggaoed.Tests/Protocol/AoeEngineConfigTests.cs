@@ -10,11 +10,6 @@ public class AoeEngineConfigTests
 {
     private static byte[] Bytes(string s) => Encoding.ASCII.GetBytes(s);
 
-    // bufcnt 64, firmware 0x0200, 2 sectors (MTU 1500), version 1 | ccmd.
-    private static string ConfigReply(byte ccmd, string config, byte error = 0, byte sectors = 2) =>
-        ReplyHeader(1, error) + "0040" + "0200" + sectors.ToString("x2") + (0x10 | ccmd).ToString("x2")
-        + config.Length.ToString("x4") + ToHex(Bytes(config)) + Zeros(Math.Max(0, 28 - config.Length));
-
     [Fact]
     public void LinuxStyleQuery_WithZeroArgument_GetsConfigReply_ByteExact()
     {

@@ -39,6 +39,9 @@ public class AoeEngineRobustnessTests
         AtaFrame(0, 0, 200, 0x20, 0),
         AtaFrame(0, 0, 0, 0x20, 0),
         AtaFrame(0, 0, 1, 0xEC, 0, shelf: 0xFFFF, slot: 0xFF),
+        Readdress(Mask(1, (1, OtherHost)), 0xFFFF, 0xFF),
+        Readdress(ConfigQuery(4, "xyz"u8), 0xFFFF, 0xFF),
+        AtaFrame(0x01, 0, 3, 0x30, 5, payloadBytes: 1536),
         Frame(1, new byte[8], verFlags: 0x20),
         Frame(7, new byte[4]),
     };
@@ -47,17 +50,22 @@ public class AoeEngineRobustnessTests
     public void MillionMixedFrames_AllocateNothing()
     {
         byte[][] frames = Templates();
-        AoeTarget t = NewTarget();
+        // The second device refuses Host's state changes (admin-accept), so refusals are measured too.
+        AoeTarget[] targets = { NewTarget(), NewTarget() };
+        targets[1].AdminAcceptList = new MacSet([OtherHost]);
         var reply = new byte[9014];
-        AoeInterface iface = Iface9000;
+        AoeInterface[] ifaces = { Iface9000, Iface1500 };
         int replies = 0;
         // Warm up so that JIT tiering is not measured.
         for (int i = 0; i < 20_000; i++)
-            Count(AoeEngine.Handle(frames[i % frames.Length], t, iface, reply, out _, out _), ref replies);
+            Count(AoeEngine.Handle(frames[i % frames.Length], targets[i / frames.Length & 1], ifaces[i / frames.Length >> 1 & 1], reply, out _, out _), ref replies);
 
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 1_000_000; i++)
         {
+            // Every frame against both devices on both interfaces, pass after pass.
+            AoeTarget t = targets[i / frames.Length & 1];
+            AoeInterface iface = ifaces[i / frames.Length >> 1 & 1];
             AoeDecision d = AoeEngine.Handle(frames[i % frames.Length], t, iface, reply, out _, out AoeIoRequest io);
             if (d == AoeDecision.Io)
                 AoeEngine.WriteIoReply(reply, io, iface, Ata.StatusOk, 0);
@@ -66,6 +74,7 @@ public class AoeEngineRobustnessTests
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.Equal(0, allocated);
         Assert.True(replies > 500_000);
+        Assert.True(targets[1].Counters.AdminRefused > 0 && targets[0].Counters.AdminBroadcastRefused > 0 && targets[0].Counters.Oversized > 0);
 
         static void Count(AoeDecision d, ref int replies)
         {
@@ -82,8 +91,8 @@ public class AoeEngineRobustnessTests
         var targets = new[]
         {
             NewTarget(1000),
-            new AoeTarget(Shelf, Slot, 3) { ReadOnly = true },
-            new AoeTarget(Shelf, Slot, 0x1_0000_0000) { Broadcast = true },
+            new AoeTarget(Shelf, Slot, 3) { ReadOnly = true, AdminAcceptList = new MacSet([Host]) },
+            new AoeTarget(Shelf, Slot, 0x1_0000_0000) { AnnounceByBroadcast = true, Shared = true },
             new AoeTarget(Shelf, Slot, 0),
         };
         var ifaces = new[] { Iface1500, Iface9000, new AoeInterface(Ours, 576), new AoeInterface(Ours, 40) };
@@ -107,8 +116,19 @@ public class AoeEngineRobustnessTests
             int length = Mutate(rng, templates, frame);
             ReadOnlySpan<byte> request = frame.AsSpan(0, length);
 
+            long stateBefore = target.StateVersion;
+            long errorsBefore = ErrorReplies(target.Counters);
             AoeDecision d = AoeEngine.Handle(request, target, iface, reply, out int replyLength, out AoeIoRequest io);
             decisions[(int)d]++;
+            if (target.StateVersion != stateBefore)
+            {
+                // Only a request for this device alone, from an admin, changes its state.
+                Assert.Equal(target.Shelf, BinaryPrimitives.ReadUInt16BigEndian(request.Slice(16)));
+                Assert.Equal(target.Slot, request[18]);
+                Assert.True(target.IsAdmin(MacAddress.Read(request.Slice(6))), "state changed by a non-admin");
+            }
+            // Every error reply is counted exactly once, and nothing else is counted as one.
+            Assert.Equal(d == AoeDecision.Reply && IsErrorReply(reply) ? 1 : 0, ErrorReplies(target.Counters) - errorsBefore);
             switch (d)
             {
                 case AoeDecision.Drop:
@@ -131,6 +151,12 @@ public class AoeEngineRobustnessTests
         Assert.True(decisions[1] > 50_000, "replies " + decisions[1]);
         Assert.True(decisions[2] > 20_000, "io " + decisions[2]);
     }
+
+    private static long ErrorReplies(AoeTargetCounters c) => c.AoeErrors + c.MaskErrors + c.AtaErrors;
+
+    /// <summary>AoE Error flag, a Mac Mask MError, or an ATA reply with ERR.</summary>
+    private static bool IsErrorReply(byte[] r) =>
+        (r[14] & 0x04) != 0 || (r[19] == 2 && r[26] != 0) || (r[19] == 0 && (r[27] & 0x01) != 0);
 
     private static void CheckReply(ReadOnlySpan<byte> r, ReadOnlySpan<byte> request, AoeTarget target, AoeInterface iface, AoeIoRequest io)
     {
@@ -155,6 +181,7 @@ public class AoeEngineRobustnessTests
         Assert.Equal(target.Shelf, io.Shelf);
         Assert.Equal(target.Slot, io.Slot);
         Assert.False(target.IsReservedAgainst(io.Source));
+        Assert.False(BinaryPrimitives.ReadUInt16BigEndian(request.Slice(16)) == 0xFFFF || request[18] == 0xFF, "broadcast ATA served");
         if (io.Kind == AoeIoKind.Flush)
         {
             Assert.Equal(0, io.SectorCount);
@@ -162,9 +189,9 @@ public class AoeEngineRobustnessTests
         }
         Assert.InRange(io.SectorCount, 1, 255);
         Assert.True(io.Lba < target.SectorCount && (ulong)io.SectorCount <= target.SectorCount - io.Lba, "I/O outside the device");
+        Assert.True(io.SectorCount <= iface.MaxSectors, "I/O exceeds what the interface carries");
         if (io.Kind == AoeIoKind.Read)
         {
-            Assert.True(io.SectorCount <= iface.MaxSectors, "read exceeds MTU");
             Assert.Equal(0, io.PayloadLength);
         }
         else

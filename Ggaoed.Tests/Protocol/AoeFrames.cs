@@ -86,6 +86,23 @@ internal static class AoeFrames
         return Frame(3, arg, source: source);
     }
 
+    /// <summary>A copy of the frame sent to another shelf/slot (broadcast, for instance).</summary>
+    public static byte[] Readdress(byte[] frame, ushort shelf, byte slot)
+    {
+        byte[] copy = frame.AsSpan().ToArray();
+        BinaryPrimitives.WriteUInt16BigEndian(copy.AsSpan(16), shelf);
+        copy[18] = slot;
+        return copy;
+    }
+
+    /// <summary>The same frame from another source MAC.</summary>
+    public static byte[] From(byte[] frame, MacAddress source)
+    {
+        byte[] copy = frame.AsSpan().ToArray();
+        source.Write(copy.AsSpan(6));
+        return copy;
+    }
+
     public static byte[] Hex(string hex) => Convert.FromHexString(hex.Replace(" ", "").Replace("\n", ""));
 
     public static string ToHex(ReadOnlySpan<byte> bytes) => Convert.ToHexStringLower(bytes);
@@ -111,6 +128,11 @@ internal static class AoeFrames
     public static string ReplyHeader(byte command, byte error = 0, uint tag = Tag) =>
         "020000000002" + "020000000001" + "88a2" + (error == 0 ? "18" : "1c") + error.ToString("x2")
         + "0001" + "02" + command.ToString("x2") + tag.ToString("x8");
+
+    /// <summary>A whole Query Config reply as hex: bufcnt 64, firmware 0x0200, sectors (2 = MTU 1500), version 1 | ccmd.</summary>
+    public static string ConfigReply(byte ccmd, string config, byte error = 0, byte sectors = 2) =>
+        ReplyHeader(1, error) + "0040" + "0200" + sectors.ToString("x2") + (0x10 | ccmd).ToString("x2")
+        + config.Length.ToString("x4") + ToHex(System.Text.Encoding.ASCII.GetBytes(config)) + Zeros(Math.Max(0, 28 - config.Length));
 
     public static string Zeros(int bytes) => new string('0', 2 * bytes);
 }

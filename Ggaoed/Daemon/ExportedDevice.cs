@@ -63,7 +63,7 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
             Target = new AoeTarget(config.Shelf, config.Slot, Store.Sectors)
             {
                 ReadOnly = config.ReadOnly,
-                Broadcast = config.Broadcast,
+                AnnounceByBroadcast = config.Broadcast,
             };
             ApplyAcls(config);
             Target.BufferCount = (ushort)Math.Min(config.QueueLength, ushort.MaxValue);
@@ -118,7 +118,7 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
     {
         Config = config;
         Target.ReadOnly = config.ReadOnly;
-        Target.Broadcast = config.Broadcast;
+        Target.AnnounceByBroadcast = config.Broadcast;
         ApplyAcls(config);
     }
 
@@ -131,8 +131,9 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
 
     private void ApplyAcls(DeviceConfig config)
     {
-        Target.SetAcceptList(ToMacs(config.Accept));
-        Target.SetDenyList(ToMacs(config.Deny));
+        // DeviceConfig.Accept empty = no accept list (its "nobody" case is not expressible yet).
+        Target.AcceptList = config.Accept.Length == 0 ? null : new MacSet(ToMacs(config.Accept));
+        Target.DenyList = new MacSet(ToMacs(config.Deny));
     }
 
     private static MacAddress[] ToMacs(ulong[] values)

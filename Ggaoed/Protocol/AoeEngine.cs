@@ -12,8 +12,10 @@ namespace Ggaoed.Protocol;
 /// complete 24-byte AoE header and EtherType 0x88A2; Response flag clear (our own and other targets'
 /// replies); destination is our MAC or a group address; source is a unicast MAC (we could not answer
 /// otherwise); shelf/slot address this device (or broadcast); the device is visible to the source
-/// (deny, accept, Mac Mask List); ATA to a broadcast address only if the device allows it; then
-/// version 1 (else AoE error 5) and the command (else AoE error 1).
+/// (deny, accept, Mac Mask List); a broadcast shelf/slot carries neither ATA nor a command that
+/// changes state; then version 1 (else AoE error 5) and the command (else AoE error 1). State
+/// changes also need a requester in the admin-accept list (<see cref="AoeTarget.AdminAcceptList"/>).
+/// Every error reply is counted once by kind in <see cref="AoeTargetCounters"/>.
 /// </remarks>
 public static class AoeEngine
 {
@@ -66,12 +68,23 @@ public static class AoeEngine
             return AoeDecision.Drop;
         }
 
+        // AoE has no authentication, so one broadcast frame from anyone on the segment reaches every
+        // device of every target. It may discover and read (Query Config, Mask and Reserve reads);
+        // it may not do I/O or change state, and it gets no answer: silence keeps a flood from
+        // being amplified into one reply per device.
         byte command = frame[AoeWire.CommandOffset];
-        bool broadcast = shelf == AoeWire.BroadcastShelf || slot == AoeWire.BroadcastSlot;
-        if (broadcast && command == AoeWire.CmdAta && !target.Broadcast)
+        if (shelf == AoeWire.BroadcastShelf || slot == AoeWire.BroadcastSlot)
         {
-            counters.BroadcastIgnored++;
-            return AoeDecision.Drop;
+            if (command == AoeWire.CmdAta)
+            {
+                counters.BroadcastIgnored++;
+                return AoeDecision.Drop;
+            }
+            if (ChangesState(frame, command))
+            {
+                counters.AdminBroadcastRefused++;
+                return AoeDecision.Drop;
+            }
         }
 
         counters.Requests++;
@@ -101,15 +114,40 @@ public static class AoeEngine
             case AoeDecision.Reply:
                 counters.Replies++;
                 if ((reply[AoeWire.VerFlagsOffset] & AoeWire.FlagError) != 0)
-                    counters.AoeErrors++;
+                    counters.CountAoeError(reply[AoeWire.ErrorOffset]);
                 else if (command == AoeWire.CmdAta && (reply[AoeWire.AtaCmdStatusOffset] & Ata.StatusError) != 0)
-                    counters.AtaErrors++;
+                    counters.CountAtaError(reply[AoeWire.AtaErrFeatureOffset]);
+                else if (command == AoeWire.CmdMacMask && reply[AoeWire.MaskErrorOffset] != 0)
+                    counters.MaskErrors++;
                 break;
             default:
                 counters.Unanswered++;
                 break;
         }
         return decision;
+    }
+
+    /// <summary>
+    /// Whether a request would change the device's persistent state: Query Config set-if-empty or
+    /// force set, Mac Mask edit, Reserve set or force set (a release is a set with no MACs). Read
+    /// and test sub-commands, and unknown ones (answered with an error), do not. ATA is decided
+    /// apart (SET FEATURES in <see cref="HandleAta"/>). Missing argument bytes read as zero.
+    /// </summary>
+    private static bool ChangesState(ReadOnlySpan<byte> frame, byte command) => command switch
+    {
+        AoeWire.CmdQueryConfig => (ByteAt(frame, AoeWire.CfgVerCmdOffset) & 0x0F) is AoeWire.CCmdSetIfEmpty or AoeWire.CCmdForceSet,
+        AoeWire.CmdMacMask => ByteAt(frame, AoeWire.MaskCmdOffset) == AoeWire.MCmdEdit,
+        AoeWire.CmdReserve => ByteAt(frame, AoeWire.ReserveCmdOffset) is AoeWire.RCmdSet or AoeWire.RCmdForceSet,
+        _ => false,
+    };
+
+    /// <summary>Whether the requester may change state (admin-accept list); counts a refusal.</summary>
+    private static bool IsAdmin(ref Context ctx)
+    {
+        if (ctx.Target.IsAdmin(ctx.Source))
+            return true;
+        ctx.Target.Counters.AdminRefused++;
+        return false;
     }
 
     // ---- ATA (AoEr11 section 3.1) --------------------------------------------------------------------
@@ -202,13 +240,18 @@ public static class AoeEngine
         ulong lba = lba48 ? rawLba : rawLba & 0x0FFF_FFFF;
 
         // ATA errors, not AoE errors: Linux turns an AoE error into a timeout and endless retransmits
-        // (AOE-NOTES 0.7). A count of 0 would mean 256 (LBA28) or 65536 (LBA48) sectors in ATA, more
-        // than any frame carries: ABRT.
-        if (count == 0 || (write && target.ReadOnly))
+        // (AOE-NOTES 0.7).
+        if (write && target.ReadOnly)
             return ctx.AtaReply(Ata.StatusFailed, Ata.ErrorAbrt, count, rawLba, out replyLength);
+        // Oversized: more sectors than this interface carries (what we advertise in Query Config, and
+        // what the daemon sizes its buffers for), or a write whose frame holds less data than its
+        // count. A count of 0 means 256 (LBA28) or 65536 (LBA48) sectors in ATA: oversized too.
         int bytes = count * 512;
-        if (write ? bytes > ctx.Frame.Length - AoeWire.AtaPayloadOffset : count > ctx.Iface.MaxSectors)
+        if (count == 0 || count > ctx.Iface.MaxSectors || (write && bytes > ctx.Frame.Length - AoeWire.AtaPayloadOffset))
+        {
+            target.Counters.Oversized++;
             return ctx.AtaReply(Ata.StatusFailed, Ata.ErrorAbrt, count, rawLba, out replyLength);
+        }
         if (lba >= target.SectorCount || (ulong)count > target.SectorCount - lba)
             return ctx.AtaReply(Ata.StatusFailed, Ata.ErrorIdnf, count, rawLba, out replyLength);
 
@@ -234,6 +277,10 @@ public static class AoeEngine
             return ConfigReply(ref ctx, ccmd, 0, out replyLength);
         if (ccmd > AoeWire.CCmdForceSet)
             return ctx.AoeError(AoeWire.ErrBadArgument, out replyLength);
+        // A set from outside admin-accept gets AoEr11's refusal of a set, error 4, with the string
+        // the device keeps (whether empty or not): the change was not made.
+        if (ccmd >= AoeWire.CCmdSetIfEmpty && !IsAdmin(ref ctx))
+            return ConfigReply(ref ctx, ccmd, AoeWire.ErrConfigStringPresent, out replyLength);
         if (length > AoeWire.MaxConfigStringLength || length > frame.Length - AoeWire.CfgStringOffset)
             return ctx.AoeError(AoeWire.ErrBadArgument, out replyLength);
         ReadOnlySpan<byte> value = frame.Slice(AoeWire.CfgStringOffset, length);
@@ -288,6 +335,9 @@ public static class AoeEngine
         if (mcmd == AoeWire.MCmdRead)
             return MaskReply(ref ctx, mcmd, 0, 0, listed: true, out replyLength);
         if (mcmd != AoeWire.MCmdEdit)
+            return MaskReply(ref ctx, mcmd, AoeWire.MErrUnspecified, 0, listed: false, out replyLength);
+        // Outside admin-accept: MError 1 (unspecified) with Dir Count 0, no directive applied.
+        if (!IsAdmin(ref ctx))
             return MaskReply(ref ctx, mcmd, AoeWire.MErrUnspecified, 0, listed: false, out replyLength);
         if (AoeWire.MaskDirectivesOffset + dirCount * AoeWire.MaskDirectiveLength > frame.Length)
             return ctx.AoeError(AoeWire.ErrBadArgument, out replyLength);
@@ -373,6 +423,14 @@ public static class AoeEngine
         if (rcmd == AoeWire.RCmdRead)
             return ReserveReply(ref ctx, rcmd, out replyLength);
         if (rcmd > AoeWire.RCmdForceSet)
+            return ctx.AoeError(AoeWire.ErrBadArgument, out replyLength);
+        // Outside admin-accept: error 6, AoEr11's refusal of a reservation change (as for a set
+        // from outside the reserve list). On a shared volume a reservation this gateway alone holds
+        // would bind nobody: set and force set are treated like an RCmd this target does not take,
+        // error 2, so an initiator does not mistake it for someone else's reservation.
+        if (!IsAdmin(ref ctx))
+            return ctx.AoeError(AoeWire.ErrTargetReserved, out replyLength);
+        if (target.Shared)
             return ctx.AoeError(AoeWire.ErrBadArgument, out replyLength);
         // Set: only when unreserved or the requester holds the reservation. Force set: always (that is
         // how an administrator breaks a dead host's reservation).

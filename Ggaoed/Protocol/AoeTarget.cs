@@ -35,11 +35,10 @@ public sealed class AoeTarget
 
     private readonly byte[] _config = new byte[AoeWire.MaxConfigStringLength];
     private readonly byte[] _identify = new byte[512];
-    private ulong[] _accept = Array.Empty<ulong>();
-    private ulong[] _deny = Array.Empty<ulong>();
     private bool _identifyValid;
     private ushort _bufferCount = DefaultBufferCount;
     private bool _writeCache;
+    private bool _shared;
     private string _model = DefaultModel;
     private string _serial;
     private string _firmwareRevision = DefaultFirmwareRevision;
@@ -70,10 +69,27 @@ public sealed class AoeTarget
     public bool ReadOnly { get; set; }
 
     /// <summary>
-    /// Answer ATA commands sent to a broadcast shelf/slot (ggaoed.conf "broadcast", default false).
-    /// Query Config broadcasts are answered regardless: that is how initiators discover devices.
+    /// ggaoed.conf "broadcast" (ggaoed 1.1's meaning): announce the device with a broadcast Query
+    /// Config response even when it has an accept list. A plain setting for the daemon's
+    /// announcements; the engine ignores it (it never serves ATA sent to a broadcast shelf/slot).
     /// </summary>
-    public bool Broadcast { get; set; }
+    public bool AnnounceByBroadcast { get; set; }
+
+    /// <summary>
+    /// ggaoed.conf "shared": several gateways export this one volume. A reservation only one gateway
+    /// knows is no reservation, so Reserve set and force set are refused (AoE error 2), and setting
+    /// this drops any reservation the device had.
+    /// </summary>
+    public bool Shared
+    {
+        get => _shared;
+        set
+        {
+            _shared = value;
+            if (value)
+                ClearReserveList();
+        }
+    }
 
     /// <summary>Advertised outstanding-request count; at least 2 (AOE-NOTES 0.5).</summary>
     public ushort BufferCount
@@ -129,11 +145,23 @@ public sealed class AoeTarget
     public bool IsAddressedBy(ushort shelf, byte slot) =>
         (shelf == Shelf || shelf == AoeWire.BroadcastShelf) && (slot == Slot || slot == AoeWire.BroadcastSlot);
 
-    /// <summary>Config "accept" list: when non-empty, only these MACs see the device.</summary>
-    public void SetAcceptList(ReadOnlySpan<MacAddress> macs) => _accept = ToSortedSet(macs);
+    /// <summary>
+    /// Config "accept" list: only these MACs see the device. <c>null</c> (the default) = no accept
+    /// list, everyone not denied; <see cref="MacSet.Empty"/> = nobody (a list whose names all failed
+    /// to resolve must fail closed).
+    /// </summary>
+    public MacSet? AcceptList { get; set; }
 
-    /// <summary>Config "deny" list: these MACs never see the device.</summary>
-    public void SetDenyList(ReadOnlySpan<MacAddress> macs) => _deny = ToSortedSet(macs);
+    /// <summary>Config "deny" list: these MACs never see the device; wins over every other list.</summary>
+    public MacSet DenyList { get; set; } = MacSet.Empty;
+
+    /// <summary>
+    /// Config "admin-accept" list: only these MACs may change the device's state (Mac Mask edit,
+    /// Reserve set/force set, Query Config set/force set); others get the error listed in
+    /// README.md. <c>null</c> (the default) = anyone who sees the device may;
+    /// <see cref="MacSet.Empty"/> = nobody may.
+    /// </summary>
+    public MacSet? AdminAcceptList { get; set; }
 
     /// <summary>
     /// Whether the device answers this source at all: not denied, accepted (when an accept list exists)
@@ -141,12 +169,15 @@ public sealed class AoeTarget
     /// </summary>
     public bool IsVisibleTo(MacAddress source)
     {
-        if (_deny.Length != 0 && Array.BinarySearch(_deny, source.Value) >= 0)
+        if (DenyList.Contains(source))
             return false;
-        if (_accept.Length != 0 && Array.BinarySearch(_accept, source.Value) < 0)
+        if (AcceptList is { } accept && !accept.Contains(source))
             return false;
         return MaskList.IsEmpty || MaskList.Contains(source);
     }
+
+    /// <summary>Whether this source may change the device's state (see <see cref="AdminAcceptList"/>).</summary>
+    public bool IsAdmin(MacAddress source) => AdminAcceptList is not { } admins || admins.Contains(source);
 
     /// <summary>True when a reservation exists and this source is not in it (AoEr11 section 3.4).</summary>
     public bool IsReservedAgainst(MacAddress source) => !ReserveList.IsEmpty && !ReserveList.Contains(source);
@@ -328,13 +359,4 @@ public sealed class AoeTarget
         >= 'A' and <= 'F' => c - 'A' + 10,
         _ => -1,
     };
-
-    private static ulong[] ToSortedSet(ReadOnlySpan<MacAddress> macs)
-    {
-        var values = new ulong[macs.Length];
-        for (int i = 0; i < macs.Length; i++)
-            values[i] = macs[i].Value;
-        Array.Sort(values);
-        return values;
-    }
 }
