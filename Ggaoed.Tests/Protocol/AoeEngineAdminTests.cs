@@ -153,6 +153,20 @@ public class AoeEngineAdminTests
         Assert.Equal((1L, 1L), (t.Counters.AdminRefused, t.Counters.AoeErrorTargetReserved));
     }
 
+    [Theory]
+    [InlineData(0x02)]
+    [InlineData(0x82)]
+    public void NonAdmin_SetFeaturesWriteCache_GetsAbrt_ByteExact(byte feature)
+    {
+        AoeTarget t = WithAdmin();
+        t.ConfigureWriteCache(enabled: feature == 0x82, pinned: false);
+        byte[] reply = Reply(AtaFrame(0, feature, 0, 0xEF, 0), t);
+        Assert.Equal(ReplyHeader(0) + "00" + "04" + "00" + "41" + "000000000000" + "0000" + Zeros(24), ToHex(reply));
+        Assert.Equal(feature == 0x82, t.WriteCache);
+        Assert.Equal(0, t.StateVersion);
+        Assert.Equal((1L, 1L), (t.Counters.AdminRefused, t.Counters.AtaErrorAbrt));
+    }
+
     [Fact]
     public void NonAdmin_CanStillReadAndDoIo()
     {
@@ -174,9 +188,12 @@ public class AoeEngineAdminTests
         Assert.Equal(0, reply[15]);
         Assert.Equal(AoeDecision.Reply, Run(From(ConfigQuery(4, "admin"u8), OtherHost), t, out reply, out _));
         Assert.Equal(0, reply[15]);
+        Assert.Equal(AoeDecision.Reply, Run(From(AtaFrame(0, 0x02, 0, 0xEF, 0), OtherHost), t, out reply, out _));
+        Assert.Equal(Ata.StatusOk, reply[27]);
         Assert.Equal(new[] { OtherHost }, t.MaskList.AsSpan().ToArray());
         Assert.Equal(new[] { OtherHost }, t.ReserveList.AsSpan().ToArray());
         Assert.Equal("admin", Encoding.ASCII.GetString(t.ConfigString));
+        Assert.True(t.WriteCache);
         Assert.Equal(0, t.Counters.AdminRefused);
     }
 
@@ -249,7 +266,7 @@ public class AoeEngineAdminTests
     }
 
     [Fact]
-    public void SharedDevice_DropsAReservationItHad()
+    public void SharedDevice_DropsAReservationItHad_AndOneRestoredFromState()
     {
         AoeTarget t = NewTarget();
         Reply(Reserve(1, Host, Host), t);
@@ -257,5 +274,12 @@ public class AoeEngineAdminTests
         t.Shared = true;
         Assert.True(t.ReserveList.IsEmpty);
         Assert.Equal(version + 1, t.StateVersion);
+
+        AoeTarget restored = NewTarget();
+        restored.Shared = true;
+        Assert.True(restored.TryLoadState("ggaoed-state 2\nconfig 61\nreserve 02:00:00:00:00:02\n", out string? error), error);
+        Assert.True(restored.ReserveList.IsEmpty);
+        Assert.Equal("a", Encoding.ASCII.GetString(restored.ConfigString));
+        Assert.Equal(AoeDecision.Io, Run(AtaFrame(0, 0, 1, 0x20, 0, source: OtherHost), restored, out _, out _));
     }
 }

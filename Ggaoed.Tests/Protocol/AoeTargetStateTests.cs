@@ -16,7 +16,7 @@ public class AoeTargetStateTests
         a.MaskList.TryAdd(OtherHost);
         a.ReserveList.TryAdd(OtherHost);
         string text = a.SerializeState();
-        Assert.Equal("ggaoed-state 1\nconfig 6800ff0a\nmask 02:00:00:00:00:02\nmask 02:00:00:00:00:03\nreserve 02:00:00:00:00:03\n", text);
+        Assert.Equal("ggaoed-state 2\nconfig 6800ff0a\nmask 02:00:00:00:00:02\nmask 02:00:00:00:00:03\nreserve 02:00:00:00:00:03\n", text);
 
         AoeTarget b = NewTarget();
         long v = b.StateVersion;
@@ -30,7 +30,7 @@ public class AoeTargetStateTests
     [Fact]
     public void EmptyState_SerializesToHeaderOnly()
     {
-        Assert.Equal("ggaoed-state 1\n", NewTarget().SerializeState());
+        Assert.Equal("ggaoed-state 2\n", NewTarget().SerializeState());
         AoeTarget t = NewTarget();
         Assert.True(t.TryLoadState("ggaoed-state 1\n", out _));
         Assert.Equal(0, t.StateVersion);

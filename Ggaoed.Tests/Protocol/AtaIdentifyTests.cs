@@ -45,18 +45,60 @@ public class AtaIdentifyTests
         Assert.Equal("ggaoed", AtaIdentify.ReadString(id, 27, 40));
         Assert.Equal("7.3", AtaIdentify.ReadString(id, 10, 20));
         Assert.Equal(".7 3", System.Text.Encoding.ASCII.GetString(id.Slice(20, 4)));
-        Assert.Equal("2.0.0", AtaIdentify.ReadString(id, 23, 8));
+        Assert.Equal("2.0", AtaIdentify.ReadString(id, 23, 8));
         Assert.Equal((byte)' ', id[20 + 19]); // last serial byte is padding
     }
 
     [Fact]
-    public void ConfiguredStrings_AreUsed_AndTruncatedOrSanitized()
+    public void ConfiguredModel_IsUsed_AndSanitized()
     {
-        var t = new AoeTarget(1, 2, 1000) { Serial = "SERIAL-0123456789-ABCDEFG", Model = "My\u00e9Disk", FirmwareRevision = "fw1" };
-        ReadOnlySpan<byte> id = t.IdentifyBlock;
-        Assert.Equal("SERIAL-0123456789-AB", AtaIdentify.ReadString(id, 10, 20));
-        Assert.Equal("My Disk", AtaIdentify.ReadString(id, 27, 40));
-        Assert.Equal("fw1", AtaIdentify.ReadString(id, 23, 8));
+        var t = new AoeTarget(1, 2, 1000) { Model = "My\u00e9Disk" };
+        Assert.Equal("My Disk", AtaIdentify.ReadString(t.IdentifyBlock, 27, 40));
+    }
+
+    [Fact]
+    public void Serial_IsTheDeviceName_ByteSwappedPerWord_SpacePadded()
+    {
+        var t = new AoeTarget(7, 3, 1000) { Name = "disk1" };
+        ReadOnlySpan<byte> serial = t.IdentifyBlock.Slice(20, 20);
+        // ATA string: characters 2i and 2i+1 in the high and low byte of word i (stored low byte first).
+        Assert.Equal("idks 1" + new string(' ', 14), System.Text.Encoding.ASCII.GetString(serial));
+        Assert.Equal("disk1", AtaIdentify.ReadString(t.IdentifyBlock, 10, 20));
+    }
+
+    [Fact]
+    public void Serial_FromALongName_KeepsTheFirst20Characters()
+    {
+        var t = new AoeTarget(7, 3, 1000) { Name = "backup-volume-0123456789" };
+        Assert.Equal("abkcpuv-lomu-e103254", System.Text.Encoding.ASCII.GetString(t.IdentifyBlock.Slice(20, 20)));
+        Assert.Equal("backup-volume-012345", AtaIdentify.ReadString(t.IdentifyBlock, 10, 20));
+        // Exactly 20: no padding at all.
+        t.Name = "abcdefghijklmnopqrst";
+        Assert.Equal("badcfehgjilknmporqts", System.Text.Encoding.ASCII.GetString(t.IdentifyBlock.Slice(20, 20)));
+    }
+
+    [Fact]
+    public void Serial_WithoutAName_IsShelfDotSlot()
+    {
+        var t = new AoeTarget(7, 3, 1000) { Name = "x" };
+        t.Name = null;
+        Assert.Equal("7.3", AtaIdentify.ReadString(t.IdentifyBlock, 10, 20));
+        t.Name = "";
+        Assert.Equal("7.3", AtaIdentify.ReadString(t.IdentifyBlock, 10, 20));
+    }
+
+    [Fact]
+    public void FirmwareRevision_IsTheQueryConfigFirmwareVersion_AsMajorDotMinor()
+    {
+        var t = new AoeTarget(1, 2, 1000);
+        Assert.Equal(0x0200, t.FirmwareVersion);
+        Assert.Equal("2.0", AtaIdentify.ReadString(t.IdentifyBlock, 23, 8));
+        // The default is this release's major.minor.
+        Assert.StartsWith(t.FirmwareRevision + ".", Program.Version);
+        t.FirmwareVersion = 0x4019;
+        Assert.Equal("64.25", AtaIdentify.ReadString(t.IdentifyBlock, 23, 8));
+        t.FirmwareVersion = 0xFFFF;
+        Assert.Equal("255.255", AtaIdentify.ReadString(t.IdentifyBlock, 23, 8)); // 7 characters: fits words 23-26
     }
 
     [Fact]
@@ -76,7 +118,7 @@ public class AtaIdentifyTests
     {
         var t = new AoeTarget(1, 2, 1000);
         _ = t.IdentifyBlock;
-        t.WriteCache = true;
+        t.ConfigureWriteCache(enabled: true, pinned: false);
         Assert.NotEqual(0, AtaIdentify.GetWord(t.IdentifyBlock, 85) & (1 << 5));
         t.SectorCount = 5000;
         Assert.Equal(5000, AtaIdentify.GetWord(t.IdentifyBlock, 60));

@@ -207,11 +207,11 @@ public static class AoeEngine
                 return ctx.AtaReply(Ata.StatusOk, 0, Ata.PowerModeActive, rawLba, out replyLength);
 
             case Ata.CmdSetFeatures:
-                if (feature == Ata.FeatureEnableWriteCache)
-                    target.WriteCache = true;
-                else if (feature == Ata.FeatureDisableWriteCache)
-                    target.WriteCache = false;
-                else
+                // Enable/disable write cache, the only features we have. ABRT is what a drive answers
+                // to a feature it does not support or will not change: here also for a requester
+                // outside admin-accept, or a change to a state the configuration pins.
+                if ((feature != Ata.FeatureEnableWriteCache && feature != Ata.FeatureDisableWriteCache)
+                    || !IsAdmin(ref ctx) || !target.TrySetWriteCacheFromInitiator(feature == Ata.FeatureEnableWriteCache))
                     return ctx.AtaReply(Ata.StatusFailed, Ata.ErrorAbrt, count, rawLba, out replyLength);
                 return ctx.AtaReply(Ata.StatusOk, 0, count, rawLba, out replyLength);
 

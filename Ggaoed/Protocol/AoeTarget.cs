@@ -27,21 +27,29 @@ public sealed class AoeTarget
     /// <summary>Linux clamps the advertised buffer count to aoe_maxout (64) and needs at least 2.</summary>
     public const ushort DefaultBufferCount = 64;
 
-    /// <summary>Our version, 2.0, as the AoE config reply's big-endian firmware version.</summary>
+    /// <summary>
+    /// Our version, 2.0, as the AoE config reply's big-endian firmware version: major in the high
+    /// byte, minor in the low byte. IDENTIFY's firmware revision is the same number as text
+    /// (<see cref="FirmwareRevision"/>), so both views of the target agree.
+    /// </summary>
     public const ushort DefaultFirmwareVersion = 0x0200;
 
     public const string DefaultModel = "ggaoed";
-    public const string DefaultFirmwareRevision = "2.0.0";
 
     private readonly byte[] _config = new byte[AoeWire.MaxConfigStringLength];
     private readonly byte[] _identify = new byte[512];
     private bool _identifyValid;
     private ushort _bufferCount = DefaultBufferCount;
-    private bool _writeCache;
+    private ushort _firmwareVersion = DefaultFirmwareVersion;
+    private bool _writeCacheConfigured;
+    private bool _writeCachePinned;
+    private bool? _writeCacheChosen; // set by an initiator's SET FEATURES; persisted
     private bool _shared;
     private string _model = DefaultModel;
+    private string? _name;
+    // Kept as strings so that rebuilding IDENTIFY (after SET FEATURES, on the receive path) allocates nothing.
     private string _serial;
-    private string _firmwareRevision = DefaultFirmwareRevision;
+    private string _firmwareRevision = FormatFirmwareRevision(DefaultFirmwareVersion);
 
     public AoeTarget(ushort shelf, byte slot, ulong sectorCount)
     {
@@ -78,7 +86,7 @@ public sealed class AoeTarget
     /// <summary>
     /// ggaoed.conf "shared": several gateways export this one volume. A reservation only one gateway
     /// knows is no reservation, so Reserve set and force set are refused (AoE error 2), and setting
-    /// this drops any reservation the device had.
+    /// this drops any reservation the device had (restored state included).
     /// </summary>
     public bool Shared
     {
@@ -98,13 +106,68 @@ public sealed class AoeTarget
         set => _bufferCount = value < 2 ? (ushort)2 : value;
     }
 
-    public ushort FirmwareVersion { get; set; } = DefaultFirmwareVersion;
-
-    /// <summary>The volatile write cache state IDENTIFY reports; SET FEATURES 0x02/0x82 changes it.</summary>
-    public bool WriteCache
+    /// <summary>The Query Config firmware version (BE u16, major.minor in the high and low byte).</summary>
+    public ushort FirmwareVersion
     {
-        get => _writeCache;
-        set { _writeCache = value; _identifyValid = false; }
+        get => _firmwareVersion;
+        set
+        {
+            _firmwareVersion = value;
+            _firmwareRevision = FormatFirmwareRevision(value);
+            _identifyValid = false;
+        }
+    }
+
+    /// <summary>
+    /// IDENTIFY firmware revision (words 23-26): <see cref="FirmwareVersion"/> as "major.minor" in
+    /// decimal, so 0x0200 reads "2.0" in hdparm and 0x4019 "64.25".
+    /// </summary>
+    public string FirmwareRevision => _firmwareRevision;
+
+    private static string FormatFirmwareRevision(ushort version) => (version >> 8).ToString() + "." + (version & 0xFF).ToString();
+
+    /// <summary>
+    /// The volatile write cache state IDENTIFY reports (word 85 bit 5): the initiator's last SET
+    /// FEATURES 0x02/0x82 choice when it may make one, otherwise the configured state.
+    /// </summary>
+    public bool WriteCache => _writeCachePinned ? _writeCacheConfigured : _writeCacheChosen ?? _writeCacheConfigured;
+
+    /// <summary>The configuration fixes <see cref="WriteCache"/>: SET FEATURES 0x02/0x82 that would change it get ABRT.</summary>
+    public bool WriteCachePinned => _writeCachePinned;
+
+    /// <summary>
+    /// The configured write cache state, and whether initiators may change it. Pinning discards an
+    /// initiator's earlier choice (bumping <see cref="StateVersion"/> so the state file loses it);
+    /// unpinned, a choice restored or made since still wins over <paramref name="enabled"/>.
+    /// </summary>
+    public void ConfigureWriteCache(bool enabled, bool pinned)
+    {
+        _writeCacheConfigured = enabled;
+        _writeCachePinned = pinned;
+        if (pinned && _writeCacheChosen.HasValue)
+        {
+            _writeCacheChosen = null;
+            StateVersion++;
+        }
+        _identifyValid = false;
+    }
+
+    /// <summary>
+    /// SET FEATURES enable (true) or disable (false) write cache from an initiator. False (the
+    /// engine answers ABRT, as a drive that cannot change it would) when the configuration pins a
+    /// different state; asking for the state it already has succeeds.
+    /// </summary>
+    internal bool TrySetWriteCacheFromInitiator(bool enabled)
+    {
+        if (_writeCachePinned)
+            return enabled == _writeCacheConfigured;
+        if (_writeCacheChosen != enabled)
+        {
+            _writeCacheChosen = enabled;
+            StateVersion++;
+            _identifyValid = false;
+        }
+        return true;
     }
 
     /// <summary>IDENTIFY model number (words 27-46, at most 40 ASCII characters).</summary>
@@ -114,19 +177,26 @@ public sealed class AoeTarget
         set { _model = value ?? DefaultModel; _identifyValid = false; }
     }
 
-    /// <summary>IDENTIFY serial number (words 10-19, at most 20 characters); defaults to "shelf.slot".</summary>
-    public string Serial
+    /// <summary>
+    /// The device name (the ggaoed.conf group name). It is the IDENTIFY serial number, as in ggaoed
+    /// 1.1, so an initiator sees the name it was configured with (hdparm -i, udev's by-id links).
+    /// </summary>
+    public string? Name
     {
-        get => _serial;
-        set { _serial = string.IsNullOrEmpty(value) ? DefaultSerial(Shelf, Slot) : value; _identifyValid = false; }
+        get => _name;
+        set
+        {
+            _name = value;
+            _serial = string.IsNullOrEmpty(value) ? DefaultSerial(Shelf, Slot) : value;
+            _identifyValid = false;
+        }
     }
 
-    /// <summary>IDENTIFY firmware revision (words 23-26, at most 8 characters).</summary>
-    public string FirmwareRevision
-    {
-        get => _firmwareRevision;
-        set { _firmwareRevision = value ?? DefaultFirmwareRevision; _identifyValid = false; }
-    }
+    /// <summary>
+    /// IDENTIFY serial number (words 10-19): <see cref="Name"/>, or "shelf.slot" without one.
+    /// IDENTIFY keeps the first 20 characters; names that agree in those share a serial.
+    /// </summary>
+    public string Serial => _serial;
 
     /// <summary>Bumped whenever the config string, Mac Mask List or reserve list changes, so the daemon knows to persist.</summary>
     public long StateVersion { get; private set; }
@@ -157,8 +227,8 @@ public sealed class AoeTarget
 
     /// <summary>
     /// Config "admin-accept" list: only these MACs may change the device's state (Mac Mask edit,
-    /// Reserve set/force set, Query Config set/force set); others get the error listed in
-    /// README.md. <c>null</c> (the default) = anyone who sees the device may;
+    /// Reserve set/force set, Query Config set/force set, SET FEATURES write cache); others get the
+    /// error listed in README.md. <c>null</c> (the default) = anyone who sees the device may;
     /// <see cref="MacSet.Empty"/> = nobody may.
     /// </summary>
     public MacSet? AdminAcceptList { get; set; }
@@ -241,12 +311,14 @@ public sealed class AoeTarget
     /// <summary>
     /// The persistent state as text, one item per line:
     /// <code>
-    /// ggaoed-state 1
+    /// ggaoed-state 2
     /// config 6869          (hex of the config string bytes; line omitted when empty)
     /// mask 00:11:22:33:44:55
     /// reserve 00:11:22:33:44:55
+    /// write-cache on       (an initiator's SET FEATURES choice; omitted when none was made)
     /// </code>
-    /// Hex keeps arbitrary config bytes on one line; MACs are readable for an operator.
+    /// Hex keeps arbitrary config bytes on one line; MACs are readable for an operator. Version 2
+    /// added write-cache: an older ggaoed then rejects the file by its header, not by an unknown line.
     /// </summary>
     public string SerializeState()
     {
@@ -258,14 +330,20 @@ public sealed class AoeTarget
             sb.Append("mask ").Append(mac.ToString()).Append('\n');
         foreach (MacAddress mac in ReserveList.AsSpan())
             sb.Append("reserve ").Append(mac.ToString()).Append('\n');
+        if (_writeCacheChosen is bool chosen)
+            sb.Append("write-cache ").Append(chosen ? "on" : "off").Append('\n');
         return sb.ToString();
     }
 
-    private const string StateHeader = "ggaoed-state 1";
+    private const string StateHeader = "ggaoed-state 2";
+    /// <summary>Written before write-cache existed; read the same way.</summary>
+    private const string StateHeaderV1 = "ggaoed-state 1";
 
     /// <summary>
-    /// Loads state written by <see cref="SerializeState"/>. All or nothing: on error nothing changes and
-    /// <paramref name="error"/> says which line is wrong. Bumps <see cref="StateVersion"/> when anything changed.
+    /// Loads state written by <see cref="SerializeState"/> (version 1 or 2). All or nothing: on error
+    /// nothing changes and <paramref name="error"/> says which line is wrong. Bumps
+    /// <see cref="StateVersion"/> when anything changed. A write-cache choice is ignored while the
+    /// configuration pins the state, and reserve lines while the device is <see cref="Shared"/>.
     /// </summary>
     public bool TryLoadState(string text, out string? error)
     {
@@ -274,6 +352,7 @@ public sealed class AoeTarget
         int configLength = 0;
         var mask = new MacList(MaskListCapacity);
         var reserve = new MacList(ReserveListCapacity);
+        bool? writeCache = null;
         string[] lines = text.Split('\n');
         bool sawHeader = false;
         for (int i = 0; i < lines.Length; i++)
@@ -283,7 +362,7 @@ public sealed class AoeTarget
                 continue;
             if (!sawHeader)
             {
-                if (line != StateHeader)
+                if (line != StateHeader && line != StateHeaderV1)
                 {
                     error = $"line {i + 1}: expected '{StateHeader}'";
                     return false;
@@ -317,6 +396,14 @@ public sealed class AoeTarget
                         return false;
                     }
                     break;
+                case "write-cache":
+                    if (value != "on" && value != "off")
+                    {
+                        error = $"line {i + 1}: write-cache must be 'on' or 'off'";
+                        return false;
+                    }
+                    writeCache = value == "on";
+                    break;
                 default:
                     error = $"line {i + 1}: unknown item '{key}'";
                     return false;
@@ -327,15 +414,26 @@ public sealed class AoeTarget
             error = $"missing '{StateHeader}' header";
             return false;
         }
+        ReplaceState(config.AsSpan(0, configLength), mask, reserve, writeCache);
+        return true;
+    }
 
-        bool changed = !ConfigEquals(config.AsSpan(0, configLength)) || !MaskList.SequenceEqual(mask) || !ReserveList.SequenceEqual(reserve);
-        config.AsSpan(0, configLength).CopyTo(_config);
-        ConfigLength = configLength;
+    private void ReplaceState(ReadOnlySpan<byte> config, MacList mask, MacList reserve, bool? writeCache)
+    {
+        if (_shared)
+            reserve.Clear();
+        if (_writeCachePinned)
+            writeCache = null;
+        bool changed = !ConfigEquals(config) || !MaskList.SequenceEqual(mask) || !ReserveList.SequenceEqual(reserve)
+            || writeCache != _writeCacheChosen;
+        config.CopyTo(_config);
+        ConfigLength = config.Length;
         MaskList.CopyFrom(mask);
         ReserveList.CopyFrom(reserve);
+        _writeCacheChosen = writeCache;
+        _identifyValid = false;
         if (changed)
             StateVersion++;
-        return true;
     }
 
     private static bool TryParseHex(string hex, byte[] destination, out int length)

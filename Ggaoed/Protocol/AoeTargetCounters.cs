@@ -27,7 +27,7 @@ public sealed class AoeTargetCounters
     /// a broadcast shelf/slot: not applied, not answered.
     /// </summary>
     public long AdminBroadcastRefused;
-    /// <summary>State changes (those above) from a MAC outside admin-accept: refused with an error.</summary>
+    /// <summary>State changes (those above, and SET FEATURES write cache) from a MAC outside admin-accept: refused with an error.</summary>
     public long AdminRefused;
     /// <summary>
     /// READ/WRITE refused with ATA ABRT before any I/O because they ask for more sectors than the
