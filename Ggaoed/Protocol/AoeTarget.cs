@@ -418,6 +418,31 @@ public sealed class AoeTarget
         return true;
     }
 
+    /// <summary>
+    /// Replaces the config string, Mac Mask List and reserve list at once (an import of ggaoed 1.1
+    /// state, see <see cref="LegacyStateFiles"/>); bumps <see cref="StateVersion"/> when anything
+    /// changed. Duplicates collapse; more distinct MACs than a list holds is an argument error (the
+    /// legacy parser already cut them). Reserve entries are dropped on a <see cref="Shared"/> device.
+    /// </summary>
+    public void ImportState(ReadOnlySpan<byte> config, ReadOnlySpan<MacAddress> mask, ReadOnlySpan<MacAddress> reserve)
+    {
+        if (config.Length > AoeWire.MaxConfigStringLength)
+            throw new ArgumentException("AoE config strings are at most 1024 bytes", nameof(config));
+        ReplaceState(config, ToList(mask, MaskListCapacity, nameof(mask)), ToList(reserve, ReserveListCapacity, nameof(reserve)),
+            _writeCacheChosen);
+    }
+
+    private static MacList ToList(ReadOnlySpan<MacAddress> macs, int capacity, string name)
+    {
+        var list = new MacList(capacity);
+        foreach (MacAddress mac in macs)
+        {
+            if (!list.TryAdd(mac))
+                throw new ArgumentException($"more than {capacity} MACs", name);
+        }
+        return list;
+    }
+
     private void ReplaceState(ReadOnlySpan<byte> config, MacList mask, MacList reserve, bool? writeCache)
     {
         if (_shared)
