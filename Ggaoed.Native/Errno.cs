@@ -32,6 +32,7 @@ public enum Errno
     ERANGE = 34,
     ENAMETOOLONG = 36,
     ENOSYS = 38,
+    ELOOP = 40,
     ENOTSOCK = 88,
     EMSGSIZE = 90,
     ENOPROTOOPT = 92,

@@ -17,6 +17,7 @@ public static unsafe partial class Libc
     public const int O_DSYNC = 0x1000;
     public const int O_DIRECT = 0x4000;
     public const int O_DIRECTORY = 0x10000;
+    public const int O_NOFOLLOW = 0x20000;
     public const int O_CLOEXEC = 0x80000;
 
     public const int F_GETFL = 3;

@@ -202,6 +202,40 @@ public class AtomicFileAndPidFileTests
     }
 
     [Fact]
+    public void AtomicWrite_NeverFollowsASymlinkPlantedAtTheTempName()
+    {
+        string dir = Directory.CreateTempSubdirectory("ggaoed-af-").FullName;
+        string victim = Path.Combine(dir, "victim");
+        File.WriteAllText(victim, "precious");
+        string file = Path.Combine(dir, "dev.state");
+        File.CreateSymbolicLink(Path.Combine(dir, ".dev.state.tmp"), victim);
+
+        AtomicFile.Write(file, "state"u8);
+
+        Assert.Equal("precious", File.ReadAllText(victim));
+        Assert.Equal("state", File.ReadAllText(file));
+        Assert.False(File.Exists(Path.Combine(dir, ".dev.state.tmp")));
+        Directory.Delete(dir, true);
+    }
+
+    [Fact]
+    public void PidFile_ThatIsASymlink_IsRefused_AndItsTargetLeftAlone()
+    {
+        string dir = Directory.CreateTempSubdirectory("ggaoed-pid-").FullName;
+        string victim = Path.Combine(dir, "victim");
+        File.WriteAllText(victim, "precious");
+        string file = Path.Combine(dir, "ggaoed.pid");
+        File.CreateSymbolicLink(file, victim);
+
+        PidFile? pid = PidFile.TryAcquire(file, out string? error);
+
+        Assert.Null(pid);
+        Assert.Contains("symbolic link", error);
+        Assert.Equal("precious", File.ReadAllText(victim));
+        Directory.Delete(dir, true);
+    }
+
+    [Fact]
     public void SecondPidFileLock_IsRefused_WithAClearMessage()
     {
         string dir = Directory.CreateTempSubdirectory("ggaoed-pid-").FullName;

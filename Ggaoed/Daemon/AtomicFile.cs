@@ -15,9 +15,7 @@ internal static unsafe class AtomicFile
     {
         string dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         string temp = Path.Combine(dir, "." + Path.GetFileName(path) + ".tmp");
-        int fd = Libc.open(temp, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_TRUNC | Libc.O_CLOEXEC, 0x180 /* 0600 */);
-        if (fd < 0)
-            SystemError.ThrowLast($"cannot create {temp}");
+        int fd = CreateTemp(temp);
         try
         {
             fixed (byte* p = contents)
@@ -54,5 +52,22 @@ internal static unsafe class AtomicFile
             Libc.fsync(dfd);
             Libc.close(dfd);
         }
+    }
+
+    /// <summary>
+    /// O_EXCL | O_NOFOLLOW: the temp file is created new, never opened through a symlink someone
+    /// planted under its predictable name (it would make root truncate the link's target). A leftover
+    /// of a crash between create and rename is unlinked (unlink removes a link itself, never its
+    /// target) and the create tried once more.
+    /// </summary>
+    private static int CreateTemp(string temp)
+    {
+        const int flags = Libc.O_WRONLY | Libc.O_CREAT | Libc.O_EXCL | Libc.O_NOFOLLOW | Libc.O_CLOEXEC;
+        int fd = Libc.open(temp, flags, 0x180 /* 0600 */);
+        if (fd < 0 && Marshal.GetLastPInvokeError() == (int)Errno.EEXIST && Libc.unlink(temp) == 0)
+            fd = Libc.open(temp, flags, 0x180);
+        if (fd < 0)
+            SystemError.ThrowLast($"cannot create {temp}");
+        return fd;
     }
 }

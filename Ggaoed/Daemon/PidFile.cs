@@ -23,10 +23,16 @@ internal sealed unsafe class PidFile : IDisposable
     /// <summary>Creates and locks the pid file, or returns null with a message saying why.</summary>
     public static PidFile? TryAcquire(string path, out string? error)
     {
-        int fd = Libc.open(path, Libc.O_RDWR | Libc.O_CREAT | Libc.O_CLOEXEC, 0x1A4 /* 0644 */);
+        // O_NOFOLLOW: the pid file lives in a directory other users may write to on some systems
+        // (/var/run on old ones, a misconfigured pid-file path): a symlink planted there must not make
+        // root truncate and write whatever it points to.
+        int fd = Libc.open(path, Libc.O_RDWR | Libc.O_CREAT | Libc.O_CLOEXEC | Libc.O_NOFOLLOW, 0x1A4 /* 0644 */);
         if (fd < 0)
         {
-            error = $"cannot open pid file {path}: {SystemError.Describe(System.Runtime.InteropServices.Marshal.GetLastPInvokeError())}";
+            int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            error = errno == (int)Errno.ELOOP
+                ? $"pid file {path} is a symbolic link: remove it (the daemon never follows one there)"
+                : $"cannot open pid file {path}: {SystemError.Describe(errno)}";
             return null;
         }
         if (Libc.flock(fd, Libc.LOCK_EX | Libc.LOCK_NB) != 0)
