@@ -131,7 +131,9 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
 
     private void ApplyAcls(DeviceConfig config)
     {
-        Target.SetAcceptList(ToMacs(config.Accept));
+        // DeviceConfig.Accept: null = no list, empty = nobody. AoeTarget reads an empty list as "no list", so
+        // "nobody" is the broadcast address, which is never a source (AoeEngine drops frames from group addresses).
+        Target.SetAcceptList(config.Accept == null ? [] : config.Accept.Length == 0 ? [MacAddress.Broadcast] : ToMacs(config.Accept));
         Target.SetDenyList(ToMacs(config.Deny));
     }
 
