@@ -15,9 +15,9 @@ public class AclTests
         return ConfigLoader.LoadText(text, "g.conf", host);
     }
 
-    private static string[] Errors(ConfigLoadResult r) => ConfigLoaderTests.Lines(r.Errors);
+    private static string[] Errors(ConfigLoadResult r) => ConfigText.Lines(r.Errors);
 
-    private static string[] Warnings(ConfigLoadResult r) => ConfigLoaderTests.Lines(r.Warnings);
+    private static string[] Warnings(ConfigLoadResult r) => ConfigText.Lines(r.Warnings);
 
     [Fact]
     public void NestedAcls_ResolveRecursively_SortedAndDistinct()

@@ -10,17 +10,10 @@ public class ConfigLoaderTests
     private static ConfigLoadResult Load(string text, FakeConfigHost? host = null) =>
         ConfigLoader.LoadText(text, "g.conf", host ?? new FakeConfigHost().WithFile("/srv/a").WithFile("/srv/b"));
 
-    private static string[] Errors(ConfigLoadResult r) => Lines(r.Errors);
+    private static string[] Errors(ConfigLoadResult r) => ConfigText.Lines(r.Errors);
 
-    private static string[] Warnings(ConfigLoadResult r) => Lines(r.Warnings);
+    private static string[] Warnings(ConfigLoadResult r) => ConfigText.Lines(r.Warnings);
 
-    internal static string[] Lines(IReadOnlyList<ConfigDiagnostic> diagnostics)
-    {
-        var list = new List<string>();
-        foreach (ConfigDiagnostic d in diagnostics)
-            list.Add(d.ToString());
-        return list.ToArray();
-    }
 
     private static void AssertErrors(string text, params string[] expected) => AssertErrors(text, null, expected);
 
@@ -535,7 +528,7 @@ public class ConfigLoaderExtraTests
         {
             "g.conf:1: [default]: unknown group, ignored: did you mean [defaults]? Group names are case-sensitive",
             "g.conf:3: [ACLs]: unknown group, ignored: did you mean [acls]? Group names are case-sensitive",
-        }, ConfigLoaderTests.Lines(r.Warnings));
+        }, ConfigText.Lines(r.Warnings));
         Assert.Equal(DefaultsConfig.DefaultQueueLength, r.Config!.Defaults.QueueLength);
     }
 
@@ -624,6 +617,6 @@ public class ConfigLoaderDuplicateTests
         {
             "g.conf:7: read-only: 'maybe' is not a boolean: use true or false",
             "g.conf:10: shelf: e1.2 is already used by [a] at line 3: give each device its own shelf and slot",
-        }, ConfigLoaderTests.Lines(r.Errors));
+        }, ConfigText.Lines(r.Errors));
     }
 }

@@ -11,18 +11,17 @@ namespace Ggaoed.Tests.Config;
 /// </summary>
 public class DropInTests
 {
-    private const string Device = "[d]\npath = /srv/a\nshelf = 1\nslot = 1\n";
+    private const string Device = ConfigText.Device;
 
-    private static ConfigLoadResult Load(string text, FakeConfigHost? host = null) =>
-        ConfigLoader.LoadText(text, "g.conf", host ?? new FakeConfigHost().WithFile("/srv/a").WithFile("/srv/b"));
+    private static ConfigLoadResult Load(string text) => ConfigText.Load(text);
 
     /// <summary>Loads without errors and returns the warnings as printed.</summary>
     private static string[] Warnings(string text, out GgaoedConfig config)
     {
         ConfigLoadResult r = Load(text);
-        Assert.Equal([], ConfigLoaderTests.Lines(r.Errors));
+        Assert.Equal([], ConfigText.Lines(r.Errors));
         config = r.Config!;
-        return ConfigLoaderTests.Lines(r.Warnings);
+        return ConfigText.Lines(r.Warnings);
     }
 
     [Fact]
@@ -160,7 +159,7 @@ public class DropInTests
             "g.conf:2: buffers: obsolete ggaoed 1.1 key, ignored: remove it",
             "g.conf:3: direct-io: 'maybe' is not a boolean: use true or false",
             "g.conf:4: queue-length: 1 is outside 2 to 1024 (Linux needs at least 2; each device reserves about twice this much of fs.aio-max-nr): using 2",
-        ], ConfigLoaderTests.Lines(r.Errors));
+        ], ConfigText.Lines(r.Errors));
 
         ConfigLoadResult clean = Load(Device);
         Assert.Same(clean, clean.WithWarningsAsErrors());
@@ -181,8 +180,8 @@ public class DropInTests
         host.EthersText = "00:16:3e:5a:10:01 dom0-a\n00:16:3e:5a:10:02 dom0-b\n";
         ConfigLoadResult r = ConfigLoader.Load(path, host);
 
-        Assert.Equal([], ConfigLoaderTests.Lines(r.Errors));
-        string[] warnings = ConfigLoaderTests.Lines(r.Warnings);
+        Assert.Equal([], ConfigText.Lines(r.Errors));
+        string[] warnings = ConfigText.Lines(r.Warnings);
         Assert.Equal(8, warnings.Length);
         Assert.All(warnings, w => Assert.StartsWith(path + ":", w));
         GgaoedConfig c = r.Config!;

@@ -6,15 +6,14 @@ namespace Ggaoed.Tests.Config;
 /// <summary>write-cache, shared, offset and length: parsed, validated against each other, modelled.</summary>
 public class DurabilityKeysTests
 {
-    private const string Device = "[d]\npath = /srv/a\nshelf = 1\nslot = 1\n";
+    private const string Device = ConfigText.Device;
 
-    private static ConfigLoadResult Load(string text, FakeConfigHost? host = null) =>
-        ConfigLoader.LoadText(text, "g.conf", host ?? new FakeConfigHost().WithFile("/srv/a").WithFile("/srv/b"));
+    private static ConfigLoadResult Load(string text, FakeConfigHost? host = null) => ConfigText.Load(text, host);
 
     private static DeviceConfig Single(string text, FakeConfigHost? host = null)
     {
         ConfigLoadResult r = Load(text, host);
-        Assert.Equal([], ConfigLoaderTests.Lines(r.Errors));
+        Assert.Equal([], ConfigText.Lines(r.Errors));
         return Assert.Single(r.Config!.Devices);
     }
 
@@ -50,7 +49,7 @@ public class DurabilityKeysTests
         [
             "g.conf:7: shared: a shared device needs direct-io = true ([defaults] at line 1 turns it off): this gateway's page cache would serve stale data after another gateway wrote",
             "g.conf:14: shared: a shared device needs write-cache = false (line 13 turns it on): this gateway would answer writes other gateways cannot see yet",
-        ], ConfigLoaderTests.Lines(r.Errors));
+        ], ConfigText.Lines(r.Errors));
     }
 
     [Theory]
@@ -80,7 +79,7 @@ public class DurabilityKeysTests
     public void BadOffsetOrLength_IsAnError(string line, string message)
     {
         ConfigLoadResult r = Load(Device + line + "\n");
-        Assert.Equal(["g.conf:5: " + message], ConfigLoaderTests.Lines(r.Errors));
+        Assert.Equal(["g.conf:5: " + message], ConfigText.Lines(r.Errors));
     }
 
     [Fact]
@@ -94,7 +93,7 @@ public class DurabilityKeysTests
         [
             "g.conf:5: offset: sector 2048 is at or past the end of /srv/a (2048 sectors): the device cannot be opened until the store grows",
             "g.conf:11: length: offset + length = 2049 sectors runs past the end of /srv/b (2048 sectors): the device cannot be opened until the store grows",
-        ], ConfigLoaderTests.Lines(r.Warnings));
+        ], ConfigText.Lines(r.Warnings));
         Assert.Equal(1024, r.Config!.FindDevice("f")!.LengthSectors);
     }
 

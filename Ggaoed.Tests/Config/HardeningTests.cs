@@ -9,7 +9,7 @@ namespace Ggaoed.Tests.Config;
 /// </summary>
 public class HardeningTests
 {
-    private const string Device = "[d]\npath = /srv/a\nshelf = 1\nslot = 1\n";
+    private const string Device = ConfigText.Device;
 
     private static ConfigLoadResult Load(string text, FakeConfigHost? host = null, string? ethers = null)
     {
@@ -34,7 +34,7 @@ public class HardeningTests
             "g.conf:10: accept: " + EmptyList,
             "g.conf:11: deny: " + EmptyList,
             "g.conf:12: admin-accept: " + EmptyList,
-        ], ConfigLoaderTests.Lines(r.Errors));
+        ], ConfigText.Lines(r.Errors));
     }
 
     [Fact]
@@ -58,7 +58,7 @@ public class HardeningTests
         Assert.False(d.Admits(0x001122334455));
         Assert.Empty(r.Config.Acls["ghosts"]);
         Assert.Equal("g.conf:7: accept: no name in accept resolved to a MAC address: the device admits no one until one does",
-            ConfigLoaderTests.Lines(r.Warnings)[^1]);
+            ConfigText.Lines(r.Warnings)[^1]);
     }
 
     [Fact]
@@ -70,7 +70,7 @@ public class HardeningTests
         [
             "g.conf:2: bad: 'mallory' is not a MAC address, an ACL defined in [acls], or a host name in /etc/ethers, which does not exist, so it is left out: define it in [acls] or add it to /etc/ethers",
             "g.conf:8: deny: a name in deny did not resolve, so the device cannot refuse that host: it admits no one until the name resolves",
-        ], ConfigLoaderTests.Lines(r.Warnings));
+        ], ConfigText.Lines(r.Warnings));
         DeviceConfig d = r.Config!.Devices[0];
         Assert.Equal([9UL], d.Deny);
         Assert.Equal([], d.Accept!);
@@ -110,8 +110,8 @@ public class HardeningTests
         Assert.Equal([], d.AdminAccept!);
         Assert.True(d.Admits(1));
         Assert.False(d.MayChangeState(1));
-        Assert.Equal("g.conf:5: admin-accept: no name in admin-accept resolved to a MAC address: nobody may change the device's state",
-            ConfigLoaderTests.Lines(r.Warnings)[^1]);
+        Assert.Equal("g.conf:5: admin-accept: no name in admin-accept resolved to a MAC address: nobody may change the state (MAC mask, reservation, config string) of a device it applies to",
+            ConfigText.Lines(r.Warnings)[^1]);
     }
 
     private const string SameStore = "a backing store can be exported only once; remove one of the devices";
@@ -120,7 +120,7 @@ public class HardeningTests
     public void TheSamePath_InTwoGroups_IsAnError()
     {
         ConfigLoadResult r = Load(Device + "[e]\npath = /srv/a\nshelf = 1\nslot = 2\n");
-        Assert.Equal(["g.conf:6: path: /srv/a is the same file as [d] exports (line 2): " + SameStore], ConfigLoaderTests.Lines(r.Errors));
+        Assert.Equal(["g.conf:6: path: /srv/a is the same file as [d] exports (line 2): " + SameStore], ConfigText.Lines(r.Errors));
     }
 
     [Fact]
@@ -128,7 +128,7 @@ public class HardeningTests
     {
         var host = new FakeConfigHost().WithFile("/srv/a").WithAlias("/srv/link-to-a", "/srv/a");
         ConfigLoadResult r = Load(Device + "[e]\npath = /srv/link-to-a\nshelf = 1\nslot = 2\n", host);
-        Assert.Equal(["g.conf:6: path: /srv/link-to-a is the same file as [d] exports (line 2): " + SameStore], ConfigLoaderTests.Lines(r.Errors));
+        Assert.Equal(["g.conf:6: path: /srv/link-to-a is the same file as [d] exports (line 2): " + SameStore], ConfigText.Lines(r.Errors));
     }
 
     [Fact]
@@ -138,7 +138,7 @@ public class HardeningTests
         host.Uuids["0b4e6a3c"] = "/dev/sdb1";
         ConfigLoadResult r = Load("[a]\npath = /dev/disk/by-id/wwn-1-part1\nshelf = 1\nslot = 1\nshared = true\n"
             + "[b]\nuuid = 0b4e6a3c\nshelf = 1\nslot = 2\nshared = true\n", host);
-        Assert.Equal(["g.conf:7: uuid: /dev/sdb1 is the same block device as [a] exports (line 2): " + SameStore], ConfigLoaderTests.Lines(r.Errors));
+        Assert.Equal(["g.conf:7: uuid: /dev/sdb1 is the same block device as [a] exports (line 2): " + SameStore], ConfigText.Lines(r.Errors));
     }
 
     [Fact]

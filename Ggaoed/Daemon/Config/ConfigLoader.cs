@@ -327,7 +327,7 @@ public static class ConfigLoader
                         break;
                     case ConfigKeys.AdminAccept:
                         // ggaoectl reads [defaults] without resolving anything (it may not read /etc/ethers).
-                        if (resolveAcls && AccessList(e) is ResolvedList admins) d = d with { AdminAccept = admins.Macs };
+                        if (resolveAcls) d = d with { AdminAccept = AdminAccept(e) };
                         break;
                     case ConfigKeys.WriteCache:
                         if (Bool(e) is bool wc) d = d with { WriteCache = wc };
@@ -509,13 +509,13 @@ public static class ConfigLoader
                         if (Bool(e) is bool ro) readOnly = ro;
                         break;
                     case ConfigKeys.Accept:
-                        accept = AccessList(e);
+                        accept = ResolveList(e);
                         break;
                     case ConfigKeys.Deny:
-                        deny = AccessList(e);
+                        deny = ResolveList(e);
                         break;
                     case ConfigKeys.AdminAccept:
-                        adminAccept = AccessList(e)?.Macs;
+                        adminAccept = AdminAccept(e);
                         break;
                     case ConfigKeys.WriteCache:
                         if (Bool(e) is bool wc) writeCache = wc;
@@ -563,10 +563,6 @@ public static class ConfigLoader
             }
             else if (accept != null && accept.Macs.Length == 0)
                 Warn(g.Find(ConfigKeys.Accept)!, "no name in accept resolved to a MAC address: the device admits no one until one does");
-
-            else if (adminAccept is { Length: 0 })
-                Warn((g.Find(ConfigKeys.AdminAccept) ?? g.Find(ConfigKeys.Path) ?? g.Find(ConfigKeys.Uuid))!,
-                    "no name in admin-accept resolved to a MAC address: nobody may change the device's state");
             if (unavailable != null)
                 Warn((pathEntry ?? uuidEntry)!, subject + " is not exported for now: " + unavailable + "; ggaoed tries again on every reload");
 
@@ -751,11 +747,9 @@ public static class ConfigLoader
             return result;
         }
 
-        /// <summary>accept, deny or admin-accept: null when the list has an error (already reported).</summary>
-        private ResolvedList? AccessList(KeyFileEntry e) => ResolveList(e);
-
         /// <summary>
-        /// The MACs <paramref name="e"/>'s tokens name. An empty list is an error (ggaoed 1.1 read it as "no
+        /// The MACs <paramref name="e"/>'s tokens name (an [acls] entry, accept, deny or admin-accept); null when
+        /// the list has an error (already reported). An empty list is an error (ggaoed 1.1 read it as "no
         /// list", which for accept means everyone); a token that resolves to nothing is a warning and is left out
         /// (<see cref="ResolvedList.Incomplete"/>), as 1.1 left it out.
         /// </summary>
@@ -823,6 +817,15 @@ public static class ConfigLoader
             ulong[] sorted = macs.ToArray();
             Array.Sort(sorted);
             return new ResolvedList(Distinct(sorted), incomplete);
+        }
+
+        /// <summary>admin-accept, in [defaults] or a device: an empty result is legal (nobody may) but worth a warning.</summary>
+        private ulong[]? AdminAccept(KeyFileEntry e)
+        {
+            ResolvedList? admins = ResolveList(e);
+            if (admins is { Macs.Length: 0 })
+                Warn(e, "no name in admin-accept resolved to a MAC address: nobody may change the state (MAC mask, reservation, config string) of a device it applies to");
+            return admins?.Macs;
         }
 
         private EthersFile Ethers()

@@ -243,7 +243,9 @@ public sealed class GgaoedConfig
     public required IReadOnlyDictionary<string, ulong[]> Acls { get; init; }
 
     /// <summary>
-    /// True when some device is exported on <paramref name="interfaceName"/>, i.e. the daemon should listen there.
+    /// True when some device is exported on <paramref name="interfaceName"/>, i.e. the daemon should listen there;
+    /// true for any interface, loopback included, once a device has no interface patterns at all
+    /// (<see cref="DeviceConfig.OnEveryInterface"/>). Unavailable devices count: they may come back on a reload.
     /// </summary>
     public bool IsInterfaceWanted(string interfaceName)
     {
