@@ -15,13 +15,9 @@ public class AclTests
         return ConfigLoader.LoadText(text, "g.conf", host);
     }
 
-    private static string[] Errors(ConfigLoadResult r)
-    {
-        var list = new List<string>();
-        foreach (ConfigDiagnostic d in r.Errors)
-            list.Add(d.ToString());
-        return list.ToArray();
-    }
+    private static string[] Errors(ConfigLoadResult r) => ConfigText.Lines(r.Errors);
+
+    private static string[] Warnings(ConfigLoadResult r) => ConfigText.Lines(r.Warnings);
 
     [Fact]
     public void NestedAcls_ResolveRecursively_SortedAndDistinct()
@@ -42,17 +38,23 @@ public class AclTests
     }
 
     [Fact]
-    public void Cycle_IsReportedOnce_WithThePath()
+    public void Cycle_IsAWarningReportedOnce_WithThePath_AndTheLoopingReferenceAddsNothing()
     {
-        ConfigLoadResult r = Load("[acls]\na = b\nb = c, 00:00:00:00:00:01\nc = a\nd = a\n" + Device + "accept = a\n");
-        Assert.Equal(new[] { "g.conf:4: c: ACLs refer to each other in a loop (a -> b -> c -> a): remove one of the references" }, Errors(r));
+        ConfigLoadResult r = Load("[acls]\na = b\nb = c, 00:00:00:00:00:01\nc = a, 00:00:00:00:00:03\nd = a\n" + Device + "accept = a\n");
+        Assert.Empty(Errors(r));
+        Assert.Equal(new[] { "g.conf:4: c: ACLs refer to each other in a loop (a -> b -> c -> a): that reference adds no address; remove one of the references" },
+            Warnings(r));
+        Assert.Equal(new ulong[] { 1, 3 }, r.Config!.Acls["a"]);
+        Assert.Equal(new ulong[] { 1, 3 }, r.Config.Devices[0].Accept);
     }
 
     [Fact]
     public void SelfReference_IsACycle()
     {
-        Assert.Equal(new[] { "g.conf:2: me: ACLs refer to each other in a loop (me -> me): remove one of the references" },
-            Errors(Load("[acls]\nme = me\n")));
+        ConfigLoadResult r = Load("[acls]\nme = me\n");
+        Assert.Equal(new[] { "g.conf:2: me: ACLs refer to each other in a loop (me -> me): that reference adds no address; remove one of the references" },
+            Warnings(r));
+        Assert.Empty(r.Config!.Acls["me"]);
     }
 
     [Fact]
@@ -83,37 +85,41 @@ public class AclTests
     }
 
     [Fact]
-    public void UnknownName_SaysWhereItLooked()
+    public void UnknownName_IsLeftOutWithAWarning_SayingWhereItLooked()
     {
+        ConfigLoadResult r = Load("[acls]\nx = nobody, 00:00:00:00:00:07\n" + Device + "accept = ghost, x\n", "00:00:00:00:00:01 somebody\n");
+        Assert.Empty(Errors(r));
         Assert.Equal(new[]
         {
-            "g.conf:2: x: 'nobody' is not a MAC address, an ACL defined in [acls], or a host name in /etc/ethers: define it in [acls] or add it to /etc/ethers",
-            "g.conf:8: accept: 'ghost' is not a MAC address, an ACL defined in [acls], or a host name in /etc/ethers: define it in [acls] or add it to /etc/ethers",
-        }, Errors(Load("[acls]\nx = nobody\n" + Device + "accept = ghost\n", "00:00:00:00:00:01 somebody\n")));
+            "g.conf:2: x: 'nobody' is not a MAC address, an ACL defined in [acls], or a host name in /etc/ethers, so it is left out: define it in [acls] or add it to /etc/ethers",
+            "g.conf:8: accept: 'ghost' is not a MAC address, an ACL defined in [acls], or a host name in /etc/ethers, so it is left out: define it in [acls] or add it to /etc/ethers",
+        }, Warnings(r));
+        Assert.Equal(new ulong[] { 7 }, r.Config!.Devices[0].Accept);
     }
 
     [Fact]
     public void UnknownName_WhenEthersIsMissing_SaysSo()
     {
-        Assert.Equal(new[]
-        {
-            "g.conf:6: deny: 'ghost' is not a MAC address, an ACL defined in [acls], or a host name in /etc/ethers, which does not exist: define it in [acls] or add it to /etc/ethers",
-        }, Errors(Load(Device + "deny = ghost\n")));
+        Assert.Equal("g.conf:6: accept: 'ghost' is not a MAC address, an ACL defined in [acls], or a host name in /etc/ethers, which does not exist, so it is left out: define it in [acls] or add it to /etc/ethers",
+            Warnings(Load(Device + "accept = ghost, 00:00:00:00:00:01\n"))[0]);
     }
 
     [Fact]
-    public void BadMac_InAclAndDevice()
+    public void BadMac_InAclAndDevice_IsLeftOutWithAWarning()
     {
+        ConfigLoadResult r = Load("[acls]\nx = 00:11:22:33:44:gg, 00:00:00:00:00:02\n" + Device + "accept = 00:11:22:33:44:55:66, x\n");
+        Assert.Empty(Errors(r));
         Assert.Equal(new[]
         {
-            "g.conf:2: x: '00:11:22:33:44:gg' is not a valid MAC address: write six hex bytes separated by colons, like 00:1b:21:0a:bc:de",
-            "g.conf:8: accept: '00:11:22:33:44:55:66' is not a valid MAC address: write six hex bytes separated by colons, like 00:1b:21:0a:bc:de",
-        }, Errors(Load("[acls]\nx = 00:11:22:33:44:gg\n" + Device + "accept = 00:11:22:33:44:55:66\n")));
+            "g.conf:2: x: '00:11:22:33:44:gg' is not a valid MAC address, so it is left out: write six hex bytes separated by colons, like 00:1b:21:0a:bc:de",
+            "g.conf:8: accept: '00:11:22:33:44:55:66' is not a valid MAC address, so it is left out: write six hex bytes separated by colons, like 00:1b:21:0a:bc:de",
+        }, Warnings(r));
+        Assert.Equal(new ulong[] { 2 }, r.Config!.Devices[0].Accept);
     }
 
     [Fact]
     public void DeviceUsingABrokenAcl_GetsNoSecondMessage()
     {
-        Assert.Single(Errors(Load("[acls]\nx = 00:11\n" + Device + "accept = x\n")));
+        Assert.Single(Errors(Load("[acls]\nx =\n" + Device + "accept = x\n")));
     }
 }

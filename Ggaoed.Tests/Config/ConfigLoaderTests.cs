@@ -10,13 +10,10 @@ public class ConfigLoaderTests
     private static ConfigLoadResult Load(string text, FakeConfigHost? host = null) =>
         ConfigLoader.LoadText(text, "g.conf", host ?? new FakeConfigHost().WithFile("/srv/a").WithFile("/srv/b"));
 
-    private static string[] Errors(ConfigLoadResult r)
-    {
-        var list = new List<string>();
-        foreach (ConfigDiagnostic d in r.Errors)
-            list.Add(d.ToString());
-        return list.ToArray();
-    }
+    private static string[] Errors(ConfigLoadResult r) => ConfigText.Lines(r.Errors);
+
+    private static string[] Warnings(ConfigLoadResult r) => ConfigText.Lines(r.Warnings);
+
 
     private static void AssertErrors(string text, params string[] expected) => AssertErrors(text, null, expected);
 
@@ -26,6 +23,16 @@ public class ConfigLoaderTests
         Assert.Null(r.Config);
         Assert.False(r.Ok);
         Assert.Equal(expected, Errors(r));
+    }
+
+    /// <summary>The file loads (no errors) and warns exactly so.</summary>
+    private static ConfigLoadResult AssertWarnings(string text, FakeConfigHost? host, params string[] expected)
+    {
+        ConfigLoadResult r = Load(text, host);
+        Assert.Empty(Errors(r));
+        Assert.True(r.Ok);
+        Assert.Equal(expected, Warnings(r));
+        return r;
     }
 
     private const string Dev = "[defaults]\ninterfaces = eth*\n[d]\npath = /srv/a\nshelf = 1\nslot = 2\n";
@@ -49,6 +56,9 @@ public class ConfigLoaderTests
         Assert.Equal(0.01, d.MaxDelay);
         Assert.Equal(0.0, d.MergeDelay);
         Assert.Equal(0, d.BusyPollMicroseconds);
+        Assert.Null(d.Mtu);
+        Assert.Null(d.AdminAccept);
+        Assert.Null(d.WriteCache);
         Assert.Empty(r.Config.Devices);
         Assert.Empty(r.Config.InterfaceGroups);
     }
@@ -58,10 +68,15 @@ public class ConfigLoaderTests
     {
         string text = "[defaults]\nqueue-length = 128\ninterfaces = eth*, vif*\ndirect-io = false\ntrace-io = true\n"
             + "pid-file = /run/g.pid\ncontrol-socket = /run/g.sock\nstate-directory = /var/lib/g\nring-buffer-size = 8192\n"
-            + "send-buffer-size = 512\nreceive-buffer-size = 1024\nmax-delay = 0.05\nmerge-delay = 0.002\nbusy-poll = 50\n";
+            + "send-buffer-size = 512\nreceive-buffer-size = 1024\nmax-delay = 0.05\nmerge-delay = 0.002\nbusy-poll = 50\n"
+            + "mtu = 9000\nadmin-accept = 00:00:00:00:00:02, 00:00:00:00:00:01\nwrite-cache = true\n";
         ConfigLoadResult r = Load(text);
         Assert.Empty(Errors(r));
+        Assert.Empty(Warnings(r));
         DefaultsConfig d = r.Config!.Defaults;
+        Assert.Equal(9000, d.Mtu);
+        Assert.Equal(new ulong[] { 1, 2 }, d.AdminAccept);
+        Assert.True(d.WriteCache);
         Assert.Equal(50, d.BusyPollMicroseconds);
         Assert.Equal(128, d.QueueLength);
         Assert.Equal(new[] { "eth*", "vif*" }, d.Interfaces);
@@ -88,11 +103,16 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void BusyPoll_IsADefaultsKeyOnly()
+    public void BusyPoll_IsADefaultsKeyOnly_ElsewhereItIsIgnoredWithAWarning()
     {
-        ConfigLoadResult r = Load("[d0]\npath = /dev/null\nshelf = 1\nslot = 1\nbusy-poll = 10\n");
-        Assert.Contains(Errors(r), e => e.StartsWith("g.conf:5: ", StringComparison.Ordinal) && e.Contains("busy-poll"));
+        ConfigLoadResult r = Load("[d0]\npath = /srv/a\nshelf = 1\nslot = 1\nbusy-poll = 10\n");
+        Assert.Equal("g.conf:5: busy-poll: unknown key in a device group (it belongs in [defaults]), ignored: use one of " + DeviceKeys,
+            Assert.Single(Warnings(r)));
     }
+
+    private static readonly string DeviceKeys = string.Join(", ", ConfigKeys.Device);
+    private static readonly string DefaultsKeys = string.Join(", ", ConfigKeys.Defaults);
+    private static readonly string InterfaceKeys = string.Join(", ", ConfigKeys.Interface);
 
     [Fact]
     public void EveryDeviceKey_IsParsed()
@@ -100,9 +120,11 @@ public class ConfigLoaderTests
         string text = "[defaults]\ninterfaces = eth0\n[acls]\nfriends = 00:00:00:00:00:02, 00:00:00:00:00:01\n"
             + "[disk0]\npath = /srv/a\nshelf = 7\nslot = 3\ndirect-io = false\nqueue-length = 16\ninterfaces = vif*\n"
             + "trace-io = true\nmax-delay = 0.2\nmerge-delay = 0.1\nbroadcast = true\nread-only = true\n"
-            + "accept = friends, 00:00:00:00:00:09\ndeny = 00:00:00:00:00:01\n";
+            + "accept = friends, 00:00:00:00:00:09\ndeny = 00:00:00:00:00:01\nadmin-accept = 00:00:00:00:00:09\n"
+            + "write-cache = true\nshared = false\noffset = 8\nlength = 1M\n";
         ConfigLoadResult r = Load(text);
         Assert.Empty(Errors(r));
+        Assert.Empty(Warnings(r));
         DeviceConfig d = Assert.Single(r.Config!.Devices);
         Assert.Equal("disk0", d.Name);
         Assert.Equal("/srv/a", d.Path);
@@ -119,6 +141,13 @@ public class ConfigLoaderTests
         Assert.True(d.ReadOnly);
         Assert.Equal(new ulong[] { 1, 2, 9 }, d.Accept);
         Assert.Equal(new ulong[] { 1 }, d.Deny);
+        Assert.Equal(new ulong[] { 9 }, d.AdminAccept);
+        Assert.True(d.WriteCache);
+        Assert.True(d.WriteCachePinned);
+        Assert.False(d.Shared);
+        Assert.Equal(8, d.OffsetSectors);
+        Assert.Equal(2048, d.LengthSectors);
+        Assert.Null(d.Unavailable);
         Assert.Equal(new SourceLocation("g.conf", 5), d.Location);
         Assert.False(d.Admits(1));     // deny wins over accept
         Assert.True(d.Admits(2));
@@ -139,9 +168,17 @@ public class ConfigLoaderTests
         Assert.Equal(new[] { "eth*" }, d.Interfaces);
         Assert.False(d.Broadcast);
         Assert.False(d.ReadOnly);
-        Assert.Empty(d.Accept);
+        Assert.Null(d.Accept);
         Assert.Empty(d.Deny);
+        Assert.Null(d.AdminAccept);
+        Assert.False(d.WriteCache);
+        Assert.False(d.WriteCachePinned);
+        Assert.False(d.Shared);
+        Assert.Equal(0, d.OffsetSectors);
+        Assert.Null(d.LengthSectors);
+        Assert.Null(d.Unavailable);
         Assert.True(d.Admits(0x001122334455));
+        Assert.True(d.MayChangeState(0x001122334455));
         Assert.True(d.IsExportedOn("eth3"));
         Assert.False(d.IsExportedOn("vif1"));
     }
@@ -196,21 +233,22 @@ public class ConfigLoaderTests
     // ---- byte-exact error messages, one test per kind ----
 
     [Fact]
-    public void UnknownKey_InEachKindOfGroup()
+    public void UnknownAndMisplacedKeys_AreIgnoredWithAWarning_InEachKindOfGroup()
     {
-        AssertErrors("[defaults]\nqueue-lenght = 3\nmtu = 1500\n[eth0]\nshelff = 1\nqueue-length = 3\n[d]\npath = /srv/a\nshelf = 1\nslot = 1\ninterfaces = e\nmtu = 9000\npid-file = /x\n",
-            "g.conf:2: queue-lenght: unknown key in [defaults]: use one of queue-length, interfaces, direct-io, trace-io, pid-file, control-socket, state-directory, ring-buffer-size, send-buffer-size, receive-buffer-size, max-delay, merge-delay, busy-poll",
-            "g.conf:3: mtu: unknown key in [defaults]: use one of queue-length, interfaces, direct-io, trace-io, pid-file, control-socket, state-directory, ring-buffer-size, send-buffer-size, receive-buffer-size, max-delay, merge-delay, busy-poll",
-            "g.conf:4: [eth0]: has device keys (queue-length at line 6) but neither path nor uuid: add path or uuid to export a device",
-            "g.conf:12: mtu: unknown key in a device group (it belongs in an interface group): use one of path, uuid, shelf, slot, direct-io, queue-length, interfaces, trace-io, max-delay, merge-delay, broadcast, read-only, accept, deny",
-            "g.conf:13: pid-file: unknown key in a device group (it belongs in [defaults]): use one of path, uuid, shelf, slot, direct-io, queue-length, interfaces, trace-io, max-delay, merge-delay, broadcast, read-only, accept, deny");
+        AssertWarnings("[defaults]\nqueue-lenght = 3\nshelf = 1\n[eth0]\nshelff = 1\nqueue-length = 3\n[d]\npath = /srv/a\nshelf = 1\nslot = 1\nmtu = 9000\npid-file = /x\n", null,
+            "g.conf:2: queue-lenght: unknown key in [defaults], ignored: use one of " + DefaultsKeys,
+            "g.conf:3: shelf: unknown key in [defaults] (it belongs in a device group), ignored: use one of " + DefaultsKeys,
+            "g.conf:5: shelff: unknown key in an interface group, ignored: use one of " + InterfaceKeys,
+            "g.conf:6: queue-length: unknown key in an interface group (it belongs in [defaults] or a device group), ignored: use one of " + InterfaceKeys,
+            "g.conf:11: mtu: unknown key in a device group (it belongs in [defaults] or an interface group), ignored: use one of " + DeviceKeys,
+            "g.conf:12: pid-file: unknown key in a device group (it belongs in [defaults]), ignored: use one of " + DeviceKeys);
     }
 
     [Fact]
-    public void UnknownKey_InInterfaceGroup()
+    public void DeviceKeyInAnInterfaceGroup_SaysWhereItBelongs()
     {
-        AssertErrors("[eth0]\nmtu = 9000\nspeed = 10\n",
-            "g.conf:3: speed: unknown key in an interface group: use one of mtu, ring-buffer-size, send-buffer-size, receive-buffer-size");
+        AssertWarnings("[eth0]\nmtu = 9000\nread-only = true\n", null,
+            "g.conf:3: read-only: unknown key in an interface group (it belongs in a device group), ignored: use one of " + InterfaceKeys);
     }
 
     [Fact]
@@ -221,39 +259,52 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void GroupNamesThatCannotBeInterfaces()
+    public void GroupNamesThatCannotBeInterfaces_AreIgnoredWithAWarning()
     {
-        AssertErrors("[a-very-long-interface-name]\nmtu = 1500\n[bad/name]\n",
-            "g.conf:1: [a-very-long-interface-name]: is longer than an interface name can be (15 bytes), and without path or uuid it is not a device either: add path or uuid",
-            "g.conf:3: [bad/name]: is not a valid interface name (no '/', ':' or blanks), and without path or uuid it is not a device either");
+        ConfigLoadResult r = AssertWarnings("[a-very-long-interface-name]\nmtu = 1500\n[bad/name]\n[my nic]\nmtu = 9000\n", null,
+            "g.conf:1: [a-very-long-interface-name]: is longer than an interface name can be (15 bytes), and without path or uuid it is not a device either; the group is ignored",
+            "g.conf:3: [bad/name]: is not a valid interface name (no '/', ':' or blanks), and without path or uuid it is not a device either; the group is ignored",
+            "g.conf:4: [my nic]: is not a valid interface name (no '/', ':' or blanks), and without path or uuid it is not a device either; the group is ignored");
+        Assert.Empty(r.Config!.InterfaceGroups);
     }
 
     [Fact]
-    public void BadDeviceName()
+    public void DeviceNames_WithBlanksAndOtherCharacters_AreAccepted_AsGgaoedOnePointOneDid()
     {
-        AssertErrors("[my disk]\npath = /srv/a\nshelf = 1\nslot = 1\ninterfaces = e\n[.hidden]\npath = /srv/b\nshelf = 1\nslot = 2\ninterfaces = e\n",
-            "g.conf:1: [my disk]: device name may only use letters, digits and . _ - + : @ (it names the state file and ggaoectl arguments): rename the group",
-            "g.conf:6: [.hidden]: device name must not start with '.' or '-': rename the group");
+        var host = new FakeConfigHost().WithFile("/srv/a").WithFile("/srv/b").WithFile("/srv/c");
+        ConfigLoadResult r = AssertWarnings("[my disk]\npath = /srv/a\nshelf = 1\nslot = 1\n[.hidden]\npath = /srv/b\nshelf = 1\nslot = 2\n"
+            + "[vm: root (old)]\npath = /srv/c\nshelf = 1\nslot = 3\n", host);
+        Assert.Equal(new[] { "my disk", ".hidden", "vm: root (old)" }, System.Linq.Enumerable.ToArray(System.Linq.Enumerable.Select(r.Config!.Devices, d => d.Name)));
+    }
+
+    [Fact]
+    public void DeviceNames_ThatCannotNameAStateFile_AreErrors()
+    {
+        AssertErrors("[vg0/disk]\npath = /srv/a\nshelf = 1\nslot = 1\n[bell\u0007]\npath = /srv/b\nshelf = 1\nslot = 2\n[" + new string('x', 201) + "]\npath = /srv/b\nshelf = 1\nslot = 3\n",
+            "g.conf:1: [vg0/disk]: device name must not contain '/' (it names the file state-directory/NAME.state): rename the group",
+            "g.conf:5: [bell\u0007]: device name must not contain control characters (it is printed in logs and ggaoectl output): rename the group",
+            "g.conf:9: [" + new string('x', 201) + "]: device name is longer than 200 bytes (it names the state file): shorten it",
+            "g.conf:10: path: /srv/b is the same file as [bell\u0007] exports (line 6): a backing store can be exported only once; remove one of the devices");
     }
 
     [Fact]
     public void BadNumbers()
     {
-        AssertErrors("[defaults]\nqueue-length = lots\nring-buffer-size = 64\nsend-buffer-size = -1\nmax-delay = soon\nmerge-delay = 2\n"
+        AssertErrors("[defaults]\nqueue-length = lots\nring-buffer-size = -64\nsend-buffer-size = -1\nmax-delay = soon\nmerge-delay = -2\n"
             + "[eth0]\nmtu = 100\n",
             "g.conf:2: queue-length: 'lots' is not a whole number: use a whole number from 2 to 1024 (Linux needs at least 2; each device reserves about twice this much of fs.aio-max-nr)",
-            "g.conf:3: ring-buffer-size: 64 KiB is too small for a packet ring: use 0 (no ring) or at least 128",
+            "g.conf:3: ring-buffer-size: -64 is out of range: use a whole number from 128 to 1048576 (KiB; 0 turns the rings off, a ring needs at least 128)",
             "g.conf:4: send-buffer-size: -1 is out of range: use a whole number from 0 to 1048576 (KiB; 0 keeps the kernel default)",
             "g.conf:5: max-delay: 'soon' is not a number of seconds: write e.g. 0.005",
-            "g.conf:6: merge-delay: 2 is out of range: use 0 to 1 seconds",
-            "g.conf:8: mtu: 100 is out of range: use a whole number from 548 to 65535");
+            "g.conf:6: merge-delay: '-2' is not a number of seconds: write e.g. 0.005",
+            "g.conf:8: mtu: 100 is out of range: use a whole number from 548 to 65535 (or 0 for the interface's own MTU)");
     }
 
     [Fact]
-    public void QueueLengthCap()
+    public void QueueLengthZero_IsAnError_AsInGgaoedOnePointOne()
     {
-        AssertErrors("[defaults]\nqueue-length = 4096\n",
-            "g.conf:2: queue-length: 4096 is out of range: use a whole number from 2 to 1024 (Linux needs at least 2; each device reserves about twice this much of fs.aio-max-nr)");
+        AssertErrors("[defaults]\nqueue-length = 0\n",
+            "g.conf:2: queue-length: 0 is out of range: use a whole number from 2 to 1024 (Linux needs at least 2; each device reserves about twice this much of fs.aio-max-nr)");
     }
 
     [Fact]
@@ -266,10 +317,13 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void MergeDelayLongerThanMaxDelay()
+    public void MergeDelayLongerThanMaxDelay_IsClampedToMaxDelay_WithAWarning()
     {
-        AssertErrors("[defaults]\nmax-delay = 0.01\nmerge-delay = 0.5\n",
-            "g.conf:3: merge-delay: merge-delay (0.5 s) is longer than max-delay (0.01 s): raise max-delay or lower merge-delay");
+        ConfigLoadResult r = AssertWarnings("[defaults]\nmax-delay = 0.01\nmerge-delay = 0.5\n[d]\npath = /srv/a\nshelf = 1\nslot = 1\nmax-delay = 0.001\n", null,
+            "g.conf:3: merge-delay: merge-delay (0.5 s) is longer than max-delay (0.01 s), which bounds every wait: using 0.01 s; raise max-delay or lower merge-delay",
+            "g.conf:8: max-delay: merge-delay (0.01 s) is longer than max-delay (0.001 s), which bounds every wait: using 0.001 s; raise max-delay or lower merge-delay");
+        Assert.Equal(0.01, r.Config!.Defaults.MergeDelay);
+        Assert.Equal(0.001, r.Config.Devices[0].MergeDelay);
     }
 
     [Fact]
@@ -289,12 +343,11 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void MissingShelfSlotAndInterfaces()
+    public void MissingShelfAndSlot()
     {
         AssertErrors("[d]\npath = /srv/a\n",
             "g.conf:1: [d]: has no shelf: give every device a shelf (0 to 65534) and a slot (0 to 254)",
-            "g.conf:1: [d]: has no slot: give every device a shelf (0 to 65534) and a slot (0 to 254)",
-            "g.conf:1: [d]: is not exported on any interface: set interfaces here or in [defaults]");
+            "g.conf:1: [d]: has no slot: give every device a shelf (0 to 65534) and a slot (0 to 254)");
     }
 
     [Fact]
@@ -305,19 +358,26 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void PathProblems()
+    public void PathThatCannotBeExportedNow_LeavesTheDeviceUnavailable_WithAWarningNamingDevicePathAndReason()
     {
-        var host = new FakeConfigHost();
-        host.Paths["/srv/dir"] = PathKind.Directory;
-        host.Paths["/dev/null"] = PathKind.Other;
-        host.Paths["/root/x"] = PathKind.Inaccessible;
-        AssertErrors("[defaults]\ninterfaces = e\n[a]\npath = /srv/none\nshelf = 0\nslot = 0\n[b]\npath = /srv/dir\nshelf = 0\nslot = 1\n"
-            + "[c]\npath = /dev/null\nshelf = 0\nslot = 2\n[d]\npath = relative.img\nshelf = 0\nslot = 3\n[e]\npath = /root/x\nshelf = 0\nslot = 4\n", host,
-            "g.conf:4: path: /srv/none does not exist: create it or correct the path",
-            "g.conf:8: path: /srv/dir is a directory: export a regular file or a block device",
-            "g.conf:12: path: /dev/null is neither a regular file nor a block device: export a regular file or a block device",
-            "g.conf:16: path: 'relative.img' is not an absolute path: start it with /",
-            "g.conf:20: path: /root/x cannot be examined (permission denied?): check the path and its parent directories");
+        var host = new FakeConfigHost().With("/srv/dir", PathKind.Directory).With("/dev/null", PathKind.Other).With("/root/x", PathKind.Inaccessible);
+        ConfigLoadResult r = AssertWarnings("[a]\npath = /srv/none\nshelf = 0\nslot = 0\n[b]\npath = /srv/dir\nshelf = 0\nslot = 1\n"
+            + "[c]\npath = /dev/null\nshelf = 0\nslot = 2\n[e]\npath = /root/x\nshelf = 0\nslot = 4\n", host,
+            "g.conf:2: path: [a] is not exported for now: /srv/none does not exist (create it or correct the path); ggaoed tries again on every reload",
+            "g.conf:6: path: [b] is not exported for now: /srv/dir is a directory (export a regular file or a block device); ggaoed tries again on every reload",
+            "g.conf:10: path: [c] is not exported for now: /dev/null is neither a regular file nor a block device; ggaoed tries again on every reload",
+            "g.conf:14: path: [e] is not exported for now: /root/x cannot be examined (permission denied? check the path and its parent directories); ggaoed tries again on every reload");
+        Assert.Equal(4, r.Config!.Devices.Count);
+        Assert.Equal("/srv/none does not exist (create it or correct the path)", r.Config.FindDevice("a")!.Unavailable);
+        Assert.Equal("/srv/none", r.Config.FindDevice("a")!.Path);
+        Assert.All(r.Config.Devices, d => Assert.NotNull(d.Unavailable));
+    }
+
+    [Fact]
+    public void RelativePath_IsStillAnError()
+    {
+        AssertErrors("[d]\npath = relative.img\nshelf = 0\nslot = 3\n",
+            "g.conf:2: path: 'relative.img' is not an absolute path: start it with /");
     }
 
     [Fact]
@@ -328,18 +388,29 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void UnknownAndEmptyUuid()
+    public void UnknownUuid_LeavesTheDeviceUnavailable()
     {
-        AssertErrors("[defaults]\ninterfaces = e\n[d]\nuuid = 1234\nshelf = 1\nslot = 1\n[e]\nuuid =\nshelf = 1\nslot = 2\n",
-            "g.conf:4: uuid: no block device has UUID 1234: check the UUID with blkid, or use path",
-            "g.conf:8: uuid: is empty: give the filesystem, swap, LUKS or partition UUID as blkid shows it");
+        ConfigLoadResult r = AssertWarnings("[d]\nuuid = 1234\nshelf = 1\nslot = 1\n", null,
+            "g.conf:2: uuid: [d] is not exported for now: no block device has UUID 1234: check the UUID with blkid, or use path; ggaoed tries again on every reload");
+        DeviceConfig d = Assert.Single(r.Config!.Devices);
+        Assert.Equal("", d.Path);
+        Assert.Equal("1234", d.Uuid);
+        Assert.Equal("no block device has UUID 1234: check the UUID with blkid, or use path", d.Unavailable);
     }
 
     [Fact]
-    public void BadInterfacePattern()
+    public void EmptyUuid_IsAnError()
     {
-        AssertErrors("[defaults]\ninterfaces = eth0, eth[0\n",
-            "g.conf:2: interfaces: 'eth[0' is not a valid interface pattern: '[' without a matching ']'");
+        AssertErrors("[e]\nuuid =\nshelf = 1\nslot = 2\n",
+            "g.conf:2: uuid: is empty: give the filesystem, swap, LUKS or partition UUID as blkid shows it");
+    }
+
+    [Fact]
+    public void BadInterfacePattern_IsTakenLiterally_WithAWarning()
+    {
+        ConfigLoadResult r = AssertWarnings("[defaults]\ninterfaces = eth0, eth[0\n", null,
+            "g.conf:2: interfaces: 'eth[0' is not a valid interface pattern ('[' without a matching ']'), so it only matches an interface of exactly that name");
+        Assert.Equal(new[] { "eth0", "eth[0" }, r.Config!.Defaults.Interfaces);
     }
 
     [Fact]
@@ -350,18 +421,23 @@ public class ConfigLoaderTests
     }
 
     [Fact]
-    public void AllProblemsAreReportedAtOnce_InFileOrder()
+    public void AllProblemsAreReportedAtOnce_InFileOrder_ErrorsAndWarningsApart()
     {
-        ConfigLoadResult r = Load("oops\n[defaults]\nqueue-length = 0\nbogus = 1\n[d]\npath = /srv/none\nshelf = x\nslot = 1\ninterfaces = e\naccept = 12:34\n");
+        ConfigLoadResult r = Load("oops\n[defaults]\nqueue-length = 0\nbogus = 1\n[d]\npath = /srv/none\nshelf = x\nslot = 1\ninterfaces = e\naccept = 12:34\ndeny =\n");
         Assert.Equal(new[]
         {
             "g.conf:1: syntax error: expected [group], key = value, or a # comment",
             "g.conf:3: queue-length: 0 is out of range: use a whole number from 2 to 1024 (Linux needs at least 2; each device reserves about twice this much of fs.aio-max-nr)",
-            "g.conf:4: bogus: unknown key in [defaults]: use one of queue-length, interfaces, direct-io, trace-io, pid-file, control-socket, state-directory, ring-buffer-size, send-buffer-size, receive-buffer-size, max-delay, merge-delay, busy-poll",
-            "g.conf:6: path: /srv/none does not exist: create it or correct the path",
             "g.conf:7: shelf: 'x' is not a whole number: use a whole number from 0 to 65535",
-            "g.conf:10: accept: '12:34' is not a valid MAC address: write six hex bytes separated by colons, like 00:1b:21:0a:bc:de",
+            "g.conf:11: deny: is empty: list MAC addresses, names from [acls] or host names from /etc/ethers, or remove the key",
         }, Errors(r));
+        Assert.Equal(new[]
+        {
+            "g.conf:4: bogus: unknown key in [defaults], ignored: use one of " + DefaultsKeys,
+            "g.conf:6: path: [d] is not exported for now: /srv/none does not exist (create it or correct the path); ggaoed tries again on every reload",
+            "g.conf:10: accept: '12:34' is not a valid MAC address, so it is left out: write six hex bytes separated by colons, like 00:1b:21:0a:bc:de",
+            "g.conf:10: accept: no name in accept resolved to a MAC address: the device admits no one until one does",
+        }, Warnings(r));
     }
 
     [Fact]
@@ -432,6 +508,7 @@ public class ConfigLoaderTests
         Assert.True(c.FindDevice("iso")!.ReadOnly);
         Assert.Equal(new[] { "eth1", "vif*" }, c.FindDevice("iso")!.Interfaces);
         Assert.Equal(9000, c.ForInterface("eth1").Mtu);
+        Assert.Empty(r.Warnings);
         Assert.True(c.IsInterfaceWanted("vif4.0"));
         Assert.False(c.IsInterfaceWanted("eth0"));
         Assert.Equal(4, c.Acls["all"].Length);
@@ -440,32 +517,31 @@ public class ConfigLoaderTests
 
 public class ConfigLoaderExtraTests
 {
-    private static string[] Errors(string text)
+    private static ConfigLoadResult Load(string text) => ConfigLoader.LoadText(text, "g.conf", new FakeConfigHost().WithFile("/srv/a"));
+
+    [Fact]
+    public void MisspelledReservedGroup_IsCalledATypo_AndIgnored()
     {
-        ConfigLoadResult r = ConfigLoader.LoadText(text, "g.conf", new FakeConfigHost().WithFile("/srv/a"));
-        var list = new List<string>();
-        foreach (ConfigDiagnostic d in r.Errors)
-            list.Add(d.ToString());
-        return list.ToArray();
+        ConfigLoadResult r = Load("[default]\nqueue-length = 4\n[ACLs]\n");
+        Assert.Empty(r.Errors);
+        Assert.Equal(new[]
+        {
+            "g.conf:1: [default]: unknown group, ignored: did you mean [defaults]? Group names are case-sensitive",
+            "g.conf:3: [ACLs]: unknown group, ignored: did you mean [acls]? Group names are case-sensitive",
+        }, ConfigText.Lines(r.Warnings));
+        Assert.Equal(DefaultsConfig.DefaultQueueLength, r.Config!.Defaults.QueueLength);
     }
 
     [Fact]
-    public void MisspelledReservedGroup_IsCalledATypo()
+    public void BlankSeparatedInterfaceList_Warns_AndMatchesNothing_RatherThanEverything()
     {
-        Assert.Equal(new[]
-        {
-            "g.conf:1: [default]: unknown group: did you mean [defaults]? Group names are case-sensitive",
-            "g.conf:3: [ACLs]: unknown group: did you mean [acls]? Group names are case-sensitive",
-        }, Errors("[default]\nqueue-length = 4\n[ACLs]\n"));
-    }
-
-    [Fact]
-    public void BlankSeparatedInterfaceList_IsRefused()
-    {
-        Assert.Equal(new[]
-        {
-            "g.conf:2: interfaces: 'eth0 eth1' cannot be an interface name (it contains a blank or '/'): separate interfaces with commas",
-        }, Errors("[defaults]\ninterfaces = eth0 eth1\n"));
+        ConfigLoadResult r = Load("[defaults]\ninterfaces = eth0 eth1\n[d]\npath = /srv/a\nshelf = 1\nslot = 1\n");
+        Assert.Equal("g.conf:2: interfaces: 'eth0 eth1' cannot be an interface name (it contains a blank or '/'), so it matches no interface: separate interfaces with commas",
+            Assert.Single(r.Warnings).ToString());
+        DeviceConfig d = Assert.Single(r.Config!.Devices);
+        Assert.False(d.OnEveryInterface);
+        Assert.False(d.IsExportedOn("eth0"));
+        Assert.False(r.Config.IsInterfaceWanted("eth1"));
     }
 
     [Fact]
@@ -478,9 +554,9 @@ public class ConfigLoaderExtraTests
         Assert.StartsWith("warning: g.conf:3: shelf: the Linux aoe driver never discovers shelf 4095", sw.ToString());
 
         sw = new System.IO.StringWriter { NewLine = "\n" };
-        rc = ConfigLoader.LoadText("[defaults]\nbogus = 1\n", "g.conf", host).Report(sw);
+        rc = ConfigLoader.LoadText("[defaults]\ndirect-io = maybe\n", "g.conf", host).Report(sw);
         Assert.Equal(2, rc);
-        Assert.StartsWith("g.conf:2: bogus: unknown key in [defaults]", sw.ToString());
+        Assert.StartsWith("g.conf:2: direct-io: 'maybe' is not a boolean", sw.ToString());
     }
 
     [Fact]
@@ -494,17 +570,15 @@ public class ConfigLoaderExtraTests
         Assert.True(a.HasSameSettings(b));
         Assert.False(a.HasSameSettings(b with { Accept = new ulong[] { 2 } }));
         Assert.False(a.HasSameSettings(b with { ReadOnly = true }));
-    }
-}
-
-public class ConfigLoaderCascadeTests
-{
-    [Fact]
-    public void BrokenDefaultInterfaces_IsReportedOnce_NotAgainForEveryDevice()
-    {
-        ConfigLoadResult r = ConfigLoader.LoadText("[defaults]\ninterfaces = eth[0\n[a]\npath = /srv/a\nshelf = 1\nslot = 1\n[b]\npath = /srv/a\nshelf = 1\nslot = 2\n",
-            "g.conf", new FakeConfigHost().WithFile("/srv/a"));
-        Assert.Equal("g.conf:2: interfaces: 'eth[0' is not a valid interface pattern: '[' without a matching ']'", Assert.Single(r.Errors).ToString());
+        Assert.False(a.HasSameSettings(b with { Accept = null }));
+        Assert.False(a.HasSameSettings(b with { Accept = [] }));
+        Assert.False(a.HasSameSettings(b with { AdminAccept = [1] }));
+        Assert.False(a.HasSameSettings(b with { Unavailable = "gone" }));
+        Assert.False(a.HasSameSettings(b with { WriteCache = true }));
+        Assert.False(a.HasSameSettings(b with { WriteCachePinned = true }));
+        Assert.False(a.HasSameSettings(b with { Shared = true }));
+        Assert.False(a.HasSameSettings(b with { OffsetSectors = 8 }));
+        Assert.False(a.HasSameSettings(b with { LengthSectors = 8 }));
     }
 }
 
@@ -537,12 +611,12 @@ public class ConfigLoaderDuplicateTests
     [Fact]
     public void DuplicateShelfSlot_IsFound_EvenWhenTheFirstDeviceHasOtherProblems()
     {
-        ConfigLoadResult r = ConfigLoader.LoadText("[defaults]\ninterfaces = e\n[a]\npath = /srv/none\nshelf = 1\nslot = 2\n[b]\npath = /srv/a\nshelf = 1\nslot = 2\n",
-            "g.conf", new FakeConfigHost().WithFile("/srv/a"));
+        ConfigLoadResult r = ConfigLoader.LoadText("[defaults]\ninterfaces = e\n[a]\npath = /srv/a\nshelf = 1\nslot = 2\nread-only = maybe\n[b]\npath = /srv/b\nshelf = 1\nslot = 2\n",
+            "g.conf", new FakeConfigHost().WithFile("/srv/a").WithFile("/srv/b"));
         Assert.Equal(new[]
         {
-            "g.conf:4: path: /srv/none does not exist: create it or correct the path",
-            "g.conf:9: shelf: e1.2 is already used by [a] at line 3: give each device its own shelf and slot",
-        }, System.Array.ConvertAll(System.Linq.Enumerable.ToArray(r.Errors), e => e.ToString()));
+            "g.conf:7: read-only: 'maybe' is not a boolean: use true or false",
+            "g.conf:10: shelf: e1.2 is already used by [a] at line 3: give each device its own shelf and slot",
+        }, ConfigText.Lines(r.Errors));
     }
 }

@@ -19,7 +19,7 @@ public class DistFileTests
 
     private static FakeConfigHost Host()
     {
-        var host = new FakeConfigHost().WithFile("/srv/aoe/vm-disk1.img");
+        var host = new FakeConfigHost().WithFile("/srv/aoe/vm-disk1.img", 16L << 30);
         host.EthersText = "00:1b:21:00:00:a1 dom0-a\n00:1b:21:00:00:a2 dom0-b\n";
         return host;
     }
@@ -46,6 +46,7 @@ public class DistFileTests
     {
         ConfigLoadResult r = ConfigLoader.LoadText(Uncommented(), "ggaoed.conf.dist", Host());
         Assert.Empty(r.Errors);
+        Assert.Empty(r.Warnings);
         GgaoedConfig c = r.Config!;
         Assert.Empty(c.Defaults.Interfaces);
         Assert.Equal(new DefaultsConfig(), c.Defaults with { Location = default, Interfaces = Array.Empty<string>() });
@@ -61,6 +62,13 @@ public class DistFileTests
         Assert.Equal(c.Defaults.TraceIo, d.TraceIo);
         Assert.Equal(new ulong[] { 0x001B210000A1, 0x001B210000A2, 0x001B210ABCDE, 0x001B210ABCDF }, d.Accept);
         Assert.False(d.Admits(0x001B210ABCDF));
+        Assert.Equal([0x001B210ABCDEUL, 0x001B210ABCDFUL], d.AdminAccept!);
+        Assert.False(d.WriteCache);
+        Assert.True(d.WriteCachePinned);
+        Assert.False(d.Shared);
+        Assert.Equal(0, d.OffsetSectors);
+        Assert.Equal((8L << 30) / 512, d.LengthSectors);
+        Assert.True(d.IsExportedOn("vif3.0"));
         Assert.Equal(9000, c.ForInterface("eth1").Mtu);
     }
 
@@ -76,8 +84,16 @@ public class DistFileTests
             "interface" => ConfigKeys.Interface,
             _ => ConfigKeys.Device,
         };
+        // Keys a device and [defaults] share are shown once, with the device (the dist file says so).
         string text = DistText;
         foreach (string key in keys)
             Assert.True(Regex.IsMatch(text, @"(?m)^# ?" + Regex.Escape(key) + @"\s*="), key + " is not documented in ggaoed.conf.dist");
+    }
+
+    [Fact]
+    public void DistFile_NamesTheObsoleteKeys()
+    {
+        foreach (string key in ConfigKeys.Obsolete)
+            Assert.Contains(key, DistText, StringComparison.Ordinal);
     }
 }

@@ -3,10 +3,18 @@ using Ggaoed.Daemon.Config;
 
 namespace Ggaoed.Tests.Config;
 
-/// <summary>A machine made of dictionaries: which paths exist, what /etc/ethers holds, which UUIDs resolve.</summary>
+/// <summary>
+/// A machine made of dictionaries: which paths exist and what they are (each path its own store unless
+/// <see cref="WithAlias"/> says otherwise), what /etc/ethers holds, which UUIDs resolve.
+/// </summary>
 internal sealed class FakeConfigHost : IConfigHost
 {
-    public Dictionary<string, PathKind> Paths { get; } = new();
+    /// <summary>Size of every store unless <see cref="WithFile"/> or <see cref="WithBlockDevice"/> says otherwise: 1 GiB.</summary>
+    public const long DefaultSizeBytes = 1L << 30;
+
+    private ulong _nextInode = 100;
+
+    public Dictionary<string, PathInfo> Paths { get; } = new();
     public Dictionary<string, string> Uuids { get; } = new();
     public string? EthersText { get; set; }
     public int EthersReads { get; private set; }
@@ -18,7 +26,7 @@ internal sealed class FakeConfigHost : IConfigHost
         return EthersText;
     }
 
-    public PathKind GetPathKind(string path) => Paths.TryGetValue(path, out PathKind k) ? k : PathKind.Missing;
+    public PathInfo Examine(string path) => Paths.TryGetValue(path, out PathInfo p) ? p : PathInfo.Of(PathKind.Missing);
 
     public string? ResolveUuid(string uuid, out string error)
     {
@@ -31,15 +39,31 @@ internal sealed class FakeConfigHost : IConfigHost
         return null;
     }
 
-    public FakeConfigHost WithFile(string path)
+    /// <summary>A regular file on device 8:1 with an inode of its own.</summary>
+    public FakeConfigHost WithFile(string path, long sizeBytes = DefaultSizeBytes)
     {
-        Paths[path] = PathKind.RegularFile;
+        Paths[path] = new PathInfo(PathKind.RegularFile, new StoreIdentity(false, 0x801, _nextInode++), sizeBytes);
         return this;
     }
 
-    public FakeConfigHost WithBlockDevice(string path)
+    /// <summary>A block device with a device number of its own.</summary>
+    public FakeConfigHost WithBlockDevice(string path, long sizeBytes = DefaultSizeBytes)
     {
-        Paths[path] = PathKind.BlockDevice;
+        Paths[path] = new PathInfo(PathKind.BlockDevice, new StoreIdentity(true, _nextInode++, 0), sizeBytes);
+        return this;
+    }
+
+    /// <summary>Something that is not a file or a block device (or cannot be examined).</summary>
+    public FakeConfigHost With(string path, PathKind kind)
+    {
+        Paths[path] = PathInfo.Of(kind);
+        return this;
+    }
+
+    /// <summary><paramref name="alias"/> reaches the same store as <paramref name="target"/> (a symlink, a second node).</summary>
+    public FakeConfigHost WithAlias(string alias, string target)
+    {
+        Paths[alias] = Paths[target];
         return this;
     }
 }

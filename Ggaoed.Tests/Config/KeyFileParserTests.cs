@@ -57,15 +57,22 @@ public class KeyFileParserTests
     }
 
     [Fact]
-    public void DuplicateKeyAndDuplicateGroup_AreErrors_NotSilentOverrides()
+    public void DuplicateKey_TheLastWins_AndDuplicateGroup_IsMerged_AsInGLib_ButEachWarns()
     {
-        KeyFileDocument doc = KeyFileParser.Parse("[a]\nk = 1\nk = 2\n[b]\n[a]\nk = 3\n", "t.conf");
+        KeyFileDocument doc = KeyFileParser.Parse("[a]\nk = 1\nk = 2\nj = 5\n[b]\n[a]\nk = 3\ni = 4\n", "t.conf");
+        Assert.Empty(doc.Errors);
         Assert.Equal(new[]
         {
-            "t.conf:3: k: key is already set at line 2 in [a]: keep only one",
-            "t.conf:5: [a]: group is already defined at line 1: merge the two groups into one",
-        }, doc.Errors.ConvertAll(e => e.ToString()));
-        Assert.Equal("1", doc.Groups[0].Entries[0].RawValue);
+            "t.conf:3: k: key is already set at line 2 in [a]; this later value wins (as in ggaoed 1.1): keep only one",
+            "t.conf:6: [a]: group is already defined at line 1; its keys are merged into that group (as ggaoed 1.1 did): merge the two groups into one",
+            "t.conf:7: k: key is already set at line 3 in [a]; this later value wins (as in ggaoed 1.1): keep only one",
+        }, doc.Warnings.ConvertAll(e => e.ToString()));
+        Assert.Equal(new[] { "a", "b" }, doc.Groups.ConvertAll(g => g.Name));
+        KeyFileGroup a = doc.Groups[0];
+        Assert.Equal(new KeyFileEntry("k", "3", 7), a.Find("k"));
+        Assert.Equal(new KeyFileEntry("j", "5", 4), a.Find("j"));
+        Assert.Equal(new KeyFileEntry("i", "4", 8), a.Find("i"));
+        Assert.Equal(3, a.Entries.Count);
     }
 
     [Fact]

@@ -45,17 +45,30 @@ public class ManPageTests
     {
         // In the source a key is written with escaped hyphens, e.g. "queue\-length", at the start of a .B/.BR line.
         string text = File.ReadAllText(ManPath("ggaoed.conf.5"));
-        foreach (string[] keys in new[] { ConfigKeys.Defaults, ConfigKeys.Interface, ConfigKeys.Device })
+        foreach (string[] keys in new[] { ConfigKeys.Defaults, ConfigKeys.Interface, ConfigKeys.Device, ConfigKeys.Obsolete })
             foreach (string key in keys)
                 Assert.True(Regex.IsMatch(text, @"(?m)^\.BR? " + Regex.Escape(key.Replace("-", @"\-")) + @"(\s|$)"),
                     key + " has no entry in ggaoed.conf(5)");
     }
 
     [Fact]
+    public void ConfManPage_GivesBroadcastItsGgaoedOnePointOneMeaning_AndSaysWhatBroadcastRequestsMayDo()
+    {
+        string text = File.ReadAllText(ManPath("ggaoed.conf.5"));
+        Match entry = Regex.Match(text, @"(?ms)^\.BR broadcast .*?(?=^\.TP)");
+        Assert.True(entry.Success, "no broadcast entry");
+        Assert.Contains("Announce the device by broadcast even when it has an", entry.Value);
+        Assert.DoesNotContain("Also serve ATA requests", entry.Value);
+        Assert.Matches(@"(?m)^\.SH BROADCAST REQUESTS$", text);
+        Assert.Matches(@"ATA commands \(reads, writes, IDENTIFY\) sent to a broadcast address are never\s+served", text);
+        Assert.Matches(@"(?m)^\.SH WARNINGS AND ERRORS$", text);
+    }
+
+    [Fact]
     public void DaemonManPage_ListsTheOptions()
     {
         string text = File.ReadAllText(ManPath("ggaoed.8"));
-        foreach (string option in new[] { @"\-c", @"\-f", @"\-d", @"\-t", @"\-\-check\-config", @"\-\-version", @"\-h", @"\-\-help", "SIGHUP", "SIGTERM", "SIGINT" })
+        foreach (string option in new[] { @"\-c", @"\-f", @"\-d", @"\-t", @"\-\-check\-config", @"\-T", @"\-\-strict", @"\-\-version", @"\-h", @"\-\-help", "SIGHUP", "SIGTERM", "SIGINT" })
             Assert.Contains(option, text, StringComparison.Ordinal);
     }
 

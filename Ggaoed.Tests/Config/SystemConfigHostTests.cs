@@ -3,6 +3,8 @@ using System.Diagnostics;
 using System.IO;
 using Ggaoed.Daemon.Config;
 using Ggaoed.Native;
+using Ggaoed.Tests.Build;
+using Ggaoed.Tests.Support;
 using Xunit;
 
 namespace Ggaoed.Tests.Config;
@@ -40,13 +42,80 @@ public sealed class SystemConfigHostTests : IDisposable
         File.WriteAllText(conf, "[defaults]\ninterfaces = eth0\n[d]\npath = " + image + "\nshelf = 2\nslot = 3\naccept = client1\n"
             + "[e]\npath = " + Path.Combine(_dir, "missing.img") + "\nshelf = 2\nslot = 4\n");
         ConfigLoadResult r = ConfigLoader.Load(conf, new SystemConfigHost(ethers));
-        Assert.Equal(conf + ":9: path: " + Path.Combine(_dir, "missing.img") + " does not exist: create it or correct the path",
-            Assert.Single(r.Errors).ToString());
+        Assert.Empty(r.Errors);
+        Assert.Equal(conf + ":9: path: [e] is not exported for now: " + Path.Combine(_dir, "missing.img")
+            + " does not exist (create it or correct the path); ggaoed tries again on every reload", Assert.Single(r.Warnings).ToString());
+        Assert.NotNull(r.Config!.FindDevice("e")!.Unavailable);
 
         File.WriteAllBytes(Path.Combine(_dir, "missing.img"), new byte[512]);
         r = ConfigLoader.Load(conf, new SystemConfigHost(ethers));
         Assert.True(r.Ok);
+        Assert.Empty(r.Warnings);
+        Assert.Null(r.Config!.FindDevice("e")!.Unavailable);
         Assert.Equal(new ulong[] { 0x00163E123456 }, r.Config!.FindDevice("d")!.Accept);
+    }
+
+    [Fact]
+    public void ExaminePath_GivesOneIdentityPerFile_WhateverNameReachesIt_AndTheFileSize()
+    {
+        string file = Path.Combine(_dir, "disk.img");
+        File.WriteAllBytes(file, new byte[3 * 512]);
+        string symlink = Path.Combine(_dir, "link.img");
+        File.CreateSymbolicLink(symlink, file);
+        string hardlink = Path.Combine(_dir, "hard.img");
+        Assert.Equal(0, ToolProcess.Run("ln", file, hardlink).ExitCode);
+        string other = Path.Combine(_dir, "other.img");
+        File.WriteAllBytes(other, new byte[512]);
+
+        PathInfo info = SystemConfigHost.ExaminePath(file);
+        Assert.Equal(PathKind.RegularFile, info.Kind);
+        Assert.Equal(3 * 512, info.SizeBytes);
+        Assert.False(info.Identity.BlockDevice);
+        Assert.Equal(info.Identity, SystemConfigHost.ExaminePath(symlink).Identity);
+        Assert.Equal(info.Identity, SystemConfigHost.ExaminePath(hardlink).Identity);
+        Assert.NotEqual(info.Identity, SystemConfigHost.ExaminePath(other).Identity);
+    }
+
+    [Fact]
+    public void TheSameFileUnderTwoNames_IsRefused_ThroughTheRealHost()
+    {
+        string file = Path.Combine(_dir, "disk.img");
+        File.WriteAllBytes(file, new byte[4096]);
+        string symlink = Path.Combine(_dir, "link.img");
+        File.CreateSymbolicLink(symlink, file);
+        ConfigLoadResult r = ConfigLoader.LoadText("[a]\npath = " + file + "\nshelf = 1\nslot = 1\n[b]\npath = " + symlink + "\nshelf = 1\nslot = 2\n",
+            "g.conf", new SystemConfigHost(Path.Combine(_dir, "ethers")));
+        Assert.Equal("g.conf:6: path: " + symlink + " is the same file as [a] exports (line 2): a backing store can be exported only once; remove one of the devices",
+            Assert.Single(r.Errors).ToString());
+    }
+
+    [RootFact]
+    public void ExaminePath_OfABlockDevice_IsItsDeviceNumber_AndItsSizeComesFromSysfs()
+    {
+        string image = Path.Combine(_dir, "loop.img");
+        using (var f = new FileStream(image, FileMode.Create))
+            f.SetLength(8 << 20);
+        ToolResult attach = ToolProcess.Run("losetup", "-f", "--show", image);
+        Assert.True(attach.ExitCode == 0, attach.Output);
+        string loop = attach.StdOut.Trim();
+        try
+        {
+            PathInfo info = SystemConfigHost.ExaminePath(loop);
+            Assert.Equal(PathKind.BlockDevice, info.Kind);
+            Assert.True(info.Identity.BlockDevice);
+            Assert.Equal(8L << 20, info.SizeBytes);
+            // A second node for the same device number (as /dev/disk/by-uuid or a copy made with mknod) is the same store.
+            string[] majorMinor = File.ReadAllText("/sys/class/block/" + Path.GetFileName(loop) + "/dev").Trim().Split(':');
+            string node = Path.Combine(_dir, "node");
+            ToolResult mknod = ToolProcess.Run("mknod", node, "b", majorMinor[0], majorMinor[1]);
+            Assert.True(mknod.ExitCode == 0, mknod.Output);
+            Assert.Equal(info.Identity, SystemConfigHost.ExaminePath(node).Identity);
+            Assert.NotEqual(info.Identity, SystemConfigHost.ExaminePath(image).Identity);
+        }
+        finally
+        {
+            ToolProcess.Run("losetup", "-d", loop);
+        }
     }
 
     [Fact]

@@ -242,11 +242,11 @@ public sealed class ReloadTests
         string[] before = DeviceNames(box);
 
         // The good change (d1 -> d2) must not be half-applied with the bad line.
-        box.WriteConfig(Devices(img, afterReload: true, d3ReadOnly: false) + "[d9]\npath = " + img.D1 + "\nshelf = 7\nslot = 9\nflavour = strange\n");
-        int badLine = Array.IndexOf(File.ReadAllLines(box.ConfigPath), "flavour = strange") + 1;
+        box.WriteConfig(Devices(img, afterReload: true, d3ReadOnly: false) + "[d9]\npath = " + img.D1 + "\nshelf = 7\nslot = 9\nread-only = strange\n");
+        int badLine = Array.IndexOf(File.ReadAllLines(box.ConfigPath), "read-only = strange") + 1;
         string report = Reload(box, daemon, how, expectOk: false);
 
-        Assert.Contains($"{box.ConfigPath}:{badLine}: flavour:", report);
+        Assert.Contains($"{box.ConfigPath}:{badLine}: read-only:", report);
         Assert.Contains("reload refused", report);
         Assert.False(daemon.HasExited, "the daemon died on a broken reload:\n" + daemon.Output);
         Assert.Equal(before, DeviceNames(box));

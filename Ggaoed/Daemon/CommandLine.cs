@@ -11,6 +11,8 @@ internal sealed class DaemonOptions
     public bool Foreground { get; set; }
     public bool Debug { get; set; }
     public bool CheckOnly { get; set; }
+    /// <summary>-T: configuration warnings are errors (for -t, and for starting).</summary>
+    public bool Strict { get; set; }
     public bool ShowVersion { get; set; }
     public bool ShowHelp { get; set; }
 
@@ -18,11 +20,12 @@ internal sealed class DaemonOptions
     public string? ReadySocket { get; set; }
 
     public const string Usage =
-        "usage: ggaoed [-c FILE] [-f] [-d] [-t] [--version] [-h]\n" +
+        "usage: ggaoed [-c FILE] [-f] [-d] [-t] [-T] [--version] [-h]\n" +
         "  -c, --config FILE   configuration file (default " + DefaultConfigPath + ")\n" +
         "  -f, --foreground    do not detach; log to stderr\n" +
         "  -d, --debug         debug logging (implies -f)\n" +
         "  -t, --check-config  check the configuration and exit (0 = valid, 2 = errors)\n" +
+        "  -T, --strict        treat configuration warnings as errors\n" +
         "      --version       print the version and exit\n" +
         "  -h, --help          print this help and exit\n" +
         "Signals: SIGHUP reloads the configuration; SIGTERM/SIGINT stop gracefully.\n" +
@@ -59,6 +62,10 @@ internal sealed class DaemonOptions
                 case "-t":
                 case "--check-config":
                     o.CheckOnly = true;
+                    break;
+                case "-T":
+                case "--strict":
+                    o.Strict = true;
                     break;
                 case "--version":
                 case "-V":

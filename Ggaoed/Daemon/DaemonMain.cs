@@ -35,6 +35,8 @@ internal static class DaemonMain
         if (options.ReadySocket != null)
             options.ConfigPath = System.IO.Path.GetFullPath(options.ConfigPath);
         ConfigLoadResult loaded = ConfigLoader.Load(options.ConfigPath);
+        if (options.Strict)
+            loaded = loaded.WithWarningsAsErrors();
         if (!loaded.Ok)
         {
             var text = new System.Text.StringBuilder();
@@ -58,7 +60,14 @@ internal static class DaemonMain
         GgaoedConfig config = loaded.Config!;
         if (options.CheckOnly)
         {
-            Console.Out.WriteLine($"{options.ConfigPath}: configuration OK ({config.Devices.Count} device(s))");
+            int unavailable = 0;
+            foreach (DeviceConfig d in config.Devices)
+                if (d.Unavailable != null)
+                    unavailable++;
+            string details = $"{config.Devices.Count} device(s)"
+                + (unavailable > 0 ? $", {unavailable} unavailable" : "")
+                + (loaded.Warnings.Count > 0 ? $", {loaded.Warnings.Count} warning(s)" : "");
+            Console.Out.WriteLine($"{options.ConfigPath}: configuration OK ({details})");
             return ExitOk;
         }
         if (!options.Foreground)

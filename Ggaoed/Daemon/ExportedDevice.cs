@@ -62,10 +62,9 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
         {
             Target = new AoeTarget(config.Shelf, config.Slot, Store.Sectors)
             {
-                ReadOnly = config.ReadOnly,
-                AnnounceByBroadcast = config.Broadcast,
+                Name = config.Name,
             };
-            ApplyAcls(config);
+            ApplySettings(config);
             Target.BufferCount = (ushort)Math.Min(config.QueueLength, ushort.MaxValue);
             Engine = new AioEngine<LinuxAioKernel>(default, Store.Fd, Store.Sectors, Store.LogicalBlockSize, new AioEngineOptions
             {
@@ -117,9 +116,7 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
     public void Update(DeviceConfig config)
     {
         Config = config;
-        Target.ReadOnly = config.ReadOnly;
-        Target.AnnounceByBroadcast = config.Broadcast;
-        ApplyAcls(config);
+        ApplySettings(config);
     }
 
     /// <summary>True when a reload with <paramref name="next"/> needs the device reopened.</summary>
@@ -129,19 +126,27 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
            next.MergeDelay != Config.MergeDelay || next.MaxDelay != Config.MaxDelay ||
            (next.ReadOnly != Config.ReadOnly && !next.ReadOnly);
 
-    private void ApplyAcls(DeviceConfig config)
+    /// <summary>The protocol settings that follow the configuration (at open and on reload).</summary>
+    private void ApplySettings(DeviceConfig config)
     {
-        // DeviceConfig.Accept empty = no accept list (its "nobody" case is not expressible yet).
-        Target.AcceptList = config.Accept.Length == 0 ? null : new MacSet(ToMacs(config.Accept));
-        Target.DenyList = new MacSet(ToMacs(config.Deny));
+        Target.ReadOnly = config.ReadOnly;
+        Target.AnnounceByBroadcast = config.Broadcast;
+        Target.Shared = config.Shared;
+        Target.ConfigureWriteCache(config.WriteCache, config.WriteCachePinned);
+        // Null = no list; empty = a list that names nobody (fail closed), kept apart by MacSet?.
+        Target.AcceptList = ToSet(config.Accept);
+        Target.DenyList = ToSet(config.Deny) ?? MacSet.Empty;
+        Target.AdminAcceptList = ToSet(config.AdminAccept);
     }
 
-    private static MacAddress[] ToMacs(ulong[] values)
+    private static MacSet? ToSet(ulong[]? values)
     {
+        if (values == null)
+            return null;
         var macs = new MacAddress[values.Length];
         for (int i = 0; i < values.Length; i++)
             macs[i] = new MacAddress(values[i]);
-        return macs;
+        return new MacSet(macs);
     }
 
     /// <summary>

@@ -55,7 +55,13 @@ internal sealed partial class TargetDaemon
                 {
                     ExportedDevice? fresh = TryOpen(dc, report);
                     if (fresh == null)
-                        continue; // keep serving the old one
+                    {
+                        // The old store stays open and served: the device is still exported.
+                        _notExported.Remove(dc.Name);
+                        Note(report, $"{d.Name}: still serving {d.Config.Path} with the previous settings");
+                        wanted.Remove(d.Name);
+                        continue;
+                    }
                     RetireDevice(d);
                     AddDevice(fresh);
                     Note(report, $"{d.Name}: reopened");
@@ -79,6 +85,9 @@ internal sealed partial class TargetDaemon
                 }
             }
 
+            foreach (string name in new List<string>(_notExported.Keys))
+                if (next.FindDevice(name) == null)
+                    _notExported.Remove(name);
             _config = next;
             ApplyBusyPoll(next.Defaults);
             foreach (NetworkPort? p in _ports)
@@ -107,18 +116,40 @@ internal sealed partial class TargetDaemon
         report.Append(line).Append('\n');
     }
 
-    private ExportedDevice? TryOpen(DeviceConfig dc, StringBuilder report)
+    /// <summary>
+    /// Devices of the configuration that are not exported, by name, with the reason: a backing store
+    /// that is missing or cannot be opened stops only its own device (as in ggaoed 1.1), is shown by
+    /// ggaoectl stats, and is tried again on every reload.
+    /// </summary>
+    private readonly Dictionary<string, string> _notExported = new(StringComparer.Ordinal);
+
+    public IReadOnlyDictionary<string, string> NotExported => _notExported;
+
+    /// <summary>Opens a configured device, or records and logs why it is not exported (null).</summary>
+    private ExportedDevice? TryOpen(DeviceConfig dc, StringBuilder? report)
     {
-        try
+        string reason;
+        if (dc.Unavailable != null)
         {
-            return OpenDevice(dc);
+            reason = dc.Unavailable;
         }
-        catch (Exception e) when (e is StorageException or SystemError or System.IO.IOException)
+        else
         {
-            string line = $"{dc.Location}: {dc.Name}: cannot open {dc.Path}: {e.Message}";
-            Log.Error(line);
-            report.Append(line).Append('\n');
-            return null;
+            try
+            {
+                ExportedDevice device = OpenDevice(dc);
+                _notExported.Remove(dc.Name);
+                return device;
+            }
+            catch (Exception e) when (e is StorageException or SystemError or System.IO.IOException)
+            {
+                reason = $"cannot open {dc.Path}: {e.Message}";
+            }
         }
+        _notExported[dc.Name] = reason;
+        string line = $"{dc.Location}: {dc.Name}: not exported: {reason}; it is tried again on the next reload";
+        Log.Error(line);
+        report?.Append(line).Append('\n');
+        return null;
     }
 }

@@ -146,7 +146,8 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
         ApplyBusyPoll(_config.Defaults);
 
         foreach (DeviceConfig dc in _config.Devices)
-            AddDevice(OpenDevice(dc));
+            if (TryOpen(dc, null) is ExportedDevice device)
+                AddDevice(device);
 
         StartLinkMonitor();
         foreach (string name in LinkNames())

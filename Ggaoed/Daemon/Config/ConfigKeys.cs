@@ -31,11 +31,22 @@ public static class ConfigKeys
     public const string ReadOnly = "read-only";
     public const string Accept = "accept";
     public const string Deny = "deny";
+    public const string AdminAccept = "admin-accept";
+    public const string WriteCache = "write-cache";
+    public const string Shared = "shared";
+    public const string Offset = "offset";
+    public const string Length = "length";
+
+    /// <summary>A buffer count per interface from before ggaoed 1.1, where it already only warned.</summary>
+    public const string Buffers = "buffers";
+    /// <summary>ggaoed 1.1's switch to work around a kernel packet TX ring bug; nothing here reads it.</summary>
+    public const string TxRingBug = "tx-ring-bug";
 
     public static readonly string[] Defaults =
     [
         QueueLength, Interfaces, DirectIo, TraceIo, PidFile, ControlSocket, StateDirectory,
-        RingBufferSize, SendBufferSize, ReceiveBufferSize, MaxDelay, MergeDelay, BusyPoll,
+        RingBufferSize, SendBufferSize, ReceiveBufferSize, MaxDelay, MergeDelay, BusyPoll, Mtu,
+        AdminAccept, WriteCache,
     ];
 
     public static readonly string[] Interface = [Mtu, RingBufferSize, SendBufferSize, ReceiveBufferSize];
@@ -43,8 +54,14 @@ public static class ConfigKeys
     public static readonly string[] Device =
     [
         Path, Uuid, Shelf, Slot, DirectIo, QueueLength, Interfaces, TraceIo, MaxDelay, MergeDelay,
-        Broadcast, ReadOnly, Accept, Deny,
+        Broadcast, ReadOnly, Accept, Deny, AdminAccept, WriteCache, Shared, Offset, Length,
     ];
+
+    /// <summary>
+    /// Keys ggaoed 1.1 knew that mean nothing any more: accepted anywhere with a warning (error under
+    /// --strict), so a 1.1 file loads unchanged.
+    /// </summary>
+    public static readonly string[] Obsolete = [Buffers, TxRingBug];
 
     internal static bool Contains(string[] keys, string key)
     {

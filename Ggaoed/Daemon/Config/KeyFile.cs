@@ -28,7 +28,10 @@ internal sealed class KeyFileGroup
     }
 }
 
-/// <summary>A parsed key file: groups in file order plus the syntax problems found on the way.</summary>
+/// <summary>
+/// A parsed key file: groups in file order, the syntax errors, and the warnings about keys and groups
+/// given twice.
+/// </summary>
 internal sealed class KeyFileDocument
 {
     public KeyFileDocument(string fileName) => FileName = fileName;
@@ -36,6 +39,7 @@ internal sealed class KeyFileDocument
     public string FileName { get; }
     public List<KeyFileGroup> Groups { get; } = new();
     public List<ConfigDiagnostic> Errors { get; } = new();
+    public List<ConfigDiagnostic> Warnings { get; } = new();
 }
 
 /// <summary>
@@ -44,9 +48,9 @@ internal sealed class KeyFileDocument
 /// key keeps its line number so that every later complaint can point at the line to fix.
 /// </summary>
 /// <remarks>
-/// Deliberately stricter than GLib in two places, because silently picking one of two values is how
-/// configuration mistakes go unnoticed: a key given twice in a group and a group given twice are errors
-/// (GLib keeps the last value and merges groups).
+/// A key given twice in a group keeps the last value and a group given twice is merged into the first,
+/// as GLib (and so ggaoed 1.1) does, so every file 1.1 read still loads; but each is a warning, because
+/// silently picking one of two values is how configuration mistakes go unnoticed.
 /// </remarks>
 internal static class KeyFileParser
 {
@@ -55,7 +59,7 @@ internal static class KeyFileParser
         var doc = new KeyFileDocument(fileName);
         var groupsByName = new Dictionary<string, KeyFileGroup>(StringComparer.Ordinal);
         KeyFileGroup? current = null;
-        bool currentIsDuplicate = false;
+        bool afterBrokenHeader = false;
         int lineNo = 0;
         int pos = 0;
         // A UTF-8 byte order mark is tolerated, as GLib does.
@@ -83,7 +87,7 @@ internal static class KeyFileParser
                     doc.Errors.Add(new ConfigDiagnostic(fileName, lineNo, null,
                         "syntax error: a group header must look like [name] and stand alone on its line"));
                     current = null;
-                    currentIsDuplicate = true;
+                    afterBrokenHeader = true;
                     continue;
                 }
                 string name = trimmed[1..close].Trim().ToString();
@@ -92,20 +96,20 @@ internal static class KeyFileParser
                     doc.Errors.Add(new ConfigDiagnostic(fileName, lineNo, null,
                         "syntax error: a group name must not be empty or contain '['"));
                     current = null;
-                    currentIsDuplicate = true;
+                    afterBrokenHeader = true;
                     continue;
                 }
                 if (groupsByName.TryGetValue(name, out KeyFileGroup? earlier))
                 {
-                    doc.Errors.Add(new ConfigDiagnostic(fileName, lineNo, "[" + name + "]",
-                        "group is already defined at line " + earlier.Line.ToString(System.Globalization.CultureInfo.InvariantCulture)
-                        + ": merge the two groups into one"));
-                    current = null;
-                    currentIsDuplicate = true;
+                    doc.Warnings.Add(new ConfigDiagnostic(fileName, lineNo, "[" + name + "]",
+                        "group is already defined at line " + Num(earlier.Line)
+                        + "; its keys are merged into that group (as ggaoed 1.1 did): merge the two groups into one"));
+                    current = earlier;
+                    afterBrokenHeader = false;
                     continue;
                 }
                 current = new KeyFileGroup(name, lineNo);
-                currentIsDuplicate = false;
+                afterBrokenHeader = false;
                 groupsByName.Add(name, current);
                 doc.Groups.Add(current);
                 continue;
@@ -127,9 +131,9 @@ internal static class KeyFileParser
             }
             if (current == null)
             {
-                // After a broken or duplicate group header the keys belong to nothing; one error for the
+                // After a broken group header the keys belong to nothing; one error for the
                 // header is enough.
-                if (!currentIsDuplicate)
+                if (!afterBrokenHeader)
                     doc.Errors.Add(new ConfigDiagnostic(fileName, lineNo, key,
                         "key is outside any group: put it under [defaults] or under a device group"));
                 continue;
@@ -137,13 +141,15 @@ internal static class KeyFileParser
             KeyFileEntry? dup = current.Find(key);
             if (dup != null)
             {
-                doc.Errors.Add(new ConfigDiagnostic(fileName, lineNo, key,
-                    "key is already set at line " + dup.Line.ToString(System.Globalization.CultureInfo.InvariantCulture)
-                    + " in [" + current.Name + "]: keep only one"));
-                continue;
+                doc.Warnings.Add(new ConfigDiagnostic(fileName, lineNo, key,
+                    "key is already set at line " + Num(dup.Line) + " in [" + current.Name
+                    + "]; this later value wins (as in ggaoed 1.1): keep only one"));
+                current.Entries.Remove(dup);
             }
             current.Entries.Add(new KeyFileEntry(key, value, lineNo));
         }
         return doc;
     }
+
+    private static string Num(int n) => n.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
