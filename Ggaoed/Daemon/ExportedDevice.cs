@@ -20,6 +20,8 @@ internal struct DeviceCounters
     /// <summary>Retransmits (same initiator, command, sectors and data, new tag) of a request still
     /// queued or at the disk, folded into it instead of doing the I/O twice.</summary>
     public long FoldedRetransmits;
+    /// <summary>Saves of the AoE state that failed (logged, rate-limited; retried with the next change).</summary>
+    public long StateSaveFailures;
 }
 
 /// <summary>
@@ -106,6 +108,9 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
     public int ReactorToken { get; set; } = -1;
 
     public long SavedStateVersion { get; set; }
+
+    /// <summary>The last state save failed (its error was logged); the next success says so.</summary>
+    public bool StateSaveFailing { get; set; }
 
     /// <summary>CLOCK_MONOTONIC time of the last state save (rate limit, see TargetDaemon.StateSaveIntervalNanos).</summary>
     public long StateSavedAtNanos { get; set; }

@@ -55,6 +55,10 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
     private WakeHandler? _wakeHandler;
     private TimerHandler? _timerHandler;
     private bool _stopping;
+    private BackgroundWorker? _worker;
+
+    /// <summary>How long a graceful stop waits for state saves still running on the worker.</summary>
+    private const int ShutdownSaveWaitMs = 10_000;
 
     public TargetDaemon(GgaoedConfig config, DaemonOptions options)
     {
@@ -139,6 +143,8 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
 
         _wakeHandler = new WakeHandler(this);
         _reactor.Add(_wake.Fd, Libc.EPOLLIN, _wakeHandler);
+        _worker = new BackgroundWorker();
+        _reactor.Add(_worker.Fd, Libc.EPOLLIN, _worker);
         _timerHandler = new TimerHandler(this);
         _reactor.Add(_timer.Fd, Libc.EPOLLIN, _timerHandler);
         _reactor.AddTurnHandler(this);
@@ -409,9 +415,9 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
                 deadline = Math.Min(deadline, d.Engine.NextDeadlineNanos);
             if (d.Target.StateVersion == d.SavedStateVersion)
                 continue;
-            // AoE state changes (config string, mask, reserve) are saved with fsyncs on this thread:
+            // AoE state changes (config string, mask, reserve) are saved on the background worker:
             // at once when rare, at most once per interval per device when an initiator floods edits,
-            // so a stream of Mac Mask commands can't stall every device's I/O on a slow disk.
+            // so a stream of Mac Mask commands can't keep the disk busy with fsyncs.
             if (now == 0)
                 now = TimerFd.NowNanos();
             long due = d.StateSavedAtNanos + StateSaveIntervalNanos;
@@ -526,6 +532,9 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
                 Log.Error($"{d.Name}: fdatasync {d.Config.Path}: {SystemError.Describe(Marshal.GetLastPInvokeError())}");
             SaveState(d);
         }
+        int unsaved = _worker!.WaitForAll(ShutdownSaveWaitMs);
+        if (unsaved > 0)
+            Log.Error($"stopping with {unsaved} AoE state save(s) unfinished after {ShutdownSaveWaitMs / 1000} s (is the state directory's disk hanging?)");
         Log.Notice("stopped");
     }
 
@@ -537,40 +546,6 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
         foreach (ExportedDevice d in _retiring)
             n += d.Engine.QueueDepth + d.DeferredReplies;
         return n;
-    }
-
-    // ---- persistent AoE state ------------------------------------------------------------------------
-
-    private void LoadState(ExportedDevice device)
-    {
-        string file = device.StateFile;
-        if (!File.Exists(file))
-            return;
-        try
-        {
-            string text = File.ReadAllText(file);
-            if (!device.Target.TryLoadState(text, out string? error))
-                Log.Warning($"{device.Name}: ignoring corrupt state file {file}: {error}");
-        }
-        catch (IOException e)
-        {
-            Log.Warning($"{device.Name}: cannot read state file {file}: {e.Message}");
-        }
-        device.SavedStateVersion = device.Target.StateVersion;
-    }
-
-    private void SaveState(ExportedDevice device)
-    {
-        device.SavedStateVersion = device.Target.StateVersion;
-        device.StateSavedAtNanos = TimerFd.NowNanos();
-        try
-        {
-            AtomicFile.Write(device.StateFile, System.Text.Encoding.UTF8.GetBytes(device.Target.SerializeState()));
-        }
-        catch (Exception e) when (e is SystemError or IOException or UnauthorizedAccessException)
-        {
-            Log.Error($"{device.Name}: cannot save AoE state to {device.StateFile}: {e.Message}");
-        }
     }
 
     public void Dispose()
@@ -587,6 +562,7 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
             d.Dispose();
         _timer.Dispose();
         _wake.Dispose();
+        _worker?.Dispose();
         _reactor.Dispose();
         _pidFile?.Dispose();
     }
