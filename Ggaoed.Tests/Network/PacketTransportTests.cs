@@ -34,6 +34,15 @@ public sealed class PacketTransportTests : IDisposable
         port.CommitTx(index, 60);
     }
 
+    /// <summary>A port with frames 0 .. <paramref name="frames"/> - 1 committed, not kicked yet.</summary>
+    private PacketPort OpenWithCommitted(bool fallback, int frames)
+    {
+        PacketPort port = Open(fallback);
+        for (int i = 0; i < frames; i++)
+            Commit(port, i);
+        return port;
+    }
+
     private static List<int> Range(int start, int count) => Enumerable.Range(start, count).ToList();
 
     // ---------------------------------------------------------------- opening
@@ -160,9 +169,7 @@ public sealed class PacketTransportTests : IDisposable
     [InlineData(true)]
     public void Eagain_WaitsForEpollOut_KeepsTheFramesQueued_AndSendsThemInOrderLater(bool fallback)
     {
-        using PacketPort port = Open(fallback);
-        for (int i = 0; i < 5; i++)
-            Commit(port, i);
+        using PacketPort port = OpenWithCommitted(fallback, 5);
         _fake.SendScript.Enqueue((int)Errno.EAGAIN);
         port.Kick();
         Assert.Empty(_fake.Sent);
@@ -182,9 +189,7 @@ public sealed class PacketTransportTests : IDisposable
     [InlineData(true)]
     public void SendBufferFillingUpMidBatch_IsSeen_TheRestWaitsForEpollOut(bool fallback)
     {
-        using PacketPort port = Open(fallback);
-        for (int i = 0; i < 10; i++)
-            Commit(port, i);
+        using PacketPort port = OpenWithCommitted(fallback, 10);
         // The ring's send() then returns the bytes of the frames it took, no error; sendmmsg the count.
         _fake.SendBufferRoom = 4;
         port.Kick();
@@ -211,9 +216,7 @@ public sealed class PacketTransportTests : IDisposable
     [InlineData(true)]
     public void Enobufs_BacksOffOnATimer_InsteadOfSpinningOnEpollOut(bool fallback)
     {
-        using PacketPort port = Open(fallback);
-        for (int i = 0; i < 10; i++)
-            Commit(port, i);
+        using PacketPort port = OpenWithCommitted(fallback, 10);
         _fake.QdiscRoom = 3;
         _fake.Now = 1_000_000_000;
         long drainedAt = _fake.Now + 20_000_000;
@@ -322,9 +325,7 @@ public sealed class PacketTransportTests : IDisposable
     [Fact]
     public void WrongFormat_IsCounted_TheFrameReclaimed_AndTheFramesBehindItLeaveInTheSameKick()
     {
-        using PacketPort port = Open(fallback: false);
-        for (int i = 0; i < 5; i++)
-            Commit(port, i);
+        using PacketPort port = OpenWithCommitted(fallback: false, 5);
         // As a kernel without PACKET_LOSS would: frame 2 is refused, marked, and the kernel stops there.
         _fake.WrongFormatFrame = 2;
         port.Kick();
@@ -353,9 +354,7 @@ public sealed class PacketTransportTests : IDisposable
     [InlineData(true)]
     public void LinkVanishingMidBatch_DropsAndCountsTheRest_ThrowsNothing_AndSaysSo(bool fallback)
     {
-        using PacketPort port = Open(fallback);
-        for (int i = 0; i < 10; i++)
-            Commit(port, i);
+        using PacketPort port = OpenWithCommitted(fallback, 10);
         _fake.SendBufferRoom = 4;
         port.Kick();
         Assert.Equal(Range(0, 4), _fake.SentSeqs());
@@ -381,9 +380,7 @@ public sealed class PacketTransportTests : IDisposable
     [InlineData(true)]
     public void LinkDown_DropsTheQueuedFrames_AndWhenItComesBack_OnlyNewFramesLeave(bool fallback)
     {
-        using PacketPort port = Open(fallback);
-        for (int i = 0; i < 5; i++)
-            Commit(port, i);
+        using PacketPort port = OpenWithCommitted(fallback, 5);
         _fake.Up = false;
         port.Kick();
         Assert.Equal((int)Errno.ENETDOWN, port.LinkError);
