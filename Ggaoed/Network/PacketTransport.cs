@@ -127,17 +127,16 @@ internal abstract unsafe class PacketTransport<TKernel> : IPacketTransport where
             return;
         _newWork = false;
         int errno = Flush();
+        LinkError = 0;
         if (errno == 0)
         {
             _wait = TxWait.None;
             _retryDelay = 0;
-            LinkError = 0;
         }
         else if (errno == (int)Errno.EAGAIN || errno == (int)Errno.EINTR)
         {
             _counters.TxAgain++;
             _wait = TxWait.Writable;
-            LinkError = 0;
         }
         else if (errno == (int)Errno.ENOBUFS)
         {
