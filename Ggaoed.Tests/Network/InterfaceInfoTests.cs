@@ -18,6 +18,16 @@ public class InterfaceInfoTests
     }
 
     [Fact]
+    public void Loopback_CarriesEthernetFrames_WithAnAllZeroMac()
+    {
+        InterfaceInfo lo = InterfaceInfo.Query("lo");
+        Assert.Equal(IfArp.ARPHRD_LOOPBACK, lo.HardwareType);
+        Assert.True(lo.IsLoopback);
+        Assert.True(lo.CarriesEthernetFrames);
+        Assert.Equal(0UL, lo.Mac.Value);
+    }
+
+    [Fact]
     public void UnknownInterface_ThrowsNamingIt()
     {
         var e = Assert.Throws<NetworkException>(() => InterfaceInfo.Query("gg-nosuch9"));

@@ -28,10 +28,11 @@ internal sealed class NetlinkBuilder
 
     public byte[] ToArray() => _bytes.ToArray();
 
-    public NetlinkBuilder Link(ushort type, int index, uint flags, string? name = null, int mtu = -1, byte[]? mac = null, byte family = 0, ushort nameAttrFlags = 0)
+    public NetlinkBuilder Link(ushort type, int index, uint flags, string? name = null, int mtu = -1, byte[]? mac = null, byte family = 0,
+        ushort nameAttrFlags = 0, ushort hardwareType = IfArp.ARPHRD_ETHER)
     {
         var body = new List<byte> { family, 0 };
-        body.AddRange(BitConverter.GetBytes((ushort)1)); // ARPHRD_ETHER
+        body.AddRange(BitConverter.GetBytes(hardwareType));
         body.AddRange(BitConverter.GetBytes(index));
         body.AddRange(BitConverter.GetBytes(flags));
         body.AddRange(BitConverter.GetBytes(0xFFFFFFFFu)); // ifi_change
@@ -91,6 +92,39 @@ public class LinkMessageParserTests
         Assert.False(r.Malformed);
         var l = Assert.Single(h.Links);
         Assert.Equal((false, 7, "eth0", 9000, UpRunningLowerUp, "02000000002a"), l);
+    }
+
+    [Fact]
+    public void NewLink_WithIflaAddress_GivesTheMac_AndTheHardwareType()
+    {
+        byte[] d = new NetlinkBuilder()
+            .Link(Netlink.RTM_NEWLINK, 7, UpRunningLowerUp, "eth0", 1500, [0x02, 0x11, 0x22, 0x33, 0x44, 0x55])
+            .Link(Netlink.RTM_NEWLINK, 1, 0x49, "lo", 65536, new byte[6], hardwareType: IfArp.ARPHRD_LOOPBACK)
+            .Link(Netlink.RTM_NEWLINK, 8, UpRunningLowerUp, "ib0", 2044, new byte[20], hardwareType: 32) // InfiniBand: 20-byte address
+            .Link(Netlink.RTM_NEWLINK, 9, UpRunningLowerUp, "eth1", 1500) // no IFLA_ADDRESS
+            .ToArray();
+        var h = new MacHandler { Macs = new() };
+        LinkMessageParser.Parse(d, ref h);
+        Assert.Equal(
+            [
+                ("eth0", IfArp.ARPHRD_ETHER, (MacBytes?)new MacBytes(0x02_11_22_33_44_55)),
+                ("lo", IfArp.ARPHRD_LOOPBACK, new MacBytes(0)),
+                ("ib0", 32, null),
+                ("eth1", IfArp.ARPHRD_ETHER, null),
+            ],
+            h.Macs);
+    }
+
+    private struct MacHandler : ILinkEventHandler
+    {
+        public List<(string Name, int Type, MacBytes? Mac)> Macs;
+
+        public void OnLink(in LinkEvent link) =>
+            Macs.Add((link.NameString(), link.HardwareType, link.TryGetMac(out MacBytes mac) ? mac : null));
+
+        public void OnDumpDone()
+        {
+        }
     }
 
     [Fact]

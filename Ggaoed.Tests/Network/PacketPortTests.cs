@@ -409,6 +409,69 @@ public class PacketPortTests
         Assert.Equal(1UL, port.Counters.FramesIn);
     }
 
+    /// <summary>
+    /// A token-bucket qdisc (1 Mbit/s, 4 KiB queue) on the target end refuses most of a burst with
+    /// ENOBUFS, as a real NIC's full queue does. The socket still reports EPOLLOUT at once (its own
+    /// buffer is empty), so waiting for EPOLLOUT would spin; the port gives a retry deadline instead,
+    /// and kicked on that timer, every frame arrives in order.
+    /// </summary>
+    [RootTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public unsafe void Tx_QdiscRefusingFrames_BacksOffOnATimer_AndEverythingArrivesInOrder(bool fallback)
+    {
+        using var pair = NewPair();
+        Sh.Run($"ip netns exec {pair.TargetNs} tc qdisc add dev {pair.TargetIf} root tbf rate 1mbit burst 4k limit 4k");
+        using var port = OpenPort(pair, Options(fallback, ringKiB: 128));
+        using var peer = RawPeer.Open(pair.InitiatorNs, pair.InitiatorIf);
+        const int Frames = 30; // 363 kbit: 0.36 s at 1 Mbit/s
+        for (int i = 0; i < Frames; i++)
+        {
+            Assert.True(port.TryGetTxBuffer(out int index, out Span<byte> buffer));
+            TestFrames.Fill(buffer.Slice(0, 1514), peer.Info.Mac, port.Interface.Mac, i, 0x18);
+            port.CommitTx(index, 1514);
+        }
+        port.Kick();
+        Assert.True(port.Counters.TxNoBuffers > 0, Describe(port));
+        Assert.False(port.WantsWritable);
+        Assert.NotEqual(0, port.TxRetryAtNanos);
+
+        int epfd = Ggaoed.Native.Libc.epoll_create1(Ggaoed.Native.Libc.EPOLL_CLOEXEC);
+        try
+        {
+            var ev = new Ggaoed.Native.epoll_event { events = Ggaoed.Native.Libc.EPOLLOUT };
+            Assert.Equal(0, Ggaoed.Native.Libc.epoll_ctl(epfd, Ggaoed.Native.Libc.EPOLL_CTL_ADD, port.Fd, &ev));
+            Assert.Equal(1, Ggaoed.Native.Libc.epoll_wait(epfd, &ev, 1, 0)); // "writable" while the qdisc refuses
+        }
+        finally
+        {
+            Ggaoed.Native.Libc.close(epfd);
+        }
+
+        var clock = new Ggaoed.Network.LinuxPacketKernel();
+        int wakeups = 0;
+        long deadline = Environment.TickCount64 + 30_000;
+        while (port.HasUnkickedTx)
+        {
+            Assert.True(Environment.TickCount64 < deadline, "TX never drained; " + Describe(port));
+            Assert.False(port.WantsWritable);
+            // A timer: Thread.Sleep has millisecond steps, so sleep until the deadline has passed.
+            while (clock.NowNanos() < port.TxRetryAtNanos)
+                Thread.Sleep(1);
+            wakeups++;
+            port.Kick();
+        }
+        var buf = new byte[1600];
+        for (int i = 0; i < Frames; i++)
+        {
+            Assert.Equal(1514, peer.Receive(buf));
+            Assert.Equal(i, TestFrames.Seq(buf));
+        }
+        // About 0.36 s at most 8 ms apart: a few dozen wake-ups, where EPOLLOUT would have been thousands.
+        Assert.InRange(wakeups, 1, 200);
+        Assert.Equal(0UL, port.Counters.TxDropped);
+    }
+
     [RootFact]
     public void QdiscBypass_StillDeliversTxFrames()
     {

@@ -15,7 +15,7 @@ internal sealed partial class TargetDaemon
     private int _linkMonitorToken = -1;
     private readonly Dictionary<string, LinkState> _links = new(System.StringComparer.Ordinal);
 
-    private readonly record struct LinkState(bool Up, int Mtu);
+    private readonly record struct LinkState(bool Up, int Mtu, MacBytes? Mac);
 
     private void StartLinkMonitor()
     {
@@ -70,12 +70,14 @@ internal sealed partial class TargetDaemon
             return;
         }
         bool up = (link.Flags & Libc.IFF_UP) != 0;
-        int mtu = link.Mtu > 0 ? link.Mtu : (_links.TryGetValue(name, out LinkState old) ? old.Mtu : 1500);
-        LinkState state = new(up, mtu);
-        if (_links.TryGetValue(name, out LinkState previous) && previous == state && (FindPort(name) != null || !up))
+        bool known = _links.TryGetValue(name, out LinkState previous);
+        int mtu = link.Mtu > 0 ? link.Mtu : (known ? previous.Mtu : 1500);
+        MacBytes? mac = link.TryGetMac(out MacBytes m) ? m : (known ? previous.Mac : null);
+        LinkState state = new(up, mtu, mac);
+        if (known && previous == state && (FindPort(name) != null || !up))
             return; // most RTM_NEWLINK messages change nothing we care about
         _links[name] = state;
-        OnLinkChanged(name, exists: true, up, mtu);
+        OnLinkChanged(name, exists: true, up, mtu, mac);
     }
 
     private sealed class LinkMonitorHandler(TargetDaemon daemon) : IEventHandler

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Text;
 using Ggaoed.Daemon.Config;
+using Ggaoed.Network;
 using Ggaoed.Storage;
 
 namespace Ggaoed.Daemon;
@@ -91,11 +92,28 @@ internal sealed partial class TargetDaemon
             _config = next;
             ApplyBusyPoll(next.Defaults);
             foreach (NetworkPort? p in _ports)
-                if (p != null && !next.IsInterfaceWanted(p.Name))
+            {
+                if (p == null)
+                    continue;
+                if (!next.IsInterfaceWanted(p.Name))
                 {
                     DetachInterface(p, "no longer in the configuration");
                     Note(report, $"{p.Name}: detached");
                 }
+                else if (p.Port.Options != PortOptionsFor(p.Name))
+                {
+                    // Ring and buffer sizes are set when the socket is opened: reopen (attached again below).
+                    DetachInterface(p, "ring or buffer sizes changed");
+                    Note(report, $"{p.Name}: reopened");
+                }
+                else
+                {
+                    int before = p.Aoe.Mtu;
+                    p.SetMtuLimit(MtuLimitFor(p.Name));
+                    if (p.Aoe.Mtu != before)
+                        Note(report, $"{p.Name}: MTU {p.Aoe.Mtu} ({p.Aoe.MaxSectors} sectors per request)");
+                }
+            }
             foreach (string name in LinkNames())
                 if (next.IsInterfaceWanted(name) && FindPort(name) == null && TryAttachInterface(name))
                     Note(report, $"{name}: attached");

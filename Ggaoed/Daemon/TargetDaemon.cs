@@ -318,16 +318,10 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
     {
         if (FindPort(name) != null)
             return true;
-        EffectiveInterfaceSettings s = _config.ForInterface(name);
         PacketPort port;
         try
         {
-            port = PacketPort.Open(name, new PacketPortOptions
-            {
-                RingBufferSizeKiB = s.RingBufferSizeKiB,
-                SendBufferSizeKiB = s.SendBufferSizeKiB,
-                ReceiveBufferSizeKiB = s.ReceiveBufferSizeKiB,
-            });
+            port = PacketPort.Open(name, PortOptionsFor(name));
         }
         catch (NetworkException e)
         {
@@ -340,8 +334,7 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
             id = _ports.Length;
             Array.Resize(ref _ports, id * 2);
         }
-        int mtuLimit = Math.Min(_slotMtu, s.Mtu ?? int.MaxValue);
-        var np = new NetworkPort(this, port, id, ++_portGeneration, mtuLimit);
+        var np = new NetworkPort(this, port, id, ++_portGeneration, MtuLimitFor(name));
         _ports[id] = np;
         np.ReactorToken = _reactor.Add(port.Fd, Libc.EPOLLIN, np);
         if (port.Mode == PacketPortMode.Fallback)
@@ -349,6 +342,20 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
         Log.Info($"{name}: serving AoE (MTU {port.Mtu}, {np.Aoe.MaxSectors} sectors per request, {port.Mode})");
         return true;
     }
+
+    private PacketPortOptions PortOptionsFor(string name)
+    {
+        EffectiveInterfaceSettings s = _config.ForInterface(name);
+        return new PacketPortOptions
+        {
+            RingBufferSizeKiB = s.RingBufferSizeKiB,
+            SendBufferSizeKiB = s.SendBufferSizeKiB,
+            ReceiveBufferSizeKiB = s.ReceiveBufferSizeKiB,
+        };
+    }
+
+    /// <summary>The most the AoE view of an interface may use: its config mtu, within the slot buffers.</summary>
+    private int MtuLimitFor(string name) => Math.Min(_slotMtu, _config.ForInterface(name).Mtu ?? int.MaxValue);
 
     private void DetachInterface(NetworkPort port, string why)
     {
@@ -372,8 +379,8 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
         }
     }
 
-    /// <summary>A link appeared, changed or went away (netlink).</summary>
-    internal void OnLinkChanged(string name, bool exists, bool up, int mtu)
+    /// <summary>A link appeared, changed or went away (netlink). <paramref name="mac"/>: null when not reported.</summary>
+    internal void OnLinkChanged(string name, bool exists, bool up, int mtu, MacBytes? mac = null)
     {
         NetworkPort? port = FindPort(name);
         if (!exists || !up)
@@ -384,11 +391,21 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
         }
         if (!_config.IsInterfaceWanted(name))
             return;
-        if (port != null && port.Port.Mtu != mtu)
+        if (port != null)
         {
-            // Rings are laid out for the MTU at open time: reopen for the new one.
-            DetachInterface(port, $"MTU changed to {mtu}");
-            port = null;
+            switch (port.Port.ApplyLinkChange(mac ?? port.Port.Mac, mtu))
+            {
+                case LinkChange.NeedsReopen:
+                    // Frames are laid out for the MTU at open time: reopen for the larger one.
+                    DetachInterface(port, $"MTU changed to {mtu}");
+                    port = null;
+                    break;
+                case LinkChange.Applied:
+                    // A new MAC (replies come from it, unicast requests go to it) or an MTU that still fits.
+                    port.SetMtuLimit(MtuLimitFor(name));
+                    Log.Info($"{name}: now MAC {new MacAddress(port.Port.Mac.Value)}, MTU {port.Port.Mtu} ({port.Aoe.MaxSectors} sectors per request)");
+                    break;
+            }
         }
         if (port == null && TryAttachInterface(name))
             AssignDevicesToPorts();
@@ -429,11 +446,6 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
         foreach (ExportedDevice d in _retiring)
             if (d.Engine.HasQueued)
                 deadline = Math.Min(deadline, d.Engine.NextDeadlineNanos);
-        // long.MinValue means "due now" (NextDeadlineNanos): arm at 1 ns, a past absolute time that fires at
-        // once. Passed through as is it became a negative timespec, which timerfd_settime refuses
-        // (EINVAL) while ArmedAt still recorded it: the timer stayed silent.
-        _timer.ArmAbsolute(deadline == long.MaxValue ? 0 : Math.Max(deadline, 1));
-
         for (int i = 0; i < _dirtyPortCount; i++)
         {
             NetworkPort p = _dirtyPorts[i];
@@ -446,8 +458,15 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
             // The kick handed frames to the kernel; on veth they are free again at once.
             if (p.HasDeferredReplies && p.SendDeferredReplies() > 0)
                 p.Port.Kick();
-            uint want = (p.Receiving ? Libc.EPOLLIN : 0) |
-                        (p.Port.WantsWritable || p.HasDeferredReplies ? Libc.EPOLLOUT : 0);
+            if (p.Port.LinkError != 0)
+            {
+                // The interface vanished or went down under a send; netlink brings it back when it returns.
+                DetachInterface(p, "send failed: " + SystemError.Describe(p.Port.LinkError));
+                continue;
+            }
+            // EPOLLOUT only when the socket will tell us something: deferred replies wait for the same
+            // TX frames. After ENOBUFS it reports writable at once, so that retry waits on the timer.
+            uint want = (p.Receiving ? Libc.EPOLLIN : 0) | (p.Port.WantsWritable ? Libc.EPOLLOUT : 0);
             if (want != p.EpollMask)
             {
                 _reactor.Modify(p.ReactorToken, want);
@@ -455,6 +474,14 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
             }
         }
         _dirtyPortCount = 0;
+        foreach (NetworkPort? p in _ports)
+            if (p != null && p.Port.TxRetryAtNanos != 0)
+                deadline = Math.Min(deadline, p.Port.TxRetryAtNanos);
+
+        // long.MinValue means "due now" (NextDeadlineNanos): arm at 1 ns, a past absolute time that fires at
+        // once. Passed through as is it became a negative timespec, which timerfd_settime refuses
+        // (EINVAL) while ArmedAt still recorded it: the timer stayed silent.
+        _timer.ArmAbsolute(deadline == long.MaxValue ? 0 : Math.Max(deadline, 1));
 
         if (_retiring.Count > 0)
             CloseRetiredDevices();
@@ -486,6 +513,10 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
             foreach (ExportedDevice d in daemon._retiring)
                 if (d.Engine.HasQueued)
                     daemon.MarkDirty(d);
+            // Frames the qdisc refused (ENOBUFS) are retried on this timer; the Kick knows whether it is due.
+            foreach (NetworkPort? p in daemon._ports)
+                if (p != null && p.Port.TxRetryAtNanos != 0)
+                    daemon.MarkDirty(p);
         }
     }
 

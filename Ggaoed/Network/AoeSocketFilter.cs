@@ -58,14 +58,12 @@ internal static class AoeSocketFilter
     private static sock_filter Insn(ushort code, byte jt, byte jf, uint k) => new() { code = code, jt = jt, jf = jf, k = k };
 
     /// <summary>Attaches the program to a socket; returns 0 or the errno.</summary>
-    public static unsafe int Attach(int fd)
+    public static unsafe int Attach<TKernel>(ref TKernel kernel, int fd) where TKernel : struct, IPacketKernel
     {
         fixed (sock_filter* insns = s_program)
         {
             var prog = new sock_fprog { len = (ushort)s_program.Length, filter = insns };
-            if (Libc.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_ATTACH_FILTER, &prog, (uint)sizeof(sock_fprog)) != 0)
-                return System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            return -kernel.SetSockOpt(fd, Libc.SOL_SOCKET, Libc.SO_ATTACH_FILTER, &prog, sizeof(sock_fprog));
         }
-        return 0;
     }
 }

@@ -6,36 +6,56 @@ namespace Ggaoed.Network;
 
 /// <summary>
 /// What the daemon needs to know about one interface: its index (to bind the packet socket), MAC (the
-/// source of every response, AoE notes 0.3), MTU (sector count in the config reply, AoE notes 0.6) and
-/// whether it is up and running.
+/// source of every response, AoE notes 0.3), MTU (sector count in the config reply, AoE notes 0.6),
+/// whether it is up and running, and its hardware type (AoE needs Ethernet framing).
 /// </summary>
-internal readonly record struct InterfaceInfo(string Name, int Index, MacBytes Mac, int Mtu, bool IsUp, bool IsRunning, bool IsEthernet)
+/// <param name="HardwareType">ARPHRD_* (<see cref="IfArp"/>): SIOCGIFHWADDR's sa_family.</param>
+internal readonly record struct InterfaceInfo(string Name, int Index, MacBytes Mac, int Mtu, bool IsUp, bool IsRunning, int HardwareType)
 {
-    /// <summary>ARPHRD_ETHER (linux/if_arp.h): veth, bridges, bonds and NICs all report it; loopback does not.</summary>
-    public const int ArphrdEther = 1;
+    /// <summary>ARPHRD_ETHER: veth, bridges, bonds and NICs all report it; loopback does not.</summary>
+    public bool IsEthernet => HardwareType == IfArp.ARPHRD_ETHER;
+
+    /// <summary>ARPHRD_LOOPBACK: <c>lo</c>, whose MAC is all zeros.</summary>
+    public bool IsLoopback => HardwareType == IfArp.ARPHRD_LOOPBACK;
+
+    /// <summary>
+    /// AoE frames are Ethernet II frames (EtherType 0x88A2), so a port can serve an interface with
+    /// Ethernet framing: Ethernet itself, and loopback, which ggaoed 1.1 serves too (frames sent on it
+    /// come straight back in, to the target's own socket as well: the socket filter drops those, they
+    /// are responses). Tunnels, InfiniBand, CAN and the like carry no Ethernet header.
+    /// </summary>
+    public bool CarriesEthernetFrames => IsEthernet || IsLoopback;
 
     /// <summary>
     /// Queries an interface with SIOCGIF* ioctls on <paramref name="socketFd"/>. The socket decides the
     /// network namespace the name is looked up in, so pass the interface's own packet socket when there is one.
     /// </summary>
     /// <exception cref="NetworkException">The interface does not exist (ENODEV) or an ioctl failed.</exception>
-    public static unsafe InterfaceInfo Query(int socketFd, string name)
+    public static InterfaceInfo Query(int socketFd, string name)
+    {
+        var kernel = new LinuxPacketKernel();
+        return Query(ref kernel, socketFd, name);
+    }
+
+    /// <inheritdoc cref="Query(int, string)"/>
+    public static unsafe InterfaceInfo Query<TKernel>(ref TKernel kernel, int socketFd, string name)
+        where TKernel : struct, IPacketKernel
     {
         ifreq req = Request(name);
-        Ioctl(socketFd, name, Libc.SIOCGIFINDEX, &req, "SIOCGIFINDEX");
+        Ioctl(ref kernel, socketFd, name, Libc.SIOCGIFINDEX, &req, "SIOCGIFINDEX");
         int index = req.ifr_ifindex;
 
         req = Request(name);
-        Ioctl(socketFd, name, Libc.SIOCGIFHWADDR, &req, "SIOCGIFHWADDR");
-        bool ethernet = req.ifr_hwaddr_family == ArphrdEther;
+        Ioctl(ref kernel, socketFd, name, Libc.SIOCGIFHWADDR, &req, "SIOCGIFHWADDR");
+        int type = req.ifr_hwaddr_family;
         var mac = MacBytes.Read(new ReadOnlySpan<byte>(req.ifr_hwaddr_data, 6));
 
-        int mtu = QueryMtu(socketFd, name);
+        int mtu = QueryMtu(ref kernel, socketFd, name);
 
         req = Request(name);
-        Ioctl(socketFd, name, Libc.SIOCGIFFLAGS, &req, "SIOCGIFFLAGS");
+        Ioctl(ref kernel, socketFd, name, Libc.SIOCGIFFLAGS, &req, "SIOCGIFFLAGS");
         int flags = (ushort)req.ifr_flags;
-        return new InterfaceInfo(name, index, mac, mtu, (flags & Libc.IFF_UP) != 0, (flags & Libc.IFF_RUNNING) != 0, ethernet);
+        return new InterfaceInfo(name, index, mac, mtu, (flags & Libc.IFF_UP) != 0, (flags & Libc.IFF_RUNNING) != 0, type);
     }
 
     /// <summary>Queries an interface in the calling thread's network namespace.</summary>
@@ -55,10 +75,11 @@ internal readonly record struct InterfaceInfo(string Name, int Index, MacBytes M
     }
 
     /// <summary>Re-reads only the MTU (after a netlink link event said it changed).</summary>
-    public static unsafe int QueryMtu(int socketFd, string name)
+    public static unsafe int QueryMtu<TKernel>(ref TKernel kernel, int socketFd, string name)
+        where TKernel : struct, IPacketKernel
     {
         ifreq req = Request(name);
-        Ioctl(socketFd, name, Libc.SIOCGIFMTU, &req, "SIOCGIFMTU");
+        Ioctl(ref kernel, socketFd, name, Libc.SIOCGIFMTU, &req, "SIOCGIFMTU");
         return req.ifr_mtu;
     }
 
@@ -73,10 +94,12 @@ internal readonly record struct InterfaceInfo(string Name, int Index, MacBytes M
         return req;
     }
 
-    private static unsafe void Ioctl(int fd, string name, uint request, ifreq* req, string what)
+    private static unsafe void Ioctl<TKernel>(ref TKernel kernel, int fd, string name, uint request, ifreq* req, string what)
+        where TKernel : struct, IPacketKernel
     {
-        if (Libc.ioctl(fd, request, req) != 0)
-            NetworkException.ThrowLast(name, what);
+        int r = kernel.Ioctl(fd, request, req);
+        if (r < 0)
+            throw new NetworkException(name, what, -r);
     }
 }
 

@@ -11,10 +11,11 @@ namespace Ggaoed.Network;
 /// </summary>
 internal readonly ref struct LinkEvent
 {
-    public LinkEvent(bool deleted, int index, uint flags, int mtu, ReadOnlySpan<byte> name, ReadOnlySpan<byte> address)
+    public LinkEvent(bool deleted, int index, int hardwareType, uint flags, int mtu, ReadOnlySpan<byte> name, ReadOnlySpan<byte> address)
     {
         Deleted = deleted;
         Index = index;
+        HardwareType = hardwareType;
         Flags = flags;
         Mtu = mtu;
         Name = name;
@@ -25,6 +26,9 @@ internal readonly ref struct LinkEvent
     public bool Deleted { get; }
 
     public int Index { get; }
+
+    /// <summary>ifi_type: ARPHRD_* (<see cref="IfArp"/>), what IFLA_ADDRESS holds.</summary>
+    public int HardwareType { get; }
 
     /// <summary>ifi_flags: IFF_* (net/if.h) plus IFF_LOWER_UP/IFF_DORMANT (linux/if.h).</summary>
     public uint Flags { get; }
@@ -37,6 +41,22 @@ internal readonly ref struct LinkEvent
 
     /// <summary>IFLA_ADDRESS (the MAC for Ethernet); empty when absent.</summary>
     public ReadOnlySpan<byte> Address { get; }
+
+    /// <summary>
+    /// The interface's MAC, when the message carries a 6-byte IFLA_ADDRESS (Ethernet, and loopback's
+    /// all-zero one). RTM_NEWLINK carries it on every change, so this is how a new MAC
+    /// (<c>ip link set dev X address ...</c>) is noticed.
+    /// </summary>
+    public bool TryGetMac(out MacBytes mac)
+    {
+        if (Address.Length != Packet.ETH_ALEN)
+        {
+            mac = default;
+            return false;
+        }
+        mac = MacBytes.Read(Address);
+        return true;
+    }
 
     public bool IsUp => (Flags & Libc.IFF_UP) != 0;
 
@@ -138,6 +158,7 @@ internal static class LinkMessageParser
         // means "no longer a bridge port", not "interface gone". Only AF_UNSPEC messages describe links.
         if (body[0] != Libc.AF_UNSPEC)
             return true;
+        int hardwareType = Read<ushort>(body.Slice(2));
         int index = Read<int>(body.Slice(4));
         uint flags = Read<uint>(body.Slice(8));
         int mtu = -1;
@@ -176,7 +197,7 @@ internal static class LinkMessageParser
         if (!ok)
             return false; // a half-read message could misreport the MTU or name: drop it whole
         result.Links++;
-        handler.OnLink(new LinkEvent(deleted, index, flags, mtu, name, address));
+        handler.OnLink(new LinkEvent(deleted, index, hardwareType, flags, mtu, name, address));
         return true;
     }
 
