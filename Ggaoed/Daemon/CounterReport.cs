@@ -119,26 +119,7 @@ internal static class CounterReport
                 row.Add(Number(o.Values[i]));
             rows.Add(row.ToArray());
         }
-        AppendTable(sb, rows);
-    }
-
-    /// <summary>Left-aligned columns two spaces apart, sized to their widest cell.</summary>
-    private static void AppendTable(StringBuilder sb, List<string[]> rows)
-    {
-        int[] width = new int[rows[0].Length];
-        foreach (string[] r in rows)
-            for (int c = 0; c < r.Length; c++)
-                width[c] = Math.Max(width[c], r[c].Length);
-        foreach (string[] r in rows)
-        {
-            for (int c = 0; c < r.Length; c++)
-            {
-                sb.Append(r[c]);
-                if (c < r.Length - 1)
-                    sb.Append(' ', width[c] - r[c].Length + 2);
-            }
-            sb.Append('\n');
-        }
+        TextTable.Append(sb, rows);
     }
 
     /// <summary>"device d0:" then every counter as "name value" pairs, as many to a line as fit.</summary>
