@@ -112,8 +112,8 @@ internal static class CounterTable
         new("stale_completions", Counter, "events", "Completions that matched no request in flight (ignored).", d => d.Engine.Counters.StaleCompletions),
         new("sync_flush_fallbacks", Counter, "requests", "Flushes done by a synchronous fdatasync because the kernel refused an asynchronous one.", d => d.Engine.Counters.SyncFlushFallbacks),
         new("completed_requests", Counter, "requests", "Requests the data path finished (from the disk or at once), errors included.", d => d.Counters.Completed),
-        new("service_time_us", Counter, "us", "Time from accepting a request to its completion, summed over completed_requests (svctm = its rate / their rate).", d => Microseconds(d.Counters.ServiceTicks)),
-        new("queue_depth_sum_us", Counter, "request-us", "Requests in service summed over time (avgqsz = its rate per microsecond).", d => Microseconds(d.QueueDepthTicksAt(Stopwatch.GetTimestamp()))),
+        new("service_time_us", Counter, "us", "Time from accepting a request to its completion, summed over completed_requests; per completed request it is svctm.", d => Microseconds(d.Counters.ServiceTicks)),
+        new("queue_depth_sum_us", Counter, "request-us", "Requests in service summed over time; per microsecond of elapsed time it is the average queue size, avgqsz.", d => Microseconds(d.QueueDepthTicksAt(Stopwatch.GetTimestamp()))),
         // Error replies: each kind once, then the totals. StorageCounters.Errors counts the same
         // failures as io_errors (every failed completion is answered by ExportedDevice.Complete).
         new("errors", Counter, "replies", "Requests answered with an error of any kind: ata_error_replies + aoe_error_replies.", d => AtaErrorReplies(d) + d.Target.Counters.AoeErrors, "errors"),
