@@ -154,47 +154,44 @@ internal sealed class ControlCommands : IControlCommands
     /// <summary>Reads the selected owners' counters once; every format is generated from this.</summary>
     private List<CounterSection> Report(Selection s)
     {
-        var sections = new List<CounterSection>();
-        if (s.All || s.Devices.Count > 0)
+        // Both lists are always there (JSON readers can rely on the keys), empty when nothing matched.
+        var sections = new List<CounterSection>
         {
-            var owners = new List<CounterOwner>();
-            foreach (ExportedDevice d in s.Devices)
-            {
-                string target = $"e{d.Config.Shelf}.{d.Config.Slot}";
-                owners.Add(new CounterOwner(d.Name, _baselines.Read(CounterTable.Device, d))
-                {
-                    SummaryInfo = [target],
-                    Labels = [("target", target)],
-                    JsonInfo = w =>
-                    {
-                        w.WriteString("path", d.Config.Path);
-                        w.WriteNumber("shelf", d.Config.Shelf);
-                        w.WriteNumber("slot", d.Config.Slot);
-                        w.WriteNumber("size_bytes", d.Store.SizeBytes);
-                        w.WriteBoolean("read_only", d.Config.ReadOnly);
-                        w.WriteBoolean("direct_io", d.Store.DirectIo);
-                    },
-                });
-            }
-            sections.Add(new CounterSection(CounterTable.Device, owners, ["target"]));
-        }
-        if (s.All || s.Ports.Count > 0)
-        {
-            var owners = new List<CounterOwner>();
-            foreach (NetworkPort p in s.Ports)
-            {
-                string mode = p.Port.Mode.ToString().ToLowerInvariant();
-                owners.Add(new CounterOwner(p.Name, _baselines.Read(CounterTable.Interface, p))
-                {
-                    SummaryInfo = [mode],
-                    JsonInfo = w => w.WriteString("mode", mode),
-                });
-            }
-            sections.Add(new CounterSection(CounterTable.Interface, owners, ["mode"]));
-        }
+            new(CounterTable.Device, s.Devices.ConvertAll(DeviceOwner), ["target"]),
+            new(CounterTable.Interface, s.Ports.ConvertAll(PortOwner), ["mode"]),
+        };
         if (s.All)
             sections.Add(new CounterSection(CounterTable.Daemon, [new CounterOwner("ggaoed", _baselines.Read(CounterTable.Daemon, _daemon))]));
         return sections;
+    }
+
+    private CounterOwner DeviceOwner(ExportedDevice d)
+    {
+        string target = $"e{d.Config.Shelf}.{d.Config.Slot}";
+        return new CounterOwner(d.Name, _baselines.Read(CounterTable.Device, d))
+        {
+            SummaryInfo = [target],
+            Labels = [("target", target)],
+            JsonInfo = w =>
+            {
+                w.WriteString("path", d.Config.Path);
+                w.WriteNumber("shelf", d.Config.Shelf);
+                w.WriteNumber("slot", d.Config.Slot);
+                w.WriteNumber("size_bytes", d.Store.SizeBytes);
+                w.WriteBoolean("read_only", d.Config.ReadOnly);
+                w.WriteBoolean("direct_io", d.Store.DirectIo);
+            },
+        };
+    }
+
+    private CounterOwner PortOwner(NetworkPort p)
+    {
+        string mode = p.Port.Mode.ToString().ToLowerInvariant();
+        return new CounterOwner(p.Name, _baselines.Read(CounterTable.Interface, p))
+        {
+            SummaryInfo = [mode],
+            JsonInfo = w => w.WriteString("mode", mode),
+        };
     }
 
     // ---- AoE state ------------------------------------------------------------------------------------

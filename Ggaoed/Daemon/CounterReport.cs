@@ -77,7 +77,7 @@ internal static class CounterReport
     {
         var sb = new StringBuilder();
         foreach (CounterSection s in sections)
-            if (HasColumns(s.Scope))
+            if (s.Owners.Count > 0 && HasColumns(s.Scope))
             {
                 if (sb.Length > 0)
                     sb.Append('\n');
