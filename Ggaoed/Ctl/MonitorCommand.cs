@@ -103,17 +103,17 @@ internal static class MonitorCommand
         double seconds = Math.Max(0.001, (after.TakenAtMs - before.TakenAtMs) / 1000.0);
         var sb = new StringBuilder();
         sb.Append(now.ToString("HH:mm:ss", CultureInfo.InvariantCulture)).Append('\n');
-        var devices = new List<string[]> { DeviceHeader };
-        var interfaces = new List<string[]> { InterfaceHeader };
+        var devices = new List<string[]> { Header(CounterTable.Device.Name, DeviceColumns) };
+        var interfaces = new List<string[]> { Header(CounterTable.Interface.Name, InterfaceColumns) };
         foreach (RawSample.Owner owner in after.Owners)
         {
             if (!before.TryFind(owner.Scope, owner.Name, out RawSample.Owner old))
                 continue;
             var r = new CounterRates(old.Counters, owner.Counters, seconds);
             if (owner.Scope == CounterTable.Device.Name)
-                devices.Add(DeviceRow(owner.Name, r));
+                devices.Add(Row(owner.Name, DeviceColumns, r));
             else if (owner.Scope == CounterTable.Interface.Name)
-                interfaces.Add(InterfaceRow(owner.Name, r));
+                interfaces.Add(Row(owner.Name, InterfaceColumns, r));
         }
         if (devices.Count > 1)
             TextTable.Append(sb, devices, leftAligned: 1);
@@ -122,37 +122,51 @@ internal static class MonitorCommand
         return sb.Append('\n').ToString();
     }
 
+    /// <summary>A column of the report: its header and how its cell comes from the rates.</summary>
+    private readonly record struct Column(string Header, Func<CounterRates, string> Cell);
+
     // Like iostat -x: requests and kB per second each way, then what a disk admin looks at next.
-    private static readonly string[] DeviceHeader =
-        ["device", "r/s", "rkB/s", "w/s", "wkB/s", "merged/s", "imm/s", "err/s", "stall/s", "avgqsz", "svctm", "depth"];
-
-    private static string[] DeviceRow(string name, CounterRates r) =>
+    private static readonly Column[] DeviceColumns =
     [
-        name,
-        Rate(r.PerSecond("read_requests")),
-        Rate(r.PerSecond("read_sectors") / 2),
-        Rate(r.PerSecond("write_requests")),
-        Rate(r.PerSecond("write_sectors") / 2),
-        Rate(r.PerSecond("merged_requests")),
-        Rate(r.PerSecond("immediate_reads")),
-        Rate(r.PerSecond("errors")),
-        Rate(r.PerSecond("queue_stalls")),
-        r.AverageQueueSize().ToString("0.00", CultureInfo.InvariantCulture),
-        r.ServiceTimeMs().ToString("0.000", CultureInfo.InvariantCulture),
-        r.Now("queue_depth").ToString(CultureInfo.InvariantCulture),
+        new("r/s", r => Rate(r.PerSecond("read_requests"))),
+        new("rkB/s", r => Rate(r.PerSecond("read_sectors") / 2)),
+        new("w/s", r => Rate(r.PerSecond("write_requests"))),
+        new("wkB/s", r => Rate(r.PerSecond("write_sectors") / 2)),
+        new("merged/s", r => Rate(r.PerSecond("merged_requests"))),
+        new("imm/s", r => Rate(r.PerSecond("immediate_reads"))),
+        new("err/s", r => Rate(r.PerSecond("errors"))),
+        new("stall/s", r => Rate(r.PerSecond("queue_stalls"))),
+        new("avgqsz", r => r.AverageQueueSize().ToString("0.00", CultureInfo.InvariantCulture)),
+        new("svctm", r => r.ServiceTimeMs().ToString("0.000", CultureInfo.InvariantCulture)),
+        new("depth", r => r.Now("queue_depth").ToString(CultureInfo.InvariantCulture)),
     ];
 
-    private static readonly string[] InterfaceHeader = ["interface", "rx/s", "rxkB/s", "tx/s", "txkB/s", "drops/s"];
-
-    private static string[] InterfaceRow(string name, CounterRates r) =>
+    private static readonly Column[] InterfaceColumns =
     [
-        name,
-        Rate(r.PerSecond("frames_in")),
-        Rate(r.PerSecond("bytes_in") / 1024),
-        Rate(r.PerSecond("frames_out")),
-        Rate(r.PerSecond("bytes_out") / 1024),
-        Rate(r.PerSecond("kernel_drops")),
+        new("rx/s", r => Rate(r.PerSecond("frames_in"))),
+        new("rxkB/s", r => Rate(r.PerSecond("bytes_in") / 1024)),
+        new("tx/s", r => Rate(r.PerSecond("frames_out"))),
+        new("txkB/s", r => Rate(r.PerSecond("bytes_out") / 1024)),
+        new("drops/s", r => Rate(r.PerSecond("kernel_drops"))),
     ];
+
+    private static string[] Header(string first, Column[] columns)
+    {
+        var cells = new string[columns.Length + 1];
+        cells[0] = first;
+        for (int i = 0; i < columns.Length; i++)
+            cells[i + 1] = columns[i].Header;
+        return cells;
+    }
+
+    private static string[] Row(string name, Column[] columns, CounterRates r)
+    {
+        var cells = new string[columns.Length + 1];
+        cells[0] = name;
+        for (int i = 0; i < columns.Length; i++)
+            cells[i + 1] = columns[i].Cell(r);
+        return cells;
+    }
 
     private static string Rate(double v) => v.ToString("0.0", CultureInfo.InvariantCulture);
 

@@ -50,32 +50,21 @@ internal interface ICounterScope
     ReadOnlySpan<CounterDefinition> Definitions { get; }
 }
 
-internal sealed class CounterScope<TOwner> : ICounterScope
+internal sealed class CounterScope<TOwner>(string name, string jsonKey, bool single, CounterRow<TOwner>[] rows) : ICounterScope
 {
-    private readonly CounterRow<TOwner>[] _rows;
-    private readonly CounterDefinition[] _definitions;
+    private readonly CounterDefinition[] _definitions = rows;
 
-    public CounterScope(string name, string jsonKey, bool single, CounterRow<TOwner>[] rows)
-    {
-        Name = name;
-        JsonKey = jsonKey;
-        Single = single;
-        _rows = rows;
-        _definitions = rows;
-    }
-
-    public string Name { get; }
-    public string JsonKey { get; }
-    public bool Single { get; }
+    public string Name { get; } = name;
+    public string JsonKey { get; } = jsonKey;
+    public bool Single { get; } = single;
     public ReadOnlySpan<CounterDefinition> Definitions => _definitions;
-    public ReadOnlySpan<CounterRow<TOwner>> Rows => _rows;
 
     /// <summary>Every counter of <paramref name="owner"/>, in table order.</summary>
     public long[] ReadAll(TOwner owner)
     {
-        var values = new long[_rows.Length];
-        for (int i = 0; i < _rows.Length; i++)
-            values[i] = _rows[i].Read(owner);
+        var values = new long[rows.Length];
+        for (int i = 0; i < rows.Length; i++)
+            values[i] = rows[i].Read(owner);
         return values;
     }
 }
