@@ -1,13 +1,11 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
-using System.IO;
 using System.Text;
 using System.Text.Json;
 using Ggaoed.Daemon.Config;
 using Ggaoed.Network;
 using Ggaoed.Protocol;
-using Ggaoed.Storage;
 
 namespace Ggaoed.Daemon;
 
