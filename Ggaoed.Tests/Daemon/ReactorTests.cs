@@ -154,6 +154,8 @@ public class ControlServerTests
 {
     private sealed class Echo : IControlCommands
     {
+        public System.Collections.Generic.IReadOnlyList<string> ReadOnlyCommands { get; } = ["show-config"];
+
         public (bool Ok, string Reply) Execute(string[] words)
             => words[0] == "fail" ? (false, "no such thing") : (true, string.Join("|", words) + "\n");
     }

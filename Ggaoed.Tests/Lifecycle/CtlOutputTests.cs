@@ -4,9 +4,11 @@ using System.IO;
 using System.Linq;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Ggaoed.Daemon;
 using Ggaoed.Initiator;
 using Ggaoed.Native;
 using Ggaoed.Tests.Build;
+using Ggaoed.Tests.Daemon;
 using Ggaoed.Tests.Support;
 using Xunit;
 
@@ -219,7 +221,7 @@ public sealed class CtlOutputTests
     }
 
     [RootFact]
-    public void Monitor_PrintsOneBlockOfRatesPerInterval_ShowingTheLoadWhileItRuns()
+    public void Monitor_PrintsOneIostatLikeTablePerInterval_ShowingTheLoadWhileItRuns()
     {
         using var box = new Sandbox(network: true);
         box.WriteConfig(Sandbox.Device("d0", box.CreateImage("d0", 16), 7, 0));
@@ -237,15 +239,226 @@ public sealed class CtlOutputTests
         Assert.True(r.ExitCode == 0, $"exit {r.ExitCode}:\n{r.Output}");
         string[] lines = r.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(2, lines.Count(l => Regex.IsMatch(l, @"^\d\d:\d\d:\d\d$")));
-        string[] device = lines.Where(l => l.TrimStart().StartsWith("device.d0 ", StringComparison.Ordinal)).ToArray();
-        Assert.Equal(2, device.Length);
-        Assert.Equal(2, lines.Count(l => l.TrimStart().StartsWith("interface." + box.Net!.TargetIf + " ", StringComparison.Ordinal)));
-        foreach (string l in device)
+        Assert.Equal(2, lines.Count(l => l.StartsWith(box.Net!.TargetIf + " ", StringComparison.Ordinal)));
+        string[] header = Words(lines.First(l => l.StartsWith("device ", StringComparison.Ordinal)));
+        foreach (string column in new[] { "r/s", "rkB/s", "w/s", "wkB/s", "err/s", "avgqsz", "svctm", "depth" })
+            Assert.Contains(column, header);
+        string[][] d0 = lines.Where(l => l.StartsWith("d0 ", StringComparison.Ordinal)).Select(Words).ToArray();
+        Assert.Equal(2, d0.Length);
+        double Cell(string[] row, string column) => double.Parse(row[Array.IndexOf(header, column)], System.Globalization.CultureInfo.InvariantCulture);
+        // The workload writes all the time: some interval saw writes, their kilobytes, requests in service and a time per request.
+        Assert.Contains(d0, row => Cell(row, "w/s") > 0 && Cell(row, "wkB/s") > 0 && Cell(row, "avgqsz") > 0 && Cell(row, "svctm") > 0);
+
+        daemon.Signal(Libc.SIGTERM);
+        Assert.Equal(0, daemon.WaitForExit(Sandbox.StopTimeout));
+    }
+
+    private static string[] Words(string line) => line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+
+    [RootFact]
+    public void StatsMonitorAndClearStats_TakeNamesAndGlobsOfDevicesAndInterfaces()
+    {
+        (Sandbox box, DaemonProcess daemon) = StartWithKnownWorkload();
+        using (box)
+        using (daemon)
         {
-            Assert.Matches(@"write_requests=[0-9.]+/s", l);
-            Assert.Matches(@"queue_depth=\d+", l);
+            string ifname = box.Net!.TargetIf;
+
+            // stats IFACE: that interface, and no device.
+            string text = Ok(box.Ctl("stats", ifname)).StdOut;
+            Assert.StartsWith("interface ", text);
+            Assert.Contains("\n" + ifname + " ", text);
+            Assert.Contains("\ninterface " + ifname + ":\n", text);
+            Assert.DoesNotContain(text.Split('\n'), l => l.StartsWith("device", StringComparison.Ordinal) || l.StartsWith("d0", StringComparison.Ordinal));
+            using (JsonDocument j = JsonDocument.Parse(Ok(box.Ctl("--json", "stats", ifname)).StdOut))
+            {
+                Assert.Equal(0, j.RootElement.GetProperty("devices").GetArrayLength());
+                Assert.Equal(ifname, j.RootElement.GetProperty("interfaces")[0].GetProperty("name").GetString());
+                Assert.True(j.RootElement.GetProperty("interfaces")[0].GetProperty("frames_in").GetInt64() > 0);
+            }
+            // A glob over both kinds of names, and one over devices only.
+            using (JsonDocument j = JsonDocument.Parse(Ok(box.Ctl("--json", "stats", "d*", ifname[..2] + "*")).StdOut))
+            {
+                Assert.Equal(new[] { "d0", "d1" }, j.RootElement.GetProperty("devices").EnumerateArray().Select(d => d.GetProperty("name").GetString()).ToArray());
+                Assert.Equal(1, j.RootElement.GetProperty("interfaces").GetArrayLength());
+            }
+            ToolResult none = box.Ctl("stats", "d0", "nosuch*");
+            Assert.Equal(1, none.ExitCode);
+            Assert.Contains("no device or interface matches 'nosuch*'", none.StdErr);
+
+            // monitor in ggaoed 1.1's form (interval first, then names), bounded by -n.
+            ToolResult m = box.Ctl("monitor", "0.2", "d1", ifname, "-n", "1");
+            Assert.True(m.ExitCode == 0, $"exit {m.ExitCode}:\n{m.Output}");
+            string[] lines = m.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Contains(lines, l => l.StartsWith("d1 ", StringComparison.Ordinal));
+            Assert.DoesNotContain(lines, l => l.StartsWith("d0 ", StringComparison.Ordinal));
+            Assert.Contains(lines, l => l.StartsWith(ifname + " ", StringComparison.Ordinal));
+            m = box.Ctl("monitor", "-i", "0.2", "-n", "1", "d?");
+            Assert.True(m.ExitCode == 0, m.Output);
+            lines = m.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal(2, lines.Count(l => Regex.IsMatch(l, "^d[01] ")));
+            Assert.DoesNotContain(lines, l => l.StartsWith("interface", StringComparison.Ordinal));
+            ToolResult bad = box.Ctl("monitor", "1", "nosuch", "-n", "1");
+            Assert.True(bad.ExitCode == 1, $"exit {bad.ExitCode}:\n{bad.Output}");
+            Assert.Contains("nosuch", bad.StdErr);
+
+            // clear-stats IFACE clears that interface only.
+            Assert.Contains("0 device(s) and 1 interface(s)", Ok(box.Ctl("clear-stats", ifname)).StdOut);
+            using (JsonDocument j = JsonDocument.Parse(Ok(box.Ctl("--json", "stats")).StdOut))
+            {
+                Assert.Equal(0, j.RootElement.GetProperty("interfaces")[0].GetProperty("frames_in").GetInt64());
+                Assert.Equal(Writes, CounterFormats.JsonOwner(j.RootElement, "devices", "d0").GetProperty("write_requests").GetInt64());
+            }
+
+            daemon.Signal(Libc.SIGTERM);
+            Assert.Equal(0, daemon.WaitForExit(Sandbox.StopTimeout));
         }
-        Assert.Contains(device, l => Regex.IsMatch(l, @"write_requests=([1-9][0-9.]*|0\.[0-9]*[1-9])/s"));
+    }
+
+    /// <summary>Every format of one read of the counters: text, JSON, raw, Prometheus.</summary>
+    private static (string Text, JsonDocument Json, string Raw, string Metrics) AllFormats(Sandbox box, params string[] names)
+        => (Ok(box.Ctl(["stats", .. names])).StdOut,
+            JsonDocument.Parse(Ok(box.Ctl(["--json", "stats", .. names])).StdOut),
+            Ok(box.Ctl(["stats", "--raw", .. names])).StdOut,
+            Ok(box.Ctl(["metrics", .. names])).StdOut);
+
+    /// <summary>One device's and one interface's counters, as each of the four formats shows them.</summary>
+    private static Dictionary<string, long>[] PerFormat((string Text, JsonDocument Json, string Raw, string Metrics) f, string scope, string name)
+    {
+        bool device = scope == "device";
+        return
+        [
+            CounterFormats.FromText(f.Text, scope + " " + name),
+            CounterFormats.FromJson(CounterFormats.JsonOwner(f.Json.RootElement, device ? "devices" : "interfaces", name),
+                device ? CounterFormats.DeviceJsonInfo : CounterFormats.InterfaceJsonInfo),
+            CounterFormats.FromRaw(f.Raw, scope + "." + name + "."),
+            CounterFormats.FromMetrics(f.Metrics, scope, scope, name),
+        ];
+    }
+
+    private static readonly string[] FormatNames = ["text", "json", "raw", "metrics"];
+
+    [RootFact]
+    public void AllFourFormats_ListTheSameCounters_ForADeviceAndAnInterface()
+    {
+        (Sandbox box, DaemonProcess daemon) = StartWithKnownWorkload();
+        using (box)
+        using (daemon)
+        {
+            var f = AllFormats(box);
+            using (f.Json)
+            {
+                foreach ((string scope, string name, ICounterScope table) in new (string, string, ICounterScope)[]
+                         { ("device", "d0", CounterTable.Device), ("interface", box.Net!.TargetIf, CounterTable.Interface) })
+                {
+                    string[] expected = table.Definitions.ToArray().Select(d => d.Name).Order().ToArray();
+                    Dictionary<string, long>[] formats = PerFormat(f, scope, name);
+                    for (int i = 0; i < formats.Length; i++)
+                        Assert.True(expected.SequenceEqual(formats[i].Keys.Order()),
+                            $"{scope} {name}: {FormatNames[i]} lists {string.Join(' ', formats[i].Keys.Order())}\nthe table has {string.Join(' ', expected)}");
+                }
+                // The known workload in every format (nothing ran between the four reads).
+                foreach (Dictionary<string, long> d0 in PerFormat(f, "device", "d0"))
+                {
+                    Assert.Equal(Writes, d0["write_requests"]);
+                    Assert.Equal(Reads * SectorsPerRequest, d0["read_sectors"]);
+                    Assert.True(d0["completed_requests"] >= Writes + Reads, "completed_requests " + d0["completed_requests"]);
+                    Assert.True(d0["service_time_us"] > 0);
+                    Assert.True(d0["queue_depth_sum_us"] > 0);
+                    Assert.Equal(0, d0["queue_stalls"] + d0["queue_over"] + d0["errors"]);
+                }
+            }
+
+            daemon.Signal(Libc.SIGTERM);
+            Assert.Equal(0, daemon.WaitForExit(Sandbox.StopTimeout));
+        }
+    }
+
+    [RootFact]
+    public void ClearStats_ZeroesEveryCounterOfTheNamedDeviceAndInterface_InEveryFormat()
+    {
+        (Sandbox box, DaemonProcess daemon) = StartWithKnownWorkload();
+        using (box)
+        using (daemon)
+        {
+            string ifname = box.Net!.TargetIf;
+            InNetNs.Run(box.Net.InitiatorNs, () =>
+            {
+                using var client = new AoeClient(box.Net.InitiatorIf);
+                // A query for a shelf nobody exports (the interface's no_device_frames), and a read past the
+                // end of d0 (an IDNF reply): counters outside the I/O path that clear-stats must cover too.
+                client.Discover(TimeSpan.FromMilliseconds(200), shelf: 99, slot: 0);
+                AoeTarget t = client.DiscoverUntilFound(x => x.Slot == 0).Single(x => x.Slot == 0);
+                Assert.Throws<AtaErrorException>(() => client.Read(t, 8192, new byte[512]));
+                return 0;
+            });
+            using (JsonDocument j = JsonDocument.Parse(Ok(box.Ctl("--json", "stats")).StdOut))
+                Assert.True(CounterFormats.JsonOwner(j.RootElement, "interfaces", ifname).GetProperty("no_device_frames").GetInt64() > 0);
+
+            Assert.Contains("1 device(s) and 1 interface(s)", Ok(box.Ctl("clear-stats", "d0", ifname)).StdOut);
+
+            var f = AllFormats(box);
+            using (f.Json)
+            {
+                foreach ((string scope, string name, ICounterScope table) in new (string, string, ICounterScope)[]
+                         { ("device", "d0", CounterTable.Device), ("interface", ifname, CounterTable.Interface) })
+                {
+                    Dictionary<string, long>[] formats = PerFormat(f, scope, name);
+                    foreach (CounterDefinition d in table.Definitions)
+                        for (int i = 0; i < formats.Length; i++)
+                            if (d.Kind == CounterKind.Counter)
+                                Assert.True(formats[i][d.Name] == 0, $"{scope} {name}: {d.Name} = {formats[i][d.Name]} in {FormatNames[i]} after clear-stats");
+                    Assert.True(PerFormat(f, "interface", ifname).All(p => p["mtu"] == 1500), "clear-stats changed a gauge");
+                }
+                // d1 was not named: it keeps what it counted (at least the IDENTIFY of discovery).
+                Assert.True(PerFormat(f, "device", "d1").All(p => p["aoe_requests"] > 0));
+            }
+
+            daemon.Signal(Libc.SIGTERM);
+            Assert.Equal(0, daemon.WaitForExit(Sandbox.StopTimeout));
+        }
+    }
+
+    [RootFact]
+    public void ErrorReplies_BeforeAndAfterIo_AreEachCountedOnce_InEveryFormat()
+    {
+        using var box = new Sandbox(network: true);
+        string image = box.CreateImage("d0", 4);
+        box.WriteConfig(Sandbox.Device("d0", image, 7, 0));
+        using DaemonProcess daemon = box.StartForeground();
+        InNetNs.Run(box.Net!.InitiatorNs, () =>
+        {
+            using var client = new AoeClient(box.Net.InitiatorIf) { RequestTimeout = TimeSpan.FromSeconds(10), MaxAttemptTimeout = TimeSpan.FromSeconds(10) };
+            AoeTarget t = client.DiscoverUntilFound(x => x.Slot == 0).Single(x => x.Slot == 0);
+            // Before any I/O: IDNF for a read past the end (4 MiB = 8192 sectors), ABRT for an unknown ATA command.
+            Assert.Throws<AtaErrorException>(() => client.Read(t, 8192, new byte[512]));
+            Assert.Throws<AtaErrorException>(() => client.Execute(t, 0xFF, false, 0, 0, ReadOnlySpan<byte>.Empty, Span<byte>.Empty));
+            // After I/O: the file shrinks under the daemon, so a read inside the advertised size comes back short (EIO).
+            using (var fs = new FileStream(image, FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+                fs.SetLength(1 << 20);
+            Assert.Throws<AtaErrorException>(() => client.Read(t, 4096, new byte[512]));
+            Assert.Equal(0, client.Retransmits);
+            return 0;
+        });
+
+        var f = AllFormats(box);
+        using (f.Json)
+        {
+            Dictionary<string, long>[] formats = PerFormat(f, "device", "d0");
+            for (int i = 0; i < formats.Length; i++)
+            {
+                Dictionary<string, long> d0 = formats[i];
+                string where = FormatNames[i];
+                Assert.True(d0["io_errors"] == 1, $"{where}: io_errors {d0["io_errors"]}");
+                Assert.True(d0["ata_error_replies"] == 3, $"{where}: ata_error_replies {d0["ata_error_replies"]}");
+                Assert.True(d0["aoe_error_replies"] == 0, $"{where}: aoe_error_replies {d0["aoe_error_replies"]}");
+                Assert.True(d0["errors"] == 3, $"{where}: errors {d0["errors"]}");
+            }
+            // The summary table's errors column.
+            string[] header = Words(f.Text.Split('\n')[0]);
+            string[] row = Words(f.Text.Split('\n').Single(l => l.StartsWith("d0 ", StringComparison.Ordinal)));
+            Assert.Equal("3", row[Array.IndexOf(header, "errors")]);
+        }
 
         daemon.Signal(Libc.SIGTERM);
         Assert.Equal(0, daemon.WaitForExit(Sandbox.StopTimeout));

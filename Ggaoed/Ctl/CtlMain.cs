@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
-using System.Threading;
 using Ggaoed.Daemon.Config;
 
 namespace Ggaoed.Ctl;
@@ -18,14 +17,15 @@ internal static class CtlMain
     public const string Usage =
         "usage: ggaoectl [-c FILE] [-s SOCKET] [--json] COMMAND [ARGS]\n" +
         "Daemon commands (over the control socket):\n" +
-        "  stats [DEVICE|PATTERN...]        counters per device and interface\n" +
-        "  monitor [-i SECONDS] [-n COUNT]  live per-second rates (like iostat)\n" +
-        "  metrics                          counters in Prometheus text format\n" +
+        "  stats [NAME|PATTERN...]          counters per device and interface (names of either)\n" +
+        "  monitor [SECONDS] [NAME|PATTERN...] [-i SECONDS] [-n COUNT]\n" +
+        "                                   live rates per device and interface (like iostat -x)\n" +
+        "  metrics [NAME|PATTERN...]        counters in Prometheus text format\n" +
         "  reload                           re-read the configuration file\n" +
         "  show-config [DEVICE|PATTERN...]  AoE config strings\n" +
         "  show-macmask [DEVICE|PATTERN...] AoE MAC mask lists\n" +
         "  show-reserve [DEVICE|PATTERN...] AoE reserve lists\n" +
-        "  clear-stats [DEVICE|PATTERN...]\n" +
+        "  clear-stats [NAME|PATTERN...]    zero the counters of devices and interfaces\n" +
         "  clear-config DEVICE|PATTERN...\n" +
         "  clear-macmask DEVICE|PATTERN...\n" +
         "  clear-reserve DEVICE|PATTERN...\n" +
@@ -98,7 +98,7 @@ internal static class CtlMain
         switch (command)
         {
             case "monitor":
-                return Monitor.Run(socket, rest);
+                return MonitorCommand.Run(socket, rest);
             case "stats":
             case "metrics":
             case "reload":
@@ -146,107 +146,5 @@ internal static class CtlMain
     {
         DefaultsConfig? defaults = ConfigLoader.LoadDefaults(configPath, out _);
         return defaults?.ControlSocket ?? new DefaultsConfig().ControlSocket;
-    }
-}
-
-/// <summary>ggaoectl monitor: polls "stats --raw" and prints per-second rates.</summary>
-internal static class Monitor
-{
-    public static int Run(string socket, string[] args)
-    {
-        double interval = 1;
-        long count = long.MaxValue;
-        for (int i = 0; i < args.Length; i++)
-        {
-            if (args[i] == "-i" && i + 1 < args.Length && double.TryParse(args[++i], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double s) && s > 0)
-                interval = s;
-            else if (args[i] == "-n" && i + 1 < args.Length && long.TryParse(args[++i], out long n) && n > 0)
-                count = n;
-            else
-            {
-                Console.Error.WriteLine($"ggaoectl monitor: bad argument '{args[i]}' (use -i SECONDS, -n COUNT)");
-                return CtlMain.ExitUsage;
-            }
-        }
-        Dictionary<string, long>? previous = null;
-        long previousTicks = 0;
-        for (long round = 0; round <= count; round++)
-        {
-            if (!ControlClient.TryCall(socket, new[] { "stats", "--raw" }, out bool ok, out string reply) || !ok)
-            {
-                Console.Error.WriteLine("ggaoectl: " + reply);
-                return CtlMain.ExitUnreachable;
-            }
-            long now = Environment.TickCount64;
-            Dictionary<string, long> current = RawStats.Parse(reply);
-            if (previous != null)
-            {
-                double seconds = Math.Max(0.001, (now - previousTicks) / 1000.0);
-                Console.Out.Write(RawStats.FormatRates(previous, current, seconds));
-                Console.Out.Flush();
-            }
-            previous = current;
-            previousTicks = now;
-            if (round < count)
-                Thread.Sleep(TimeSpan.FromSeconds(interval));
-        }
-        return CtlMain.ExitOk;
-    }
-}
-
-/// <summary>The "stats --raw" format: one "scope.name.counter value" per line, for monitor.</summary>
-internal static class RawStats
-{
-    public static Dictionary<string, long> Parse(string text)
-    {
-        var d = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (string line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
-        {
-            int sp = line.LastIndexOf(' ');
-            if (sp > 0 && long.TryParse(line.AsSpan(sp + 1), out long v))
-                d[line.Substring(0, sp)] = v;
-        }
-        return d;
-    }
-
-    /// <summary>One line per device/interface with per-second rates of its counters.</summary>
-    public static string FormatRates(Dictionary<string, long> before, Dictionary<string, long> after, double seconds)
-    {
-        var sb = new System.Text.StringBuilder();
-        sb.Append(DateTime.Now.ToString("HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture)).Append('\n');
-        string? currentScope = null;
-        foreach (KeyValuePair<string, long> kv in Sorted(after))
-        {
-            int lastDot = kv.Key.LastIndexOf('.');
-            if (lastDot < 0)
-                continue;
-            string scope = kv.Key.Substring(0, lastDot);
-            string counter = kv.Key.Substring(lastDot + 1);
-            if (scope != currentScope)
-            {
-                if (currentScope != null)
-                    sb.Append('\n');
-                sb.Append("  ").Append(scope.PadRight(24));
-                currentScope = scope;
-            }
-            before.TryGetValue(kv.Key, out long old);
-            // queue_depth is a gauge: its value, not a rate.
-            if (counter == "queue_depth")
-                sb.Append(' ').Append(counter).Append('=').Append(kv.Value);
-            else
-            {
-                double rate = (kv.Value - old) / seconds;
-                sb.Append(' ').Append(counter).Append('=').Append(rate.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture)).Append("/s");
-            }
-        }
-        sb.Append('\n');
-        return sb.ToString();
-    }
-
-    private static List<KeyValuePair<string, long>> Sorted(Dictionary<string, long> d)
-    {
-        var l = new List<KeyValuePair<string, long>>(d);
-        l.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));
-        return l;
     }
 }

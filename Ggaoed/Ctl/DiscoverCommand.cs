@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Text;
+using Ggaoed.Daemon;
 using Ggaoed.Initiator;
 
 namespace Ggaoed.Ctl;
@@ -64,8 +65,12 @@ public static class DiscoverCommand
         return 0;
     }
 
+    /// <summary>One row per target under a header; nothing at all when no target answered (a header
+    /// with no rows would only stand in front of the message on stderr).</summary>
     internal static string FormatTable(List<AoeTarget> targets, int mtu)
     {
+        if (targets.Count == 0)
+            return "";
         var rows = new List<string[]>
         {
             new[] { "shelf.slot", "MAC", "size", "sectors/frame", "bufcnt", "fw", "config-string" },
@@ -83,23 +88,7 @@ public static class DiscoverCommand
                 Printable(t.Config.ConfigString),
             });
         }
-        int cols = rows[0].Length;
-        int[] width = new int[cols];
-        foreach (string[] r in rows)
-            for (int c = 0; c < cols; c++)
-                width[c] = Math.Max(width[c], r[c].Length);
-        var sb = new StringBuilder();
-        foreach (string[] r in rows)
-        {
-            for (int c = 0; c < cols; c++)
-            {
-                sb.Append(r[c]);
-                if (c < cols - 1)
-                    sb.Append(' ', width[c] - r[c].Length + 2);
-            }
-            sb.Append('\n');
-        }
-        return sb.ToString();
+        return TextTable.Append(new StringBuilder(), rows).ToString();
     }
 
     internal static string FormatJson(List<AoeTarget> targets, int mtu)

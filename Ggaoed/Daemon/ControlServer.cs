@@ -11,6 +11,29 @@ internal interface IControlCommands
 {
     /// <summary>Returns the reply text and whether the command succeeded.</summary>
     (bool Ok, string Reply) Execute(string[] words);
+
+    /// <summary>The commands that change nothing, which any client that can connect may run.</summary>
+    IReadOnlyList<string> ReadOnlyCommands { get; }
+}
+
+/// <summary>
+/// Who may run what over the control socket, decided from the client's SO_PEERCRED uid: root and the
+/// socket's owner may run everything; anyone else who can connect (the socket is created 0600, so only
+/// after an admin widened its mode or group) may only read.
+/// </summary>
+internal static class ControlAccess
+{
+    /// <summary>Null when <paramref name="peerUid"/> may run <paramref name="command"/>, else the refusal to send back.</summary>
+    public static string? Refusal(string command, IReadOnlyList<string> readOnlyCommands, uint peerUid, uint ownerUid)
+    {
+        if (peerUid == 0 || peerUid == ownerUid)
+            return null;
+        foreach (string c in readOnlyCommands)
+            if (c == command)
+                return null;
+        return $"permission denied: only root or the control socket's owner (uid {ownerUid}) may run '{command}'; " +
+               $"uid {peerUid} may run the read-only commands ({string.Join(", ", readOnlyCommands)})\n";
+    }
 }
 
 /// <summary>
@@ -45,19 +68,85 @@ internal sealed unsafe class ControlServer : IEventHandler, IDisposable
         sockaddr_un addr = default;
         addr.sun_family = Libc.AF_UNIX;
         pathBytes.CopyTo(new Span<byte>(addr.sun_path, 108));
-        // A stale socket file from a crashed run would make bind fail; the pid-file lock already proved
-        // that no other instance is alive.
-        Libc.unlink(path);
-        if (Libc.bind(_fd, &addr, (uint)(2 + pathBytes.Length + 1)) != 0)
+        uint addrLength = (uint)(2 + pathBytes.Length + 1);
+        try
+        {
+            RemoveStaleSocket(path, &addr, addrLength);
+        }
+        catch
+        {
+            Libc.close(_fd);
+            throw;
+        }
+        if (Libc.bind(_fd, &addr, addrLength) != 0)
         {
             int errno = Marshal.GetLastPInvokeError();
             Libc.close(_fd);
             throw new SystemError($"cannot bind control socket {path}", errno);
         }
-        Libc.chmod(path, 0x180); // 0600: control is for root.
+        // 0600: control is for its owner (and root). A socket left as bind made it (0777 minus the
+        // umask) would let any local user connect, so a failed chmod stops the start.
+        if (Libc.chmod(path, SocketMode) != 0)
+            FailAfterBind($"cannot make control socket {path} private to its owner (chmod 0600)");
         if (Libc.listen(_fd, 16) != 0)
-            SystemError.ThrowLast($"listen on {path}");
+            FailAfterBind($"cannot listen on control socket {path}");
         _token = reactor.Add(_fd, Libc.EPOLLIN, this);
+    }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private void FailAfterBind(string what)
+    {
+        int errno = Marshal.GetLastPInvokeError();
+        Libc.close(_fd);
+        Libc.unlink(Path);
+        throw new SystemError(what, errno);
+    }
+
+    /// <summary>rw------- for the owner.</summary>
+    private const uint SocketMode = 0x180;
+
+    /// <summary>
+    /// A socket file left by a daemon that died would make bind fail, so it is removed; but only when
+    /// nothing answers on it (ECONNREFUSED). A daemon that answers is alive (another instance with its
+    /// own pid file, whose lock can't protect this path): removing its socket would cut it off from
+    /// ggaoectl for good, so starting is refused instead.
+    /// </summary>
+    private static void RemoveStaleSocket(string path, sockaddr_un* addr, uint addrLength)
+    {
+        stat st;
+        if (Libc.stat_path(path, &st) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno == (int)Errno.ENOENT)
+                return;
+            throw new SystemError($"cannot check control socket {path}", errno);
+        }
+        if ((st.st_mode & Libc.S_IFMT) != Libc.S_IFSOCK)
+            throw new SystemError($"control socket {path} exists and is not a socket; remove it or set another control-socket");
+        // Non-blocking, so a live daemon whose backlog is full can't hold up the start (EAGAIN = alive).
+        int probe = Libc.socket(Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, 0);
+        if (probe < 0)
+            SystemError.ThrowLast("control socket probe");
+        int rc = Libc.connect(probe, addr, addrLength);
+        int connectErrno = rc == 0 ? 0 : Marshal.GetLastPInvokeError();
+        Libc.close(probe);
+        if (connectErrno == (int)Errno.ECONNREFUSED)
+        {
+            if (Libc.unlink(path) != 0 && Marshal.GetLastPInvokeError() != (int)Errno.ENOENT)
+                SystemError.ThrowLast($"cannot remove stale control socket {path}");
+            return;
+        }
+        if (rc == 0 || connectErrno == (int)Errno.EAGAIN)
+            throw new SystemError($"control socket {path} answers: another ggaoed seems to be running; stop it, or give this one its own control-socket and pid-file");
+        throw new SystemError($"cannot check control socket {path}", connectErrno);
+    }
+
+    /// <summary>The uid that may change state besides root: the socket file's owner (an admin may chown
+    /// it), or ours when it can't be read.</summary>
+    private uint OwnerUid()
+    {
+        stat st;
+        return Libc.stat_path(Path, &st) == 0 ? st.st_uid : Libc.geteuid();
     }
 
     public void OnEvents(uint events)
@@ -67,7 +156,11 @@ internal sealed unsafe class ControlServer : IEventHandler, IDisposable
             int client = Libc.accept4(_fd, null, null, Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC);
             if (client < 0)
                 return;
-            var c = new Connection(this, client);
+            ucred peer = default;
+            uint length = (uint)sizeof(ucred);
+            // Without credentials (never expected on AF_UNIX) the client is treated as nobody: read-only.
+            uint peerUid = Libc.getsockopt(client, Libc.SOL_SOCKET, Libc.SO_PEERCRED, &peer, &length) == 0 ? peer.uid : uint.MaxValue;
+            var c = new Connection(this, client, peerUid);
             c.Token = _reactor.Add(client, Libc.EPOLLIN, c);
             _connections.Add(c);
         }
@@ -104,13 +197,15 @@ internal sealed unsafe class ControlServer : IEventHandler, IDisposable
         private byte[]? _reply;
         private int _replySent;
 
-        public Connection(ControlServer server, int fd)
+        public Connection(ControlServer server, int fd, uint peerUid)
         {
             _server = server;
             Fd = fd;
+            PeerUid = peerUid;
         }
 
         public int Fd { get; }
+        public uint PeerUid { get; }
         public int Token { get; set; }
 
         public void OnEvents(uint events)
@@ -159,9 +254,12 @@ internal sealed unsafe class ControlServer : IEventHandler, IDisposable
 
         private (bool, string) Execute(string[] words)
         {
+            IControlCommands commands = _server._commands;
+            if (ControlAccess.Refusal(words[0], commands.ReadOnlyCommands, PeerUid, _server.OwnerUid()) is string refusal)
+                return (false, refusal);
             try
             {
-                return _server._commands.Execute(words);
+                return commands.Execute(words);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {

@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.IO;
 using Ggaoed.Daemon.Config;
 using Ggaoed.Protocol;
@@ -22,6 +23,19 @@ internal struct DeviceCounters
     public long FoldedRetransmits;
     /// <summary>Saves of the AoE state that failed (logged, rate-limited; retried with the next change).</summary>
     public long StateSaveFailures;
+    /// <summary>Requests that arrived while the advertised buffer count (queue-length) of requests was
+    /// already held: the initiator sent more than it was told it may.</summary>
+    public long QueueStalls;
+    /// <summary>Requests held beyond the advertised buffer count and still served.</summary>
+    public long QueueOver;
+    /// <summary>Requests the data path finished (from the disk, or at once by pread), errors included.</summary>
+    public long Completed;
+    /// <summary>Stopwatch ticks from acceptance to completion, summed over <see cref="Completed"/>. 128 bits:
+    /// nanosecond ticks at 64 requests in flight would overflow 63 bits in 4.5 years.</summary>
+    public Int128 ServiceTicks;
+    /// <summary>Requests in service integrated over time (requests x Stopwatch ticks) up to the last change;
+    /// see <see cref="ExportedDevice.QueueDepthTicksAt"/> for the value at a given moment.</summary>
+    public Int128 QueueDepthTicks;
 }
 
 /// <summary>
@@ -43,6 +57,10 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
     private readonly int[] _heldIndex;
     private readonly long[] _heldSince;   // Stopwatch timestamp of acceptance
     private int _heldCount;
+    // Requests between acceptance and completion, and when that number last changed (Stopwatch ticks):
+    // the integral of the one over the other is DeviceCounters.QueueDepthTicks (iostat's avgqu-sz).
+    private int _inService;
+    private long _inServiceSince;
 
     /// <summary>
     /// A request must have been held this long before a duplicate counts as its retransmit. Linux
@@ -50,7 +68,7 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
     /// sooner is a second, concurrent request for the same sectors (two readers of one block), which
     /// must get its own answer: folding it would leave one tag unanswered until it timed out.
     /// </summary>
-    private static readonly long RetransmitMinAgeTicks = System.Diagnostics.Stopwatch.Frequency / 100;
+    private static readonly long RetransmitMinAgeTicks = Stopwatch.Frequency / 100;
     private LogLimiter _ioErrorLimiter;
 
     public DeviceCounters Counters;
@@ -172,8 +190,18 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
         if (_heldCount > 0 && TryFoldRetransmit(io, frame, port))
             return true;
         // A read the kernel would do synchronously anyway is served now, straight into a TX frame (see AioEngineOptions.ImmediateReads).
-        if (io.Kind == AoeIoKind.Read && Engine.CanReadNow && port.TrySendImmediateRead(io, Engine))
-            return true;
+        if (io.Kind == AoeIoKind.Read && Engine.CanReadNow)
+        {
+            long start = Stopwatch.GetTimestamp();
+            if (port.TrySendImmediateRead(io, Engine))
+            {
+                StartService(start);
+                FinishService(Stopwatch.GetTimestamp(), start);
+                return true;
+            }
+        }
+        if (_heldCount >= Target.BufferCount)
+            Counters.QueueStalls++;
         if (!Engine.TryAcquireSlot(out int slot))
         {
             Counters.QueueFullDrops++;
@@ -182,7 +210,11 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
         _requests[slot] = io;
         _heldIndex[slot] = _heldCount;
         _held[_heldCount++] = slot;
-        _heldSince[slot] = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (_heldCount > Target.BufferCount)
+            Counters.QueueOver++;
+        long now = Stopwatch.GetTimestamp();
+        _heldSince[slot] = now;
+        StartService(now);
         _slotPort[slot] = port.Id;
         _slotPortGeneration[slot] = port.Generation;
         IoKind kind = io.Kind switch
@@ -245,7 +277,7 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
                 !Engine.IsPending(slot))
                 continue;
             if (now == 0)
-                now = System.Diagnostics.Stopwatch.GetTimestamp();
+                now = Stopwatch.GetTimestamp();
             if (now - _heldSince[slot] < RetransmitMinAgeTicks)
                 continue;
             if (io.Kind == AoeIoKind.Write &&
@@ -260,6 +292,32 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
         return false;
     }
 
+    // Service time and queue depth are measured on the monotonic clock at the two ends of a request:
+    // acceptance (queued, or read at once) and completion (the disk answered; the reply is built or
+    // waits for a TX frame). Depth counts the requests between those two points.
+    private void StartService(long now)
+    {
+        AdvanceDepthClock(now);
+        _inService++;
+    }
+
+    private void FinishService(long now, long acceptedAt)
+    {
+        AdvanceDepthClock(now);
+        _inService--;
+        Counters.Completed++;
+        Counters.ServiceTicks += now - acceptedAt;
+    }
+
+    private void AdvanceDepthClock(long now)
+    {
+        Counters.QueueDepthTicks += (long)_inService * (now - _inServiceSince);
+        _inServiceSince = now;
+    }
+
+    /// <summary>Requests in service integrated over time up to <paramref name="now"/> (Stopwatch ticks).</summary>
+    public Int128 QueueDepthTicksAt(long now) => Counters.QueueDepthTicks + (long)_inService * (now - _inServiceSince);
+
     private void Unhold(int slot)
     {
         int i = _heldIndex[slot];
@@ -270,6 +328,7 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
 
     private void Complete(int slot, int result)
     {
+        FinishService(Stopwatch.GetTimestamp(), _heldSince[slot]);
         ref readonly AoeIoRequest io = ref _requests[slot];
         byte status = Ata.StatusReady;
         byte error = 0;
@@ -277,6 +336,7 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
         {
             AoeEngine.MapIoError(-result, io.Kind, out status, out error);
             Counters.IoErrors++;
+            Target.Counters.CountAtaError(error);
             long now = TimerFd.NowNanos();
             if (_ioErrorLimiter.ShouldLog(now, out long suppressed))
                 Log.Error($"{Name}: {io.Kind} of {io.SectorCount} sector(s) at LBA {io.Lba} on {Config.Path} failed: " +

@@ -132,6 +132,9 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
     {
         Defaults d = new(_config.Defaults);
         _pidFile = PidFile.TryAcquire(d.PidFile, out string? pidError) ?? throw new SystemError(pidError!);
+        // Before any device or interface is touched: another daemon answering on this socket (with its
+        // own pid file) stops this start here. Requests wait in the backlog until the loop runs.
+        _control = new ControlServer(_reactor, d.ControlSocket, new ControlCommands(this));
         try
         {
             Directory.CreateDirectory(d.StateDirectory);
@@ -160,8 +163,6 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
             if (_config.IsInterfaceWanted(name))
                 TryAttachInterface(name);
         AssignDevicesToPorts();
-
-        _control = new ControlServer(_reactor, d.ControlSocket, new ControlCommands(this));
 
         RegisterSignal(PosixSignal.SIGHUP, ref _reloadRequested);
         RegisterSignal(PosixSignal.SIGTERM, ref _stopRequested);
