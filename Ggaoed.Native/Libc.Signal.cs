@@ -8,6 +8,7 @@ public static unsafe partial class Libc
 {
     public const int SIGHUP = 1;
     public const int SIGINT = 2;
+    public const int SIGQUIT = 3;
     public const int SIGKILL = 9;
     public const int SIGUSR1 = 10;
     public const int SIGPIPE = 13;

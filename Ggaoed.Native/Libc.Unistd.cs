@@ -20,8 +20,10 @@ public static unsafe partial class Libc
     public const int O_NOFOLLOW = 0x20000;
     public const int O_CLOEXEC = 0x80000;
 
+    public const int F_SETFD = 2;
     public const int F_GETFL = 3;
     public const int F_SETFL = 4;
+    public const int FD_CLOEXEC = 1;
 
     public const int LOCK_SH = 1;
     public const int LOCK_EX = 2;
@@ -33,6 +35,10 @@ public static unsafe partial class Libc
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int close(int fd);
+
+    /// <summary>pipe2(fds, flags): fds[0] is the read end, fds[1] the write end.</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int pipe2(int* fds, int flags);
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial nint read(int fd, void* buf, nuint count);

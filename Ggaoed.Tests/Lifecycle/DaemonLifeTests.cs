@@ -82,6 +82,36 @@ public sealed class DaemonLifeTests
     }
 
     [RootFact]
+    public void Detaching_ReadinessChannel_IsAPipeNoOtherProcessCanReach_AndAStartErrorStillReachesTheCaller()
+    {
+        using Sandbox box = NewSandbox();
+        // A start that fails inside the child: a pid file planted as a symlink is refused there.
+        Directory.CreateDirectory(Path.GetDirectoryName(box.PidFile)!);
+        File.CreateSymbolicLink(box.PidFile, Path.Combine(box.Dir, "elsewhere"));
+
+        // A local process that wants to fake readiness looks for the channel in /proc/net/unix the
+        // whole time the parent waits; the old abstract socket "@ggaoed-ready-*" was there to find.
+        bool sawChannel = false;
+        using var stop = new System.Threading.CancellationTokenSource();
+        var spy = System.Threading.Tasks.Task.Run(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                if (File.ReadAllText("/proc/net/unix").Contains("@ggaoed-ready", StringComparison.Ordinal))
+                    sawChannel = true;
+                System.Threading.Thread.Sleep(1);
+            }
+        });
+        ToolResult start = box.RunBinary("-c", box.ConfigPath);
+        stop.Cancel();
+        spy.Wait();
+
+        Assert.False(sawChannel, "a named readiness socket any local process could write READY=1 to");
+        Assert.True(start.ExitCode == 1, $"exit {start.ExitCode}, expected 1:\n{start.Output}");
+        Assert.Contains("symbolic link", start.StdErr);
+    }
+
+    [RootFact]
     public void Detached_WithARelativeConfigPath_LeavesTheCallersDirectory_AndStillReloadsThatFile()
     {
         // A daemon must not pin the directory it was started from (that would keep a file system busy);
@@ -141,6 +171,7 @@ public sealed class DaemonLifeTests
     [RootTheory]
     [InlineData(Libc.SIGTERM)]
     [InlineData(Libc.SIGINT)]
+    [InlineData(Libc.SIGQUIT)] // ggaoed 1.1 stops cleanly on SIGQUIT; the runtime's default would kill us (131)
     public void Foreground_StopSignal_ExitsZero_RemovesPidFileAndSocket_SavesState(int signal)
     {
         using Sandbox box = NewSandbox();

@@ -16,8 +16,23 @@ internal sealed class DaemonOptions
     public bool ShowVersion { get; set; }
     public bool ShowHelp { get; set; }
 
-    /// <summary>Set in the re-executed child of a detaching daemon: where to report readiness.</summary>
-    public string? ReadySocket { get; set; }
+    /// <summary>Set in the re-executed child of a detaching daemon: the inherited pipe to report readiness on.</summary>
+    public int? ReadyFd { get; set; }
+
+    /// <summary>True in the re-executed child of a detaching daemon.</summary>
+    public bool Detaching => ReadyFd != null;
+
+    /// <summary>Tells the waiting parent of a detaching daemon (no-op in the foreground).</summary>
+    public void ReportToParent(string message)
+    {
+        if (ReadyFd is int fd && !_reported)
+        {
+            _reported = true; // the pipe is closed after the one verdict
+            Daemonizer.ReportToParent(fd, message);
+        }
+    }
+
+    private bool _reported;
 
     public const string Usage =
         "usage: ggaoed [-c FILE] [-f] [-d] [-t] [-T] [--version] [-h]\n" +
@@ -28,7 +43,7 @@ internal sealed class DaemonOptions
         "  -T, --strict        treat configuration warnings as errors\n" +
         "      --version       print the version and exit\n" +
         "  -h, --help          print this help and exit\n" +
-        "Signals: SIGHUP reloads the configuration; SIGTERM/SIGINT stop gracefully.\n" +
+        "Signals: SIGHUP reloads the configuration; SIGTERM, SIGINT and SIGQUIT stop gracefully.\n" +
         "The control client is ggaoectl (this binary under that name, or 'ggaoed ctl').\n";
 
     /// <summary>Parses argv; returns null with <paramref name="error"/> set on a usage error.</summary>
@@ -75,13 +90,15 @@ internal sealed class DaemonOptions
                 case "--help":
                     o.ShowHelp = true;
                     break;
-                case "--ready-socket":
-                    if (i + 1 >= args.Length)
+                case "--ready-fd":
+                    if (i + 1 >= args.Length || !int.TryParse(args[i + 1], System.Globalization.NumberStyles.None,
+                            System.Globalization.CultureInfo.InvariantCulture, out int readyFd) || readyFd < 3)
                     {
-                        error = "option --ready-socket needs a socket name";
+                        error = "option --ready-fd needs a descriptor number (it is for ggaoed's own use when detaching)";
                         return null;
                     }
-                    o.ReadySocket = args[++i];
+                    i++;
+                    o.ReadyFd = readyFd;
                     o.Foreground = true;
                     break;
                 default:

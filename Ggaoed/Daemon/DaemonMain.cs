@@ -32,7 +32,7 @@ internal static class DaemonMain
 
         // A detached daemon leaves its starting directory (Daemonizer.DetachFromTerminal), so the file it
         // re-reads on reload must be named independently of it.
-        if (options.ReadySocket != null)
+        if (options.Detaching)
             options.ConfigPath = System.IO.Path.GetFullPath(options.ConfigPath);
         ConfigLoadResult loaded = ConfigLoader.Load(options.ConfigPath);
         if (options.Strict)
@@ -45,8 +45,8 @@ internal static class DaemonMain
             foreach (ConfigDiagnostic w in loaded.Warnings)
                 text.Append("ggaoed: warning: ").Append(w).Append('\n');
             text.Append($"ggaoed: {loaded.Errors.Count} error(s) in {options.ConfigPath}; nothing was started\n");
-            if (options.ReadySocket != null)
-                SdNotify.Send(options.ReadySocket, "ERROR=" + text);
+            if (options.Detaching)
+                options.ReportToParent("ERROR=" + text);
             else
                 Console.Error.Write(text.ToString());
             return ExitConfig;
@@ -54,7 +54,7 @@ internal static class DaemonMain
         // A detaching child stays silent: its parent already printed the warnings, and the first use of
         // Console.Error makes the runtime dup() fd 2, a copy that outlives the dup2 to /dev/null and keeps
         // the caller's pipe open (`out=$(ggaoed)` would never finish).
-        if (options.ReadySocket == null)
+        if (!options.Detaching)
             foreach (ConfigDiagnostic w in loaded.Warnings)
                 Console.Error.WriteLine("ggaoed: warning: " + w);
         GgaoedConfig config = loaded.Config!;

@@ -100,7 +100,7 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
     {
         // A detaching child reports start-up errors to its parent over the readiness socket, which
         // prints them; its own messages go to syslog from the start so nothing is printed twice.
-        if (options.ReadySocket != null)
+        if (options.Detaching)
             Log.UseSyslog();
         using var daemon = new TargetDaemon(config, options);
         try
@@ -111,13 +111,12 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
         {
             string message = "cannot start: " + e.Message;
             Log.Error(message);
-            if (options.ReadySocket != null)
-                SdNotify.Send(options.ReadySocket, "ERROR=ggaoed: " + message + "\n");
+            options.ReportToParent("ERROR=ggaoed: " + message + "\n");
             return DaemonMain.ExitFailure;
         }
-        if (options.ReadySocket != null)
+        if (options.Detaching)
         {
-            SdNotify.Send(options.ReadySocket, "READY=1");
+            options.ReportToParent("READY=1");
             Daemonizer.DetachFromTerminal();
         }
         SdNotify.Send($"READY=1\nSTATUS=serving {daemon._devices.Count} device(s)\nMAINPID={Environment.ProcessId}");
@@ -167,6 +166,9 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
         RegisterSignal(PosixSignal.SIGHUP, ref _reloadRequested);
         RegisterSignal(PosixSignal.SIGTERM, ref _stopRequested);
         RegisterSignal(PosixSignal.SIGINT, ref _stopRequested);
+        // ggaoed 1.1 stops cleanly on SIGQUIT too; without this the runtime's default kills us (exit
+        // 131) and leaves the pid file and the control socket behind.
+        RegisterSignal(PosixSignal.SIGQUIT, ref _stopRequested);
     }
 
     private readonly record struct Defaults(string PidFile, string StateDirectory, string ControlSocket)
