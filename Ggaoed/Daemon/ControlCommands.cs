@@ -54,10 +54,11 @@ internal sealed class ControlCommands : IControlCommands
                 if (command == "clear-stats")
                     return (true, ClearStats(selection));
                 List<CounterSection> report = Report(selection);
+                List<KeyValuePair<string, string>> notExported = NotExported(patterns);
                 return (true, command == "metrics" ? CounterReport.Metrics(report)
                     : raw ? CounterReport.Raw(report)
-                    : json ? CounterReport.Json(report)
-                    : CounterReport.Text(report));
+                    : json ? CounterReport.Json(report, w => NotExportedJson(w, notExported))
+                    : CounterReport.Text(report) + NotExportedText(notExported));
             }
             case "reload":
                 return _daemon.Reload();
@@ -134,6 +135,7 @@ internal sealed class ControlCommands : IControlCommands
         selection = new Selection(devices, ports, patterns.Count == 0);
         var names = devices.ConvertAll(d => d.Name);
         names.AddRange(ports.ConvertAll(p => p.Name));
+        names.AddRange(NotExported(patterns).ConvertAll(kv => kv.Key));
         unmatched = FirstUnmatched(patterns, names);
         return unmatched == null;
     }
@@ -147,6 +149,37 @@ internal sealed class ControlCommands : IControlCommands
         if (s.All)
             _baselines.Clear(CounterTable.Daemon, _daemon);
         return $"cleared statistics of {s.Devices.Count} device(s) and {s.Ports.Count} interface(s)\n";
+    }
+
+    /// <summary>Configured devices that are not exported (name, reason), matching the patterns.</summary>
+    private List<KeyValuePair<string, string>> NotExported(List<string> patterns)
+    {
+        List<KeyValuePair<string, string>> list = Matching(_daemon.NotExported, patterns, kv => kv.Key);
+        list.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));
+        return list;
+    }
+
+    private static string NotExportedText(List<KeyValuePair<string, string>> devices)
+    {
+        if (devices.Count == 0)
+            return "";
+        var sb = new StringBuilder("\nnot exported (tried again on every reload):\n");
+        foreach (KeyValuePair<string, string> kv in devices)
+            sb.Append("  ").Append(kv.Key).Append(": ").Append(kv.Value).Append('\n');
+        return sb.ToString();
+    }
+
+    private static void NotExportedJson(Utf8JsonWriter w, List<KeyValuePair<string, string>> devices)
+    {
+        w.WriteStartArray("not_exported");
+        foreach (KeyValuePair<string, string> kv in devices)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", kv.Key);
+            w.WriteString("reason", kv.Value);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
     }
 
     /// <summary>Reads the selected owners' counters once; every format is generated from this.</summary>

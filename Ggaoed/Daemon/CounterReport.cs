@@ -157,7 +157,8 @@ internal static class CounterReport
         return Encoding.UTF8.GetString(stream.GetBuffer(), 0, (int)stream.Length) + "\n";
     }
 
-    public static string Json(IReadOnlyList<CounterSection> sections) => JsonText(w =>
+    /// <param name="extra">Writes more members of the top-level object after the counters (or null).</param>
+    public static string Json(IReadOnlyList<CounterSection> sections, Action<Utf8JsonWriter>? extra = null) => JsonText(w =>
     {
         w.WriteStartObject();
         foreach (CounterSection s in sections)
@@ -183,6 +184,7 @@ internal static class CounterReport
             }
             w.WriteEndArray();
         }
+        extra?.Invoke(w);
         w.WriteEndObject();
     });
 

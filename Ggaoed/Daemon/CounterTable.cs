@@ -173,6 +173,7 @@ internal static class CounterTable
         new("busy_poll_hits", Counter, "turns", "Turns whose events were found by busy polling instead of sleeping.", t => t.Reactor.BusyPollHits),
         new("busy_poll_misses", Counter, "turns", "Busy polls that ran out before an event came.", t => t.Reactor.BusyPollMisses),
         new("busy_poll_us", Gauge, "us", "Configured busy-poll time.", t => t.Config.Defaults.BusyPollMicroseconds),
+        new("devices_not_exported", Gauge, "devices", "Configured devices not exported because their backing store is missing or cannot be opened; stats lists each with the reason.", t => t.NotExported.Count),
     ]);
 
     /// <summary>Stopwatch ticks as whole microseconds.</summary>
