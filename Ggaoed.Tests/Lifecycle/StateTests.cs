@@ -177,6 +177,131 @@ public sealed class StateTests
     }
 
     [RootFact]
+    public void FailedStateSave_IsLoggedAndCounted_TheChangeIsStillAnswered_AndTheNextChangeSavesAgain()
+    {
+        using Sandbox box = NewSandbox();
+        // The state directory cannot be created or written: a file sits where it should be (ENOTDIR for
+        // every save, like a directory that went away).
+        File.WriteAllText(box.StateDir, "not a directory");
+        using DaemonProcess daemon = box.StartForeground();
+
+        void Set(string value) => InNetNs.Run(box.Net!.InitiatorNs, () =>
+        {
+            using var client = new AoeClient(box.Net.InitiatorIf);
+            AoeTarget t = client.DiscoverUntilFound(x => x.Shelf == 7 && x.Slot == 0, identify: false).Single(x => x.Shelf == 7 && x.Slot == 0);
+            AoeRequests.Reply set = AoeRequests.ForceSetConfig(client, t, value);
+            Assert.False(set.IsError, "config force-set refused: error " + set.Error);
+            return 0;
+        });
+
+        Set("first");
+        long failures = WaitForCounter(box, "state_save_failures", n => n >= 1);
+        Assert.True(failures >= 1);
+        Assert.Contains("cannot save AoE state", daemon.StdErr);
+        Assert.Contains("kept in memory", daemon.StdErr);
+        Assert.Contains("d0: \"first\"", Ok(box.Ctl("show-config")).StdOut);
+        Assert.False(daemon.HasExited);
+
+        File.Delete(box.StateDir);
+        Directory.CreateDirectory(box.StateDir);
+        Set("second");
+        string file = Path.Combine(box.StateDir, "d0.state");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        // The file lands on the worker thread; the reactor logs the recovery when it hears of it.
+        while (!(File.Exists(file) && File.ReadAllText(file).Contains(Convert.ToHexStringLower("second"u8))
+                 && daemon.StdErr.Contains("saved to " + file + " again")))
+        {
+            Assert.True(clock.Elapsed < Sandbox.StartTimeout, "the state was not saved after the directory came back:\n" + daemon.StdErr);
+            System.Threading.Thread.Sleep(50);
+        }
+        Stop(daemon);
+    }
+
+    /// <summary>Polls the device counter d0.NAME (stats --json) until it satisfies the condition.</summary>
+    private static long WaitForCounter(Sandbox box, string name, Func<long, bool> done)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            using JsonDocument json = JsonDocument.Parse(Ok(box.Ctl("stats", "--json", "d0")).StdOut);
+            long value = json.RootElement.GetProperty("devices")[0].GetProperty(name).GetInt64();
+            if (done(value) || clock.Elapsed > Sandbox.StartTimeout)
+                return value;
+            System.Threading.Thread.Sleep(50);
+        }
+    }
+
+    /// <summary>A ggaoed 1.1 "&lt;dev&gt;.config" file: magic, length, 1024 bytes of data (little-endian host).</summary>
+    private static byte[] LegacyConfig(string value)
+    {
+        var file = new byte[1032];
+        BitConverter.GetBytes(0x38A0BFAEu).CopyTo(file, 0);
+        BitConverter.GetBytes((uint)value.Length).CopyTo(file, 4);
+        System.Text.Encoding.ASCII.GetBytes(value).CopyTo(file, 8);
+        return file;
+    }
+
+    /// <summary>A ggaoed 1.1 MAC list file: magic, count, 255 entries of 6 bytes + 2 of padding.</summary>
+    private static byte[] LegacyMacList(params byte[][] macs)
+    {
+        var file = new byte[2048];
+        BitConverter.GetBytes(0xE92A716Bu).CopyTo(file, 0);
+        BitConverter.GetBytes((uint)macs.Length).CopyTo(file, 4);
+        for (int i = 0; i < macs.Length; i++)
+            macs[i].CopyTo(file, 8 + 8 * i);
+        return file;
+    }
+
+    [RootFact]
+    public void GgaoedOneOneStateFiles_AreImportedOnFirstStart_LeftUntouched_AndACorruptMaskClosesTheDevice()
+    {
+        using Sandbox box = NewSandbox();
+        Directory.CreateDirectory(box.StateDir);
+        byte[] mac = [0x02, 0x11, 0x22, 0x33, 0x44, 0x55];
+        var files = new (string Name, byte[] Bytes)[]
+        {
+            ("d0.config", LegacyConfig("from 1.1")),
+            ("d0.reserve", LegacyMacList(mac)),
+            ("d1.config", LegacyConfig("cut short")[..500]),       // truncated: ignored, starts empty
+            ("d1.mac_mask", [.. LegacyMacList(mac)[..4].Select(b => (byte)~b), .. LegacyMacList(mac)[4..]]), // wrong magic
+        };
+        foreach ((string name, byte[] bytes) in files)
+            File.WriteAllBytes(Path.Combine(box.StateDir, name), bytes);
+
+        using (DaemonProcess daemon = box.StartForeground())
+        {
+            string config = Ok(box.Ctl("show-config")).StdOut;
+            Assert.Contains("d0: \"from 1.1\"", config);
+            Assert.Contains("d1: (empty)", config);
+            Assert.Contains("d0: 02:11:22:33:44:55", Ok(box.Ctl("show-reserve", "d0")).StdOut);
+            Assert.Contains("imported ggaoed 1.1 state", daemon.StdErr);
+            Assert.Contains("d1.config", daemon.StdErr);
+            Assert.Contains("clear-macmask d1", daemon.StdErr);
+
+            // d1's mask could not be read: it admits no one, never everyone, until an admin clears it.
+            int[] visible = InNetNs.Run(box.Net!.InitiatorNs, () =>
+            {
+                using var client = new AoeClient(box.Net.InitiatorIf);
+                return client.DiscoverUntilFound(x => x.Shelf == 7 && x.Slot == 0, identify: false)
+                    .Where(x => x.Shelf == 7).Select(x => (int)x.Slot).Distinct().ToArray();
+            });
+            Assert.Equal([0], visible);
+            Ok(box.Ctl("clear-macmask", "d1"));
+            InNetNs.Run(box.Net!.InitiatorNs, () =>
+            {
+                using var client = new AoeClient(box.Net.InitiatorIf);
+                client.DiscoverUntilFound(x => x.Shelf == 7 && x.Slot == 1, identify: false);
+                return 0;
+            });
+            Stop(daemon);
+        }
+        // The old files are left exactly as they were; the state lives in our files from now on.
+        foreach ((string name, byte[] bytes) in files)
+            Assert.Equal(bytes, File.ReadAllBytes(Path.Combine(box.StateDir, name)));
+        Assert.Contains(Convert.ToHexStringLower("from 1.1"u8), File.ReadAllText(Path.Combine(box.StateDir, "d0.state")));
+    }
+
+    [RootFact]
     public void ShowCommands_WithAPatternMatchingNoDevice_Fail_NamingThePattern()
     {
         using var box = new Sandbox(network: false);
