@@ -230,6 +230,40 @@ public sealed class ReloadTests
         Assert.True(bad == 0, $"{bad} acknowledged writes to the removed device are not in its file, first: {first}");
     }
 
+    [RootFact]
+    public void Reload_ReadsTheFileOffTheLoop_TheDaemonServesWhileTheReadWaits()
+    {
+        using var box = new Sandbox(network: true);
+        var img = new Images(box);
+        box.WriteConfig(Devices(img, afterReload: false, d3ReadOnly: false));
+        using DaemonProcess daemon = box.StartForeground();
+        string config = File.ReadAllText(box.ConfigPath);
+
+        // A configuration file whose read does not finish until we say so (a FIFO with no writer yet):
+        // like a file on a hung NFS mount, or a by-UUID scan of a slow disk.
+        File.Delete(box.ConfigPath);
+        Sh.Run($"mkfifo {box.ConfigPath}");
+        var reload = System.Threading.Tasks.Task.Run(() => box.Ctl("reload"));
+
+        // Meanwhile the daemon answers its control socket and AoE at once.
+        var stats = System.Threading.Tasks.Task.Run(() => box.Ctl("stats"));
+        Assert.True(stats.Wait(TimeSpan.FromSeconds(30)), "ggaoectl stats hung while a reload was reading the file");
+        Assert.Equal(0, stats.Result.ExitCode);
+        Assert.Equal(new[] { "7.0", "7.1", "7.3" }, InNetNs.Run(box.Net!.InitiatorNs, () =>
+        {
+            using var client = new AoeClient(box.Net.InitiatorIf);
+            return client.DiscoverUntil(found => found.Count >= 3, identify: false).Select(t => t.Address).ToArray();
+        }));
+        Assert.False(reload.IsCompleted, "the reload answered before its file could be read");
+
+        File.WriteAllText(box.ConfigPath, config); // the reader on the worker takes it and sees EOF
+        Assert.True(reload.Wait(TimeSpan.FromSeconds(60)), "the reload never finished");
+        Assert.True(reload.Result.ExitCode == 0, reload.Result.Output);
+        Assert.Contains("reloaded:", reload.Result.StdOut);
+        daemon.Signal(Libc.SIGTERM);
+        Assert.Equal(0, daemon.WaitForExit(Sandbox.StopTimeout));
+    }
+
     [RootTheory]
     [InlineData(Trigger.Sighup)]
     [InlineData(Trigger.Ctl)]

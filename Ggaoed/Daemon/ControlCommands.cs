@@ -26,6 +26,15 @@ internal sealed class ControlCommands : IControlCommands
     /// <summary>Commands that change nothing: any client that can connect may run them (see <see cref="ControlAccess"/>).</summary>
     public IReadOnlyList<string> ReadOnlyCommands { get; } = ["stats", "metrics", "show-config", "show-macmask", "show-reserve"];
 
+    /// <summary>reload answers once the file was read off the loop and applied (TargetDaemon.StartReload).</summary>
+    public bool TryStart(string[] words, Action<bool, string> answer)
+    {
+        if (words[0] != "reload")
+            return false;
+        _daemon.StartReload(answer);
+        return true;
+    }
+
     public (bool Ok, string Reply) Execute(string[] words)
     {
         string command = words[0];
@@ -60,8 +69,6 @@ internal sealed class ControlCommands : IControlCommands
                     : json ? CounterReport.Json(report, w => NotExportedJson(w, notExported))
                     : CounterReport.Text(report) + NotExportedText(notExported));
             }
-            case "reload":
-                return _daemon.Reload();
         }
         List<ExportedDevice> devices = SelectDevices(patterns, out string? noDevice);
         if (noDevice != null)

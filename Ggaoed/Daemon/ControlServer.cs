@@ -12,6 +12,13 @@ internal interface IControlCommands
     /// <summary>Returns the reply text and whether the command succeeded.</summary>
     (bool Ok, string Reply) Execute(string[] words);
 
+    /// <summary>
+    /// Starts a command whose answer comes on a later loop turn (a reload, whose file is read and whose
+    /// UUIDs are scanned off the reactor thread); it calls <paramref name="answer"/> once, on the reactor
+    /// thread. False when the command is not such a one: then <see cref="Execute"/> runs.
+    /// </summary>
+    bool TryStart(string[] words, Action<bool, string> answer) => false;
+
     /// <summary>The commands that change nothing, which any client that can connect may run.</summary>
     IReadOnlyList<string> ReadOnlyCommands { get; }
 }
@@ -168,6 +175,9 @@ internal sealed unsafe class ControlServer : IEventHandler, IDisposable
 
     private void Close(Connection c)
     {
+        if (c.Closed)
+            return;
+        c.Closed = true;
         _reactor.Remove(c.Token);
         Libc.close(c.Fd);
         _connections.Remove(c);
@@ -215,6 +225,13 @@ internal sealed unsafe class ControlServer : IEventHandler, IDisposable
                 SendReply();
                 return;
             }
+            if (_pending)
+            {
+                // Only a hang-up wakes a connection whose answer is still being worked on.
+                if ((events & (Libc.EPOLLHUP | Libc.EPOLLERR)) != 0)
+                    _server.Close(this);
+                return;
+            }
             byte* buf = stackalloc byte[4096];
             while (true)
             {
@@ -245,32 +262,54 @@ internal sealed unsafe class ControlServer : IEventHandler, IDisposable
                 if (nl >= 0)
                 {
                     string[] words = ParseRequest(_request.ToArray());
-                    (bool ok, string reply) = words.Length == 0 ? (false, "empty request") : Execute(words);
-                    Answer(ok, reply);
+                    if (words.Length == 0)
+                        Answer(false, "empty request");
+                    else
+                        Execute(words);
                     return;
                 }
             }
         }
 
-        private (bool, string) Execute(string[] words)
+        private void Execute(string[] words)
         {
             IControlCommands commands = _server._commands;
             if (ControlAccess.Refusal(words[0], commands.ReadOnlyCommands, PeerUid, _server.OwnerUid()) is string refusal)
-                return (false, refusal);
+            {
+                Answer(false, refusal);
+                return;
+            }
             try
             {
-                return commands.Execute(words);
+                _pending = true;
+                if (commands.TryStart(words, Answer))
+                {
+                    // Answered later; until then nothing more is read (the client is waiting) and
+                    // a client that hangs up is noticed by EPOLLHUP.
+                    _server._reactor.Modify(Token, 0);
+                    return;
+                }
+                (bool ok, string reply) = commands.Execute(words);
+                Answer(ok, reply);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
                 // A bug in one command must not take the storage down; the client sees it.
                 Log.Error($"control command '{string.Join(' ', words)}' failed: {e}");
-                return (false, "internal error: " + e.Message);
+                Answer(false, "internal error: " + e.Message);
             }
         }
 
+        /// <summary>Set once a complete request was read: what arrives after it is not a request.</summary>
+        private bool _pending;
+
+        /// <summary>Set by <see cref="ControlServer.Close"/>: a late answer finds nobody to send to.</summary>
+        public bool Closed { get; set; }
+
         private void Answer(bool ok, string reply)
         {
+            if (Closed || _reply != null)
+                return;
             _reply = Encoding.UTF8.GetBytes((ok ? "OK\n" : "ERR\n") + reply);
             _replySent = 0;
             _server._reactor.Modify(Token, Libc.EPOLLOUT);

@@ -501,7 +501,7 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
                 daemon._reactor.RequestStop();
             }
             if (Interlocked.Exchange(ref daemon._reloadRequested, 0) != 0)
-                daemon.Reload();
+                daemon.StartReload(null);
         }
     }
 
