@@ -311,16 +311,42 @@ public static class AoeEngine
         int length = AoeWire.CfgStringOffset + target.ConfigLength;
         if (!ctx.Fits(length))
             return Dropped(out replyLength);
-        Span<byte> reply = ctx.Reply;
         ctx.WriteHeader(error);
+        WriteConfigArgument(ctx.Reply, target, ctx.Iface, ccmd);
+        replyLength = ctx.Finish(length);
+        return AoeDecision.Reply;
+    }
+
+    /// <summary>The Query Config argument of a reply: buffer count, firmware, sectors per request on this
+    /// interface, version/ccmd, and the config string.</summary>
+    private static void WriteConfigArgument(Span<byte> reply, AoeTarget target, in AoeInterface iface, byte ccmd)
+    {
         BinaryPrimitives.WriteUInt16BigEndian(reply.Slice(AoeWire.CfgBufferCountOffset), target.BufferCount);
         BinaryPrimitives.WriteUInt16BigEndian(reply.Slice(AoeWire.CfgFirmwareOffset), target.FirmwareVersion);
-        reply[AoeWire.CfgSectorCountOffset] = (byte)ctx.Iface.MaxSectors;
+        reply[AoeWire.CfgSectorCountOffset] = (byte)iface.MaxSectors;
         reply[AoeWire.CfgVerCmdOffset] = (byte)(AoeWire.Version << 4 | ccmd);
         BinaryPrimitives.WriteUInt16BigEndian(reply.Slice(AoeWire.CfgLengthOffset), (ushort)target.ConfigLength);
         target.ConfigString.CopyTo(reply.Slice(AoeWire.CfgStringOffset));
-        replyLength = ctx.Finish(length);
-        return AoeDecision.Reply;
+    }
+
+    /// <summary>
+    /// An advertisement: the unsolicited Query Config response ggaoed 1.1 sends when a device or an
+    /// interface appears or changes (tag 0, Response flag, config read). The Linux initiator treats it
+    /// as the answer to a discovery it did not send: it learns the device, or its new sectors per
+    /// request, and asks IDENTIFY (AOE-NOTES 3.2), without waiting for its 60 s discover timer.
+    /// <paramref name="destination"/> is the broadcast address or one accepted initiator. Returns the
+    /// frame length (padded to 60), or 0 when the reply does not fit <paramref name="frame"/> or the MTU.
+    /// </summary>
+    public static int WriteAdvertisement(Span<byte> frame, AoeTarget target, in AoeInterface iface, MacAddress destination)
+    {
+        int length = AoeWire.CfgStringOffset + target.ConfigLength;
+        int padded = Math.Max(length, AoeWire.MinFrameLength);
+        if (padded > frame.Length || length > Math.Max(iface.MaxFrameLength, AoeWire.MinFrameLength))
+            return 0;
+        WriteHeader(frame, destination, iface.Mac, target.Shelf, target.Slot, AoeWire.CmdQueryConfig, tag: 0, error: 0);
+        WriteConfigArgument(frame, target, iface, AoeWire.CCmdRead);
+        frame.Slice(length, padded - length).Clear();
+        return padded;
     }
 
     // ---- Mac Mask List (AoEr11 section 3.3) -----------------------------------------------------------

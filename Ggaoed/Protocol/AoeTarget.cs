@@ -234,6 +234,30 @@ public sealed class AoeTarget
     public MacSet? AdminAcceptList { get; set; }
 
     /// <summary>
+    /// Who an advertisement of this device goes to (ggaoed 1.1's rule): the broadcast address (true)
+    /// when anyone may see it or <see cref="AnnounceByBroadcast"/> is set; otherwise (false) one frame
+    /// to each MAC that may see it, added to <paramref name="unicast"/>: the accept list, or the Mac
+    /// Mask List when there is no accept list, without denied and masked-out MACs. An accept list that
+    /// names nobody adds nobody: a device nobody may see is not announced.
+    /// </summary>
+    public bool AdvertiseTo(System.Collections.Generic.List<MacAddress> unicast)
+    {
+        if (AnnounceByBroadcast || (AcceptList == null && MaskList.IsEmpty))
+            return true;
+        if (AcceptList != null)
+        {
+            for (int i = 0; i < AcceptList.Count; i++)
+                if (IsVisibleTo(AcceptList[i]))
+                    unicast.Add(AcceptList[i]);
+            return false;
+        }
+        foreach (MacAddress mac in MaskList.AsSpan())
+            if (IsVisibleTo(mac))
+                unicast.Add(mac);
+        return false;
+    }
+
+    /// <summary>
     /// Whether the device answers this source at all: not denied, accepted (when an accept list exists)
     /// and in the Mac Mask List (when it is non-empty, AoEr11 section 3.3). Anyone else gets silence.
     /// </summary>
