@@ -35,8 +35,6 @@ internal struct FuzzExpectation
     public bool AdminRefused, Oversized;
     /// <summary>The model changed the persistent state (config string, lists, write cache choice).</summary>
     public bool StateChanged;
-    /// <summary>A reserve set accepted whose list equals the current one but for duplicates (see the fuzz test).</summary>
-    public bool ReserveSetSameContent;
     public AoeIoKind IoKind;
     public ulong IoLba;
     public int IoSectors;
@@ -457,10 +455,6 @@ internal sealed class AoeReferenceModel
             _scratch.AsSpan(0, n).CopyTo(Reserve);
             ReserveCount = n;
             e.StateChanged = true;
-        }
-        else
-        {
-            e.ReserveSetSameContent = count != n;
         }
         Reply(ref e, ctx, 26 + 6 * ReserveCount);
     }

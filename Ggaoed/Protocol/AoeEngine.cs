@@ -466,17 +466,20 @@ public static class AoeEngine
             return ctx.AoeError(AoeWire.ErrBadArgument, out replyLength);
 
         // Build the new list in place only after validation; duplicates collapse, so it cannot overflow.
-        int before = reserve.Count;
+        // Changed = the request's distinct MACs, in first-seen order, differ from the list: a repeated
+        // MAC is no change, and no change must not bump StateVersion (a needless save).
         bool changed = false;
-        if (count == before)
+        int kept = 0;
+        for (int i = 0; i < count && !changed; i++)
         {
-            for (int i = 0; i < count; i++)
-                changed |= MacAddress.Read(frame.Slice(AoeWire.ReserveMacsOffset + i * 6)) != reserve[i];
+            MacAddress mac = MacAddress.Read(frame.Slice(AoeWire.ReserveMacsOffset + i * 6));
+            bool repeat = false;
+            for (int j = 0; j < i && !repeat; j++)
+                repeat = MacAddress.Read(frame.Slice(AoeWire.ReserveMacsOffset + j * 6)) == mac;
+            if (!repeat)
+                changed = kept >= reserve.Count || reserve[kept++] != mac;
         }
-        else
-        {
-            changed = true;
-        }
+        changed |= kept != reserve.Count;
         if (changed)
         {
             reserve.Clear();
