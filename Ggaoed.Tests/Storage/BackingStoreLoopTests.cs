@@ -1,0 +1,227 @@
+using System;
+using System.Diagnostics;
+using System.IO;
+using System.Threading;
+using Ggaoed.Native;
+using Ggaoed.Storage;
+using Ggaoed.Tests.Support;
+using Xunit;
+
+namespace Ggaoed.Tests.Storage;
+
+/// <summary>
+/// The block device side of the backing store against real loop devices: the O_EXCL claim (a mounted
+/// disk refused with its mount point named, a second exporter refused, mounts kept out), a window on a
+/// device, and sizes that follow <c>losetup -c</c>. Every loop device and mount is removed again, also
+/// when an assertion fails.
+/// </summary>
+public class BackingStoreLoopTests
+{
+    [RootFact]
+    public void MountedLoopDevice_IsRefused_NamingTheMountPoint()
+    {
+        using var loop = new LoopImage(16 << 20);
+        Run("mkfs.ext4", "-q", "-F", loop.Device);
+        using (var mount = new Mounted(loop.Device, loop.Scratch("mnt with space")))
+        {
+            var ex = Assert.Throws<StorageException>(() => BackingStore.Open(loop.Device, readOnly: false, directIo: true));
+            Assert.Equal((int)Errno.EBUSY, ex.Errno);
+            Assert.Equal(loop.Device + ": in use, not exported (the kernel refused an exclusive open, EBUSY): mounted on " + mount.Point
+                + ". One daemon per disk: unmount it or stop what uses it, or export something else", ex.Message);
+            // Read-only and shared exports claim the device all the same.
+            Assert.Throws<StorageException>(() => BackingStore.Open(loop.Device, new BackingStoreOptions { ReadOnly = true, Shared = true }));
+        }
+        using BackingStore store = BackingStore.Open(loop.Device, readOnly: false, directIo: true);
+        Assert.Equal(StoreClaim.ExclusiveOpen, store.Claim);
+        // The claim works the other way too: the file system cannot be mounted while we export the disk.
+        (int code, string output) = TryRun("mount", loop.Device, loop.Scratch("mnt2"));
+        if (code == 0)
+            TryRun("umount", loop.Scratch("mnt2"));
+        Assert.True(code != 0, "mount succeeded while the device was exported: " + output);
+    }
+
+    [RootFactNeedingGptPartitions]
+    public void WholeDisk_WithAMountedPartition_IsRefused_NamingThePartition()
+    {
+        using var loop = new LoopImage(16 << 20, image =>
+        {
+            using var f = new FileStream(image, FileMode.Open, FileAccess.Write);
+            f.Write(DiskImages.Gpt((16 << 20) / 512, Guid.NewGuid(), 2048, 30719));
+        }, partitions: true);
+        string part = loop.Device + "p1";
+        for (int i = 0; i < 50 && !File.Exists(part); i++)
+            Thread.Sleep(100);
+        Run("mkfs.ext4", "-q", "-F", part);
+        using var mount = new Mounted(part, loop.Scratch("part"));
+        var ex = Assert.Throws<StorageException>(() => BackingStore.Open(loop.Device, readOnly: true, directIo: false));
+        Assert.Contains(": partition " + Path.GetFileName(part) + " is mounted on " + mount.Point + ".", ex.Message);
+    }
+
+    [RootFact]
+    public void SecondExporterOfABlockDevice_IsRefused_UntilTheFirstCloses()
+    {
+        using var loop = new LoopImage(4 << 20);
+        BackingStore first = BackingStore.Open(loop.Device, readOnly: true, directIo: false);
+        try
+        {
+            var ex = Assert.Throws<StorageException>(() => BackingStore.Open(loop.Device, readOnly: true, directIo: false));
+            Assert.Contains("another program has it open exclusively (another ggaoed?); it is open in ", ex.Message);
+            Assert.Contains("pid " + Environment.ProcessId + " (this ggaoed)", ex.Message);
+        }
+        finally
+        {
+            first.Dispose();
+        }
+        BackingStore.Open(loop.Device, readOnly: false, directIo: false).Dispose();
+    }
+
+    [RootFact]
+    public void Reopen_WithThePredecessor_TakesTheExclusiveClaimOver()
+    {
+        using var loop = new LoopImage(4 << 20);
+        BackingStore old = BackingStore.Open(loop.Device, readOnly: true, directIo: false);
+        BackingStore fresh;
+        try
+        {
+            fresh = BackingStore.Open(loop.Device, new BackingStoreOptions { DirectIo = true, Predecessor = old });
+        }
+        finally
+        {
+            old.Dispose();
+        }
+        using (fresh)
+        {
+            Assert.Equal(StoreClaim.ExclusiveOpen, fresh.Claim);
+            Assert.False(fresh.ReadOnly);
+            // The claim outlived the predecessor: still nobody else.
+            Assert.Throws<StorageException>(() => BackingStore.Open(loop.Device, readOnly: true, directIo: false));
+        }
+        BackingStore.Open(loop.Device, readOnly: true, directIo: false).Dispose();
+    }
+
+    [RootFact]
+    public void BlockDevice_WindowAndRefreshSize_FollowLosetupResize()
+    {
+        using var loop = new LoopImage(4 << 20);
+        using BackingStore store = BackingStore.Open(loop.Device, new BackingStoreOptions { DirectIo = true, OffsetSectors = 2048 });
+        Assert.True(store.IsBlockDevice);
+        Assert.Equal(DeviceNumberOf(loop.Device), store.DeviceNumber);
+        Assert.Equal(8192UL - 2048, store.Sectors);
+        Assert.Equal(2048L * 512, store.BaseOffsetBytes);
+        Assert.False(store.RefreshSize().Changed);
+
+        loop.Resize(8 << 20);
+        SizeRefresh r = store.RefreshSize();
+        Assert.Equal((6144UL, 14336UL, true, false), (r.PreviousSectors, r.Sectors, r.Changed, r.WindowCut));
+        Assert.Equal(8L << 20, store.SizeBytes);
+
+        loop.Resize(512 << 10); // below the offset: nothing left to export
+        r = store.RefreshSize();
+        Assert.Equal((0UL, true), (r.Sectors, r.WindowCut));
+    }
+
+    [RootFact]
+    public void WindowPastTheEndOfABlockDevice_IsRefused_AndReleasesTheClaim()
+    {
+        using var loop = new LoopImage(4 << 20);
+        var ex = Assert.Throws<StorageException>(() =>
+            BackingStore.Open(loop.Device, new BackingStoreOptions { OffsetSectors = 8000, LengthSectors = 193 }));
+        Assert.Contains("offset + length (8000 + 193 sectors) beyond the end of " + loop.Device + " (8192 sectors)", ex.Message);
+        using BackingStore exact = BackingStore.Open(loop.Device, new BackingStoreOptions { OffsetSectors = 8000, LengthSectors = 192 });
+        Assert.Equal(192UL, exact.Sectors);
+    }
+
+    internal static unsafe DeviceNumber DeviceNumberOf(string node)
+    {
+        stat st;
+        Assert.Equal(0, Libc.stat_path(node, &st));
+        return DeviceNumber.FromDev(st.st_rdev);
+    }
+
+    internal static string Run(string file, params string[] args)
+    {
+        (int code, string output) = TryRun(file, args);
+        Assert.True(code == 0, file + " " + string.Join(' ', args) + " failed: " + output);
+        return output.Trim();
+    }
+
+    internal static (int Code, string Output) TryRun(string file, params string[] args)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string a in args)
+            psi.ArgumentList.Add(a);
+        using Process p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        string stdout = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        return (p.ExitCode, stdout + stderr.Result);
+    }
+}
+
+/// <summary>An image file in /var/tmp attached to a free loop device; Dispose detaches it and deletes the file.</summary>
+internal sealed class LoopImage : IDisposable
+{
+    private readonly TempStore _image;
+
+    public LoopImage(long bytes, Action<string>? format = null, bool partitions = false)
+    {
+        _image = new TempStore(bytes);
+        try
+        {
+            format?.Invoke(_image.FilePath);
+            Device = partitions
+                ? BackingStoreLoopTests.Run("losetup", "-f", "--show", "-P", _image.FilePath)
+                : BackingStoreLoopTests.Run("losetup", "-f", "--show", _image.FilePath);
+        }
+        catch
+        {
+            _image.Dispose();
+            throw;
+        }
+    }
+
+    public string Device { get; } = "";
+
+    public string ImagePath => _image.FilePath;
+
+    /// <summary>A directory next to the image (created), e.g. a mount point.</summary>
+    public string Scratch(string name)
+    {
+        string dir = Path.Combine(_image.Directory, name);
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+
+    /// <summary>Truncates the image to <paramref name="bytes"/> and tells the loop driver (losetup -c).</summary>
+    public void Resize(long bytes)
+    {
+        using (var f = new FileStream(_image.FilePath, FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+            f.SetLength(bytes);
+        BackingStoreLoopTests.Run("losetup", "-c", Device);
+    }
+
+    public void Dispose()
+    {
+        if (Device.Length > 0)
+            BackingStoreLoopTests.TryRun("losetup", "-d", Device);
+        _image.Dispose();
+    }
+}
+
+/// <summary>A file system mounted for one test in this mount namespace; Dispose unmounts it (lazily if it is busy).</summary>
+internal sealed class Mounted : IDisposable
+{
+    public Mounted(string device, string point)
+    {
+        Point = point;
+        BackingStoreLoopTests.Run("mount", device, point);
+    }
+
+    public string Point { get; }
+
+    public void Dispose()
+    {
+        if (BackingStoreLoopTests.TryRun("umount", Point).Code != 0)
+            BackingStoreLoopTests.TryRun("umount", "-l", Point);
+    }
+}
