@@ -131,6 +131,52 @@ public class BackingStoreLoopTests
         Assert.Equal(192UL, exact.Sectors);
     }
 
+    // ---- direct-io honesty: these confirm what the store already reported (no change was needed) ----
+
+    [RootFact]
+    public void DirectIo_OnAFileSystemWithoutIt_FallsBackAndSaysWhy()
+    {
+        using var tmp = new TempStore(512);
+        string dir = Path.Combine(tmp.Directory, "ramfs");
+        Directory.CreateDirectory(dir);
+        Run("mount", "-t", "ramfs", "gg-ramfs", dir);
+        try
+        {
+            string file = Path.Combine(dir, "disk.img");
+            File.WriteAllBytes(file, new byte[64 * 512]);
+            using BackingStore s = BackingStore.Open(file, readOnly: false, directIo: true);
+            Assert.False(s.DirectIo);
+            Assert.Equal(DirectIoFallback.RefusedByFileSystem, s.Fallback);
+            Assert.Equal("the file system refuses O_DIRECT (open gave EINVAL)", s.FallbackReason);
+            Assert.True(s.InMemory);
+            Assert.Equal(StoreClaim.WriteLock, s.Claim); // the lock does not depend on O_DIRECT
+        }
+        finally
+        {
+            if (TryRun("umount", dir).Code != 0)
+                TryRun("umount", "-l", dir);
+        }
+    }
+
+    [RootFact]
+    public void DirectIo_OnA4KnDevice_FallsBackAndSaysWhy()
+    {
+        using var image = new TempStore(4 << 20);
+        string device = Run("losetup", "-f", "--show", "--sector-size", "4096", image.FilePath);
+        try
+        {
+            using BackingStore s = BackingStore.Open(device, readOnly: true, directIo: true);
+            Assert.Equal(4096, s.LogicalBlockSize);
+            Assert.False(s.DirectIo);
+            Assert.Equal(DirectIoFallback.AlignmentAbove512, s.Fallback);
+            Assert.Contains("logical block size is 4096 bytes", s.FallbackReason);
+        }
+        finally
+        {
+            TryRun("losetup", "-d", device);
+        }
+    }
+
     internal static unsafe DeviceNumber DeviceNumberOf(string node)
     {
         stat st;

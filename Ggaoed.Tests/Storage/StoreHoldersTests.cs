@@ -120,6 +120,21 @@ public sealed class StoreHoldersTests : IDisposable
     }
 
     [Fact]
+    public void Partition_WhoseDiskSomeoneHasOpen_NamesThatProcess()
+    {
+        DeviceNumber loop0 = RealBlockDevice("/dev/loop0");
+        string disk = Disk("loop0", loop0);
+        Disk("loop0p1", new DeviceNumber(259, 99), disk);
+        Mounts();
+        string fd = Path.Combine(Proc, "900", "fd");
+        Directory.CreateDirectory(fd);
+        File.CreateSymbolicLink(Path.Combine(fd, "7"), "/dev/loop0");
+        File.WriteAllText(Path.Combine(Proc, "900", "comm"), "ggaoed\n");
+        Assert.Equal("another program has it open exclusively (another ggaoed?); it is open in pid 900 (ggaoed)",
+            Holders().DescribeBusyBlockDevice(new DeviceNumber(259, 99)));
+    }
+
+    [Fact]
     public void UnknownDevice_WithNothingOpen_StillSaysWhatItCan()
     {
         Mounts();

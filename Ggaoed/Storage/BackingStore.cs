@@ -207,6 +207,15 @@ public sealed unsafe class BackingStore : IDisposable
     /// <summary>Why <see cref="DirectIo"/> is off although it was asked for (None when it is on or was not asked for).</summary>
     public DirectIoFallback Fallback { get; }
 
+    /// <summary><see cref="Fallback"/> in words for the admin's warning; null when there is none.</summary>
+    public string? FallbackReason => Fallback switch
+    {
+        DirectIoFallback.RefusedByFileSystem => "the file system refuses O_DIRECT (open gave EINVAL)",
+        DirectIoFallback.AlignmentAbove512 => "its logical block size is " + LogicalBlockSize.ToString(CultureInfo.InvariantCulture)
+            + " bytes and O_DIRECT refused a 512-byte read, but AoE requests come in 512-byte sectors",
+        _ => null,
+    };
+
     /// <summary>How the store keeps other exporters out; see the class summary.</summary>
     public StoreClaim Claim { get; private set; }
 

@@ -48,6 +48,7 @@ internal sealed class StoreHolders
         string? dir = ResolveSysDir(device);
         string name = dir != null ? Path.GetFileName(dir) : "";
         DescribeUse(dir, name, device, mounts, "", reasons);
+        DeviceNumber? wholeDisk = null;
         if (dir != null)
         {
             // Claiming a whole disk fails while one of its partitions is claimed, and the other way round.
@@ -61,6 +62,7 @@ internal sealed class StoreHolders
             string? parent = Path.GetDirectoryName(dir);
             if (File.Exists(Path.Combine(dir, "partition")) && parent != null && ReadDeviceNumber(parent) is DeviceNumber whole)
             {
+                wholeDisk = whole;
                 var wholeReasons = new List<string>();
                 DescribeUse(parent, Path.GetFileName(parent), whole, mounts, "", wholeReasons);
                 if (wholeReasons.Count > 0)
@@ -69,7 +71,8 @@ internal sealed class StoreHolders
         }
         if (reasons.Count > 0)
             return string.Join("; ", reasons);
-        string openers = ProcessesWithBlockDeviceOpen(device);
+        // An exclusive opener of a partition's whole disk keeps the partition from being claimed, too.
+        string openers = ProcessesWithBlockDeviceOpen(device, wholeDisk ?? device);
         return "another program has it open exclusively (another ggaoed?)" + (openers.Length > 0 ? "; it is open in " + openers : "");
     }
 
@@ -226,8 +229,8 @@ internal sealed class StoreHolders
 
     private static bool IsOctal(char c) => c is >= '0' and <= '7';
 
-    /// <summary>Processes with a descriptor on the device: /proc/PID/fd links into /dev whose stat has its st_rdev.</summary>
-    private string ProcessesWithBlockDeviceOpen(DeviceNumber device)
+    /// <summary>Processes with a descriptor on either device: /proc/PID/fd links into /dev whose stat has its st_rdev.</summary>
+    private string ProcessesWithBlockDeviceOpen(DeviceNumber device, DeviceNumber alsoDevice)
     {
         var pids = new List<int>();
         foreach ((int pid, string procDir) in Processes())
@@ -244,7 +247,7 @@ internal sealed class StoreHolders
                 // Only device nodes: a stat through the link of a file on a dead NFS server could hang.
                 if (target == null || !target.StartsWith("/dev/", StringComparison.Ordinal))
                     continue;
-                if (StatBlockDevice(fd) is DeviceNumber d && d == device)
+                if (StatBlockDevice(fd) is DeviceNumber d && (d == device || d == alsoDevice))
                 {
                     pids.Add(pid);
                     break;
