@@ -92,6 +92,10 @@ public class BackingStoreLoopTests
         using (fresh)
         {
             Assert.Equal(StoreClaim.ExclusiveOpen, fresh.Claim);
+            string alias = Path.Combine(loop.Scratch("links"), "disk");
+            File.CreateSymbolicLink(alias, loop.Device);
+            Assert.True(fresh.IsSame(alias));
+            Assert.False(fresh.IsSame(loop.ImagePath));
             Assert.False(fresh.ReadOnly);
             // The claim outlived the predecessor: still nobody else.
             Assert.Throws<StorageException>(() => BackingStore.Open(loop.Device, readOnly: true, directIo: false));

@@ -191,6 +191,25 @@ public class BackingStoreTests
         Assert.Throws<StorageException>(() => BackingStore.Open(two.FilePath, new BackingStoreOptions { Predecessor = a }));
     }
 
+    [Fact]
+    public void IsSame_KnowsTheFileUnderAnotherName_UntilClosed()
+    {
+        using var tmp = new TempStore(8 * 512);
+        using var other = new TempStore(8 * 512);
+        string link = Path.Combine(tmp.Directory, "link.img");
+        File.CreateSymbolicLink(link, tmp.FilePath);
+        BackingStore s = BackingStore.Open(tmp.FilePath, false, false);
+        Assert.True(s.IsSame(link));
+        Assert.False(s.IsSame(other.FilePath));
+        Assert.False(s.IsSame(tmp.Directory));
+        Assert.False(s.IsSame("/nonexistent/disk.img"));
+        // ...so a reopen under the other name takes the lock over.
+        using (BackingStore fresh = BackingStore.Open(link, new BackingStoreOptions { Predecessor = s }))
+            Assert.Equal(StoreClaim.WriteLock, fresh.Claim);
+        s.Dispose();
+        Assert.False(s.IsSame(tmp.FilePath));
+    }
+
     // ---- the exported window (vblade -o/-l) -----------------------------------------------------------
 
     [Theory]

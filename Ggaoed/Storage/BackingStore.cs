@@ -253,9 +253,7 @@ public sealed unsafe class BackingStore : IDisposable
         if (Libc.stat_path(path, &before) < 0)
             throw Fail(path, "cannot open", Marshal.GetLastPInvokeError());
         bool block = (before.st_mode & Libc.S_IFMT) == Libc.S_IFBLK;
-        BackingStore? predecessor = options.Predecessor is { _fd: >= 0 } p && p.IsBlockDevice == block
-            && (block ? p.DeviceNumber == DeviceNumber.FromDev(before.st_rdev) : p._fileSystem == before.st_dev && p._inode == before.st_ino)
-            ? p : null;
+        BackingStore? predecessor = options.Predecessor is { } p && p.IsSame(before) ? p : null;
         bool inheritExclusive = block && predecessor is { Claim: StoreClaim.ExclusiveOpen };
 
         // O_EXCL without O_CREAT means "claim exclusively" for block devices only (open(2)); a file gets a lock below.
@@ -334,6 +332,27 @@ public sealed unsafe class BackingStore : IDisposable
                 Libc.close(fd);
             throw;
         }
+    }
+
+    /// <summary>
+    /// True while this store is open and <paramref name="path"/> names the same file (st_dev and inode:
+    /// a hard link or another path to it counts) or block device (st_rdev: /dev/sdb and its by-id link
+    /// count). The daemon uses it to find the predecessor of a store it reopens under any device name.
+    /// </summary>
+    public bool IsSame(string path)
+    {
+        stat st;
+        return Libc.stat_path(path, &st) == 0 && IsSame(st);
+    }
+
+    private bool IsSame(in stat st)
+    {
+        if (_fd < 0)
+            return false;
+        bool block = (st.st_mode & Libc.S_IFMT) == Libc.S_IFBLK;
+        if (block != IsBlockDevice)
+            return false;
+        return block ? DeviceNumber == DeviceNumber.FromDev(st.st_rdev) : _fileSystem == st.st_dev && _inode == st.st_ino;
     }
 
     /// <summary>
