@@ -26,7 +26,7 @@ public class BackingStoreLoopTests
         {
             var ex = Assert.Throws<StorageException>(() => BackingStore.Open(loop.Device, readOnly: false, directIo: true));
             Assert.Equal((int)Errno.EBUSY, ex.Errno);
-            Assert.Equal(loop.Device + ": in use, not exported (the kernel refused an exclusive open, EBUSY): mounted on " + mount.Point
+            Assert.Equal(loop.Device + ": in use (the kernel refused an exclusive open, EBUSY): mounted on " + mount.Point
                 + ". One daemon per disk: unmount it or stop what uses it, or export something else", ex.Message);
             // Read-only and shared exports claim the device all the same.
             Assert.Throws<StorageException>(() => BackingStore.Open(loop.Device, new BackingStoreOptions { ReadOnly = true, Shared = true }));

@@ -101,7 +101,7 @@ public class BackingStoreTests
         // OFD locks belong to the open file, so even this same process is refused (a POSIX lock would not be).
         var ex = Assert.Throws<StorageException>(() => BackingStore.Open(tmp.FilePath, readOnly: false, directIo: true));
         Assert.Equal((int)Errno.EAGAIN, ex.Errno);
-        Assert.StartsWith(tmp.FilePath + ": in use, not exported: pid " + System.Environment.ProcessId + " (this ggaoed) holds a write lock on it", ex.Message);
+        Assert.StartsWith(tmp.FilePath + ": in use: pid " + System.Environment.ProcessId + " (this ggaoed) holds a write lock on it", ex.Message);
         Assert.Contains("set shared = true", ex.Message);
         // A read-only exporter next to a writer is refused too.
         ex = Assert.Throws<StorageException>(() => BackingStore.Open(tmp.FilePath, readOnly: true, directIo: false));

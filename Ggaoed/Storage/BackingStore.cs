@@ -474,15 +474,15 @@ public sealed unsafe class BackingStore : IDisposable
         string holders = new StoreHolders().ProcessesLocking(DeviceNumber.FromDev(_fileSystem), _inode);
         string who = holders.Length > 0 ? holders : "another program";
         string message = writer
-            ? Path + ": in use, not exported: " + who + " holds a write lock on it (another ggaoed exporting it?). "
+            ? Path + ": in use: " + who + " holds a write lock on it (another ggaoed exporting it?). "
               + "A file is exported by one daemon only: stop the other one, or set shared = true on every gateway that exports it on purpose"
-            : Path + ": in use, not exported: " + who + " holds a read lock on it (another ggaoed exporting it read-only?). "
+            : Path + ": in use: " + who + " holds a read lock on it (another ggaoed exporting it read-only?). "
               + "A read-write export needs the file to itself: stop the other one, or export it read-only here too";
         return new StorageException(message, (int)Errno.EAGAIN);
     }
 
     private static StorageException Busy(string path, DeviceNumber device)
-        => new(path + ": in use, not exported (the kernel refused an exclusive open, EBUSY): "
+        => new(path + ": in use (the kernel refused an exclusive open, EBUSY): "
             + new StoreHolders().DescribeBusyBlockDevice(device)
             + ". One daemon per disk: unmount it or stop what uses it, or export something else", (int)Errno.EBUSY);
 
