@@ -102,6 +102,26 @@ public class BlockEventsTests
     }
 
     [RootFact]
+    public unsafe void LostEvents_AreCounted_AndTheHandlerIsToldToRecheckEverySize()
+    {
+        using var loop = new LoopImage(1 << 20);
+        using BlockEvents events = BlockEvents.Open();
+        // The smallest receive buffer the kernel allows (a few KiB), then far more events than fit: the
+        // kernel drops the rest and reports ENOBUFS on the next receive.
+        int tiny = 1;
+        Assert.Equal(0, Libc.setsockopt(events.Fd, Libc.SOL_SOCKET, Libc.SO_RCVBUF, &tiny, sizeof(int)));
+        string uevent = "/sys/class/block/" + System.IO.Path.GetFileName(loop.Device) + "/uevent";
+        for (int i = 0; i < 200; i++)
+            System.IO.File.WriteAllText(uevent, "change"); // a synthetic "change" uevent for the device
+        var watch = new DeviceWatch { Device = BackingStoreLoopTests.DeviceNumberOf(loop.Device) };
+        events.Receive(ref watch);
+        Assert.True(events.Overruns >= 1, "no overrun after 200 events into a tiny buffer");
+        Assert.Equal((int)events.Overruns, watch.Lost);
+        Assert.True(watch.Changes >= 1, "the events that fitted were still delivered");
+        Assert.True(watch.Changes < 200);
+    }
+
+    [RootFact]
     public unsafe void MessagesNotFromTheKernel_AreSkipped()
     {
         using BlockEvents events = BlockEvents.Open();
