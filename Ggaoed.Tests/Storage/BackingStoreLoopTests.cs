@@ -1,5 +1,4 @@
 using System;
-using System.Diagnostics;
 using System.IO;
 using System.Threading;
 using Ggaoed.Native;
@@ -21,7 +20,7 @@ public class BackingStoreLoopTests
     public void MountedLoopDevice_IsRefused_NamingTheMountPoint()
     {
         using var loop = new LoopImage(16 << 20);
-        Run("mkfs.ext4", "-q", "-F", loop.Device);
+        Sh.Run("mkfs.ext4 -q -F " + loop.Device);
         using (var mount = new Mounted(loop.Device, loop.Scratch("mnt with space")))
         {
             var ex = Assert.Throws<StorageException>(() => BackingStore.Open(loop.Device, readOnly: false, directIo: true));
@@ -34,10 +33,22 @@ public class BackingStoreLoopTests
         using BackingStore store = BackingStore.Open(loop.Device, readOnly: false, directIo: true);
         Assert.Equal(StoreClaim.ExclusiveOpen, store.Claim);
         // The claim works the other way too: the file system cannot be mounted while we export the disk.
-        (int code, string output) = TryRun("mount", loop.Device, loop.Scratch("mnt2"));
-        if (code == 0)
-            TryRun("umount", loop.Scratch("mnt2"));
-        Assert.True(code != 0, "mount succeeded while the device was exported: " + output);
+        string other = LoopImage.Quote(loop.Scratch("mnt2"));
+        bool mounted = false;
+        try
+        {
+            Sh.Run("mount " + loop.Device + " " + other);
+            mounted = true;
+        }
+        catch (InvalidOperationException)
+        {
+        }
+        finally
+        {
+            if (mounted)
+                Sh.Run("umount " + other, check: false);
+        }
+        Assert.False(mounted, "mount succeeded while the device was exported");
     }
 
     [RootFactNeedingGptPartitions]
@@ -51,7 +62,7 @@ public class BackingStoreLoopTests
         string part = loop.Device + "p1";
         for (int i = 0; i < 50 && !File.Exists(part); i++)
             Thread.Sleep(100);
-        Run("mkfs.ext4", "-q", "-F", part);
+        Sh.Run("mkfs.ext4 -q -F " + part);
         using var mount = new Mounted(part, loop.Scratch("part"));
         var ex = Assert.Throws<StorageException>(() => BackingStore.Open(loop.Device, readOnly: true, directIo: false));
         Assert.Contains(": partition " + Path.GetFileName(part) + " is mounted on " + mount.Point + ".", ex.Message);
@@ -143,7 +154,7 @@ public class BackingStoreLoopTests
         using var tmp = new TempStore(512);
         string dir = Path.Combine(tmp.Directory, "ramfs");
         Directory.CreateDirectory(dir);
-        Run("mount", "-t", "ramfs", "gg-ramfs", dir);
+        Sh.Run("mount -t ramfs gg-ramfs " + LoopImage.Quote(dir));
         try
         {
             string file = Path.Combine(dir, "disk.img");
@@ -157,8 +168,7 @@ public class BackingStoreLoopTests
         }
         finally
         {
-            if (TryRun("umount", dir).Code != 0)
-                TryRun("umount", "-l", dir);
+            Mounted.Unmount(dir);
         }
     }
 
@@ -166,7 +176,7 @@ public class BackingStoreLoopTests
     public void DirectIo_OnA4KnDevice_FallsBackAndSaysWhy()
     {
         using var image = new TempStore(4 << 20);
-        string device = Run("losetup", "-f", "--show", "--sector-size", "4096", image.FilePath);
+        string device = Sh.Run("losetup -f --show --sector-size 4096 " + LoopImage.Quote(image.FilePath)).Trim();
         try
         {
             using BackingStore s = BackingStore.Open(device, readOnly: true, directIo: true);
@@ -177,7 +187,7 @@ public class BackingStoreLoopTests
         }
         finally
         {
-            TryRun("losetup", "-d", device);
+            Sh.Run("losetup -d " + device, check: false);
         }
     }
 
@@ -186,25 +196,6 @@ public class BackingStoreLoopTests
         stat st;
         Assert.Equal(0, Libc.stat_path(node, &st));
         return DeviceNumber.FromDev(st.st_rdev);
-    }
-
-    internal static string Run(string file, params string[] args)
-    {
-        (int code, string output) = TryRun(file, args);
-        Assert.True(code == 0, file + " " + string.Join(' ', args) + " failed: " + output);
-        return output.Trim();
-    }
-
-    internal static (int Code, string Output) TryRun(string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in args)
-            psi.ArgumentList.Add(a);
-        using Process p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, stdout + stderr.Result);
     }
 }
 
@@ -219,9 +210,7 @@ internal sealed class LoopImage : IDisposable
         try
         {
             format?.Invoke(_image.FilePath);
-            Device = partitions
-                ? BackingStoreLoopTests.Run("losetup", "-f", "--show", "-P", _image.FilePath)
-                : BackingStoreLoopTests.Run("losetup", "-f", "--show", _image.FilePath);
+            Device = Sh.Run("losetup -f --show " + (partitions ? "-P " : "") + Quote(_image.FilePath)).Trim();
         }
         catch
         {
@@ -247,13 +236,16 @@ internal sealed class LoopImage : IDisposable
     {
         using (var f = new FileStream(_image.FilePath, FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
             f.SetLength(bytes);
-        BackingStoreLoopTests.Run("losetup", "-c", Device);
+        Sh.Run("losetup -c " + Device);
     }
+
+    /// <summary>A path in single quotes for Sh.Run's /bin/sh -c.</summary>
+    public static string Quote(string path) => "'" + path.Replace("'", "'\\''") + "'";
 
     public void Dispose()
     {
         if (Device.Length > 0)
-            BackingStoreLoopTests.TryRun("losetup", "-d", Device);
+            Sh.Run("losetup -d " + Device, check: false);
         _image.Dispose();
     }
 }
@@ -264,14 +256,20 @@ internal sealed class Mounted : IDisposable
     public Mounted(string device, string point)
     {
         Point = point;
-        BackingStoreLoopTests.Run("mount", device, point);
+        Sh.Run("mount " + LoopImage.Quote(device) + " " + LoopImage.Quote(point));
     }
 
     public string Point { get; }
 
     public void Dispose()
     {
-        if (BackingStoreLoopTests.TryRun("umount", Point).Code != 0)
-            BackingStoreLoopTests.TryRun("umount", "-l", Point);
+        Unmount(Point);
+    }
+
+    /// <summary>umount, or a lazy umount when something still holds it (a failed test must not leave a mount behind).</summary>
+    public static void Unmount(string point)
+    {
+        string q = LoopImage.Quote(point);
+        Sh.Run("umount " + q + " || umount -l " + q, check: false);
     }
 }

@@ -108,13 +108,9 @@ public sealed class StoreHoldersTests : IDisposable
         Disk("loop0", loop0);
         Mounts();
         // Two processes with the device open (one of them this one), one with something else.
-        foreach ((int pid, string comm, string target) in new[] { (812, "ggaoed", "/dev/loop0"), (4410, "testhost", "/dev/loop0"), (77, "bash", "/dev/null") })
-        {
-            string fd = Path.Combine(Proc, pid.ToString(), "fd");
-            Directory.CreateDirectory(fd);
-            File.CreateSymbolicLink(Path.Combine(fd, "5"), target);
-            File.WriteAllText(Path.Combine(Proc, pid.ToString(), "comm"), comm + "\n");
-        }
+        FakeProcess(812, "ggaoed", "/dev/loop0");
+        FakeProcess(4410, "testhost", "/dev/loop0");
+        FakeProcess(77, "bash", "/dev/null");
         Assert.Equal("another program has it open exclusively (another ggaoed?); it is open in pid 812 (ggaoed), pid 4410 (this ggaoed)",
             Holders(selfPid: 4410).DescribeBusyBlockDevice(loop0));
     }
@@ -126,10 +122,7 @@ public sealed class StoreHoldersTests : IDisposable
         string disk = Disk("loop0", loop0);
         Disk("loop0p1", new DeviceNumber(259, 99), disk);
         Mounts();
-        string fd = Path.Combine(Proc, "900", "fd");
-        Directory.CreateDirectory(fd);
-        File.CreateSymbolicLink(Path.Combine(fd, "7"), "/dev/loop0");
-        File.WriteAllText(Path.Combine(Proc, "900", "comm"), "ggaoed\n");
+        FakeProcess(900, "ggaoed", "/dev/loop0");
         Assert.Equal("another program has it open exclusively (another ggaoed?); it is open in pid 900 (ggaoed)",
             Holders().DescribeBusyBlockDevice(new DeviceNumber(259, 99)));
     }
@@ -160,6 +153,15 @@ public sealed class StoreHoldersTests : IDisposable
     [InlineData("/trailing\\04", "/trailing\\04")]
     [InlineData("/plain", "/plain")]
     public void MountPaths_AreUnescaped(string raw, string path) => Assert.Equal(path, StoreHolders.Unescape(raw));
+
+    /// <summary>/proc/PID with a comm and one descriptor (fd 5) linked to <paramref name="openFile"/>.</summary>
+    private void FakeProcess(int pid, string comm, string openFile)
+    {
+        string fd = Path.Combine(Proc, pid.ToString(), "fd");
+        Directory.CreateDirectory(fd);
+        File.CreateSymbolicLink(Path.Combine(fd, "5"), openFile);
+        File.WriteAllText(Path.Combine(Proc, pid.ToString(), "comm"), comm + "\n");
+    }
 
     private static void Write(string path, string text)
     {
