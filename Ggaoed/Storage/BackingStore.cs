@@ -282,7 +282,8 @@ public sealed unsafe class BackingStore : IDisposable
             uint type = st.st_mode & Libc.S_IFMT;
             if (type != Libc.S_IFBLK && type != Libc.S_IFREG)
                 throw new StorageException(path + ": not a regular file or block device", (int)Errno.EINVAL);
-            if ((type == Libc.S_IFBLK) != block || (block && st.st_rdev != before.st_rdev))
+            // The predecessor was matched by the path's stat: the descriptor must be that same file or device.
+            if ((type == Libc.S_IFBLK) != block || (block ? st.st_rdev != before.st_rdev : st.st_dev != before.st_dev || st.st_ino != before.st_ino))
                 throw new StorageException(path + ": changed while being opened (replaced by another file?); try again", (int)Errno.EAGAIN);
             int err = ReadSize(fd, block, out long size);
             if (err != 0)
