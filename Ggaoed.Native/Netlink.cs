@@ -1,10 +1,12 @@
 namespace Ggaoed.Native;
 
-/// <summary>rtnetlink (linux/netlink.h, linux/rtnetlink.h, linux/if_link.h): interface hotplug.</summary>
+/// <summary>rtnetlink (linux/netlink.h, linux/rtnetlink.h, linux/if_link.h): interface hotplug; kobject uevents.</summary>
 [CHeader("linux/netlink.h", "linux/rtnetlink.h", "linux/if_link.h")]
 public static class Netlink
 {
     public const int NETLINK_ROUTE = 0;
+    /// <summary>Kernel uevents (device add/remove/change; a block device's RESIZE=1).</summary>
+    public const int NETLINK_KOBJECT_UEVENT = 15;
     public const uint RTMGRP_LINK = 1;
 
     public const ushort NLMSG_NOOP = 1;

@@ -47,6 +47,20 @@ public class AbiTests
     }
 
     [Fact]
+    public void StoreClaimAndUeventBindings_AreAmongTheAssertions()
+    {
+        // The backing store's claims (OFD locks, handing a claim over by F_DUPFD_CLOEXEC) and block uevents.
+        string source = GenerateAssertions(out _, out _);
+        foreach (string line in new[]
+        {
+            "sizeof(struct flock) == 32", "offsetof(struct flock, l_start) == 8", "offsetof(struct flock, l_pid) == 24",
+            "(F_OFD_GETLK) == 36LL", "(F_OFD_SETLK) == 37LL", "(F_DUPFD_CLOEXEC) == 1030LL",
+            "(F_RDLCK) == 0LL", "(F_WRLCK) == 1LL", "(F_UNLCK) == 2LL", "(NETLINK_KOBJECT_UEVENT) == 15LL",
+        })
+            Assert.Contains(line, source);
+    }
+
+    [Fact]
     public void Generator_CatchesAWrongOffset()
     {
         // The test above can only fail if a mismatch really makes gcc fail: show it does.
