@@ -217,7 +217,6 @@ internal sealed class ControlCommands : IControlCommands
                 w.WriteNumber("slot", d.Config.Slot);
                 w.WriteNumber("size_bytes", d.Store.SizeBytes);
                 w.WriteBoolean("read_only", d.Config.ReadOnly);
-                w.WriteBoolean("direct_io", d.Store.DirectIo);
             },
         };
     }

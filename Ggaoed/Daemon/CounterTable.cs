@@ -138,6 +138,10 @@ internal static class CounterTable
         new("aoe_broadcast_ignored", Counter, "frames", "ATA commands sent to a broadcast shelf/slot, which are never served.", d => d.Target.Counters.BroadcastIgnored),
         new("queue_depth", Gauge, "requests", "Requests queued or at the kernel now.", d => d.Engine.QueueDepth, "depth"),
         new("queue_length", Gauge, "requests", "Configured queue-length: the buffer count advertised to initiators.", d => d.Config.QueueLength),
+        new("direct_io", Gauge, "flag", "1 when the store is open with O_DIRECT.", d => d.Store.DirectIo ? 1 : 0),
+        new("direct_io_refused", Gauge, "flag", "1 when direct-io = true but the file system or disk refused O_DIRECT: the store runs buffered (logged once at open).", d => d.Config.DirectIo && !d.Store.DirectIo ? 1 : 0),
+        new("write_cache", Gauge, "flag", "1 when the write cache is on (writes answered when the kernel has them; FLUSH makes them durable), 0 when every answered write is durable.", d => d.Target.WriteCache ? 1 : 0),
+        new("write_cache_pinned", Gauge, "flag", "1 when the configuration sets write-cache, so an initiator's SET FEATURES cannot change it.", d => d.Target.WriteCachePinned ? 1 : 0),
         new("replies_waiting", Gauge, "replies", "Completed requests whose replies wait for a free TX frame now.", d => d.DeferredReplies),
     ]);
 

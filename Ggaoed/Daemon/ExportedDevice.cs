@@ -73,11 +73,19 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
 
     public DeviceCounters Counters;
 
-    public ExportedDevice(TargetDaemon daemon, DeviceConfig config, int slotBytes)
+    /// <param name="predecessor">The store of the device this one replaces on a reload (same file or
+    /// disk), whose claim (O_EXCL, OFD lock) is handed over instead of refused as a second exporter.</param>
+    public ExportedDevice(TargetDaemon daemon, DeviceConfig config, int slotBytes, BackingStore? predecessor = null)
     {
         _daemon = daemon;
         Config = config;
-        Store = BackingStore.Open(config.Path, config.ReadOnly, config.DirectIo);
+        Store = BackingStore.Open(config.Path, new BackingStoreOptions
+        {
+            ReadOnly = config.ReadOnly,
+            DirectIo = config.DirectIo,
+            Shared = config.Shared,
+            Predecessor = predecessor,
+        });
         try
         {
             Target = new AoeTarget(config.Shelf, config.Slot, Store.Sectors)

@@ -218,11 +218,25 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
 
     private ExportedDevice OpenDevice(DeviceConfig dc)
     {
-        var device = new ExportedDevice(this, dc, _slotBytes);
+        var device = new ExportedDevice(this, dc, _slotBytes, PredecessorOf(dc.Path));
         if (device.Store.Fallback != DirectIoFallback.None)
-            Log.Warning($"{dc.Name}: {dc.Path} does not support direct I/O ({device.Store.Fallback}); using buffered I/O");
+            Log.Warning($"{dc.Name}: {dc.Path}: direct-io = true, but {device.Store.FallbackReason}; using buffered I/O (ggaoectl stats shows direct_io_refused 1)");
+        if (device.Store.ClaimProblem != null)
+            Log.Warning($"{dc.Name}: {device.Store.ClaimProblem}");
         LoadState(device);
         return device;
+    }
+
+    /// <summary>The open store a reload's reopen of <paramref name="path"/> replaces (its claim is handed over).</summary>
+    private BackingStore? PredecessorOf(string path)
+    {
+        foreach (ExportedDevice d in _devices)
+            if (d.Store.IsSame(path))
+                return d.Store;
+        foreach (ExportedDevice d in _retiring)
+            if (d.Store.IsSame(path))
+                return d.Store;
+        return null;
     }
 
     private void AddDevice(ExportedDevice device)
