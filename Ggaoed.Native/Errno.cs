@@ -32,6 +32,7 @@ public enum Errno
     ERANGE = 34,
     ENAMETOOLONG = 36,
     ENOSYS = 38,
+    EBADR = 53,
     ENOTSOCK = 88,
     EMSGSIZE = 90,
     ENOPROTOOPT = 92,
