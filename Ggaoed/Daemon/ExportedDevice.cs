@@ -67,14 +67,14 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
             };
             ApplyAcls(config);
             Target.BufferCount = (ushort)Math.Min(config.QueueLength, ushort.MaxValue);
-            Engine = new AioEngine<LinuxAioKernel>(default, Store.Fd, Store.Sectors, Store.LogicalBlockSize, new AioEngineOptions
+            Engine = new AioEngine<LinuxAioKernel>(default, Store.Fd, Store.Sectors, Store.LogicalBlockSize, new EngineOptions
             {
                 QueueLength = config.QueueLength,
                 SlotBytes = slotBytes,
                 MergeDelayNanos = (long)(config.MergeDelay * 1e9),
                 MaxDelayNanos = (long)(config.MaxDelay * 1e9),
                 EdgeTriggeredEventFd = true, // TargetDaemon registers the eventfd with EPOLLET
-                ImmediateReads = !Store.DirectIo || Store.InMemory,
+                ImmediateReads = ImmediateReads.For(Store.DirectIo, Store.InMemory),
             });
         }
         catch
@@ -96,7 +96,7 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
     public string Name => Config.Name;
     public AoeTarget Target { get; }
     public BackingStore Store { get; }
-    public AioEngine<LinuxAioKernel> Engine { get; }
+    public StorageEngine Engine { get; }
 
     /// <summary>Taken out of service by a reload or shutdown: no new requests, finishing in-flight I/O.</summary>
     public bool Retiring { get; set; }
@@ -160,7 +160,7 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
             Log.Info($"{Name}: {io.Kind} lba {io.Lba} sectors {io.SectorCount} tag 0x{io.Tag:x8} from {io.Source}");
         if (_heldCount > 0 && TryFoldRetransmit(io, frame, port))
             return true;
-        // A read the kernel would do synchronously anyway is served now, straight into a TX frame (see AioEngineOptions.ImmediateReads).
+        // A read the page cache (or tmpfs) can serve without waiting goes now, straight into a TX frame (StorageEngine.TryReadNow).
         if (io.Kind == AoeIoKind.Read && Engine.CanReadNow && port.TrySendImmediateRead(io, Engine))
             return true;
         if (!Engine.TryAcquireSlot(out int slot))
@@ -188,28 +188,27 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
     }
 
     /// <summary>
-    /// End of a loop turn: hands the queued requests to the kernel (one io_submit) and, if any went,
-    /// delivers whatever has already completed. Requests the kernel serves inside io_submit (page
-    /// cache hits, tmpfs, which has no asynchronous read path) are in the completion ring when it
-    /// returns: reaping them here puts their replies into this turn's TX kick instead of the next
-    /// turn's, saving an epoll_wait round trip per batch. Reaping from the mapped ring makes no
-    /// syscall, so with a real disk (nothing done yet) it costs a few loads.
+    /// End of a loop turn: hands the queued requests to the kernel (one syscall) and delivers whatever
+    /// has already completed. Requests the kernel serves inside the submit (page cache hits with AIO,
+    /// tmpfs) are in the completion ring when it returns: reaping them here puts their replies into
+    /// this turn's TX kick instead of the next turn's, saving an epoll_wait round trip per batch.
+    /// Reaping from the mapped ring makes no syscall, so with a real disk (nothing done yet) it costs a
+    /// few loads.
     /// </summary>
     public void Submit()
     {
-        if (Engine.SubmitPending() == 0)
+        if (Engine.SubmitPending() == 0 && !Engine.HasCompletions)
             return;
-        var handler = new CompletionHandler(this);
-        Engine.ReapCompletions(ref handler);
-        if (Engine.HasQueued)
-            _daemon.MarkDirty(this);
+        Deliver(Engine.Reap());
     }
 
     /// <summary>The engine's eventfd became readable: deliver completions as replies.</summary>
-    public void OnEvents(uint events)
+    public void OnEvents(uint events) => Deliver(Engine.Reap());
+
+    private void Deliver(ReadOnlySpan<IoCompletion> done)
     {
-        var handler = new CompletionHandler(this);
-        Engine.ReapCompletions(ref handler);
+        foreach (IoCompletion c in done)
+            Complete(c.Slot, c.Result);
         if (Engine.HasQueued)
             _daemon.MarkDirty(this);
     }
@@ -311,11 +310,6 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
         Counters.ReplyDrops++;
         Unhold(slot);
         Engine.ReleaseSlot(slot);
-    }
-
-    private readonly struct CompletionHandler(ExportedDevice device) : ICompletionHandler
-    {
-        public void OnCompleted(int slot, int result) => device.Complete(slot, result);
     }
 
     public void Dispose()
