@@ -199,11 +199,11 @@ public class ConfigLoaderTests
     public void UnknownKey_InEachKindOfGroup()
     {
         AssertErrors("[defaults]\nqueue-lenght = 3\nmtu = 1500\n[eth0]\nshelff = 1\nqueue-length = 3\n[d]\npath = /srv/a\nshelf = 1\nslot = 1\ninterfaces = e\nmtu = 9000\npid-file = /x\n",
-            "g.conf:2: queue-lenght: unknown key in [defaults]: use one of queue-length, interfaces, direct-io, trace-io, pid-file, control-socket, state-directory, ring-buffer-size, send-buffer-size, receive-buffer-size, max-delay, merge-delay, busy-poll",
-            "g.conf:3: mtu: unknown key in [defaults]: use one of queue-length, interfaces, direct-io, trace-io, pid-file, control-socket, state-directory, ring-buffer-size, send-buffer-size, receive-buffer-size, max-delay, merge-delay, busy-poll",
+            "g.conf:2: queue-lenght: unknown key in [defaults]: use one of queue-length, interfaces, direct-io, trace-io, pid-file, control-socket, state-directory, ring-buffer-size, send-buffer-size, receive-buffer-size, max-delay, merge-delay, busy-poll, io-engine",
+            "g.conf:3: mtu: unknown key in [defaults]: use one of queue-length, interfaces, direct-io, trace-io, pid-file, control-socket, state-directory, ring-buffer-size, send-buffer-size, receive-buffer-size, max-delay, merge-delay, busy-poll, io-engine",
             "g.conf:4: [eth0]: has device keys (queue-length at line 6) but neither path nor uuid: add path or uuid to export a device",
-            "g.conf:12: mtu: unknown key in a device group (it belongs in an interface group): use one of path, uuid, shelf, slot, direct-io, queue-length, interfaces, trace-io, max-delay, merge-delay, broadcast, read-only, accept, deny",
-            "g.conf:13: pid-file: unknown key in a device group (it belongs in [defaults]): use one of path, uuid, shelf, slot, direct-io, queue-length, interfaces, trace-io, max-delay, merge-delay, broadcast, read-only, accept, deny");
+            "g.conf:12: mtu: unknown key in a device group (it belongs in an interface group): use one of path, uuid, shelf, slot, direct-io, queue-length, interfaces, trace-io, max-delay, merge-delay, broadcast, read-only, accept, deny, io-engine",
+            "g.conf:13: pid-file: unknown key in a device group (it belongs in [defaults]): use one of path, uuid, shelf, slot, direct-io, queue-length, interfaces, trace-io, max-delay, merge-delay, broadcast, read-only, accept, deny, io-engine");
     }
 
     [Fact]
@@ -263,6 +263,38 @@ public class ConfigLoaderTests
             "g.conf:2: direct-io: 'yes' is not a boolean: use true or false",
             "g.conf:3: pid-file: 'ggaoed.pid' is not an absolute path: start it with /",
             "g.conf:4: control-socket: '' is not an absolute path: start it with /");
+    }
+
+    [Fact]
+    public void IoEngine_DefaultsToAuto_IsInherited_AndCanBeSetPerDevice()
+    {
+        ConfigLoadResult r = Load("[defaults]\ninterfaces = eth*\nio-engine = aio\n"
+            + "[a]\npath = /srv/a\nshelf = 1\nslot = 1\n"
+            + "[b]\npath = /srv/b\nshelf = 1\nslot = 2\nio-engine = io_uring\n");
+        Assert.True(r.Ok, string.Join("; ", Errors(r)));
+        Assert.Equal(IoEngineSetting.Aio, r.Config!.Defaults.IoEngine);
+        Assert.Equal(IoEngineSetting.Aio, r.Config.FindDevice("a")!.IoEngine);
+        Assert.Equal(IoEngineSetting.IoUring, r.Config.FindDevice("b")!.IoEngine);
+        Assert.Equal(IoEngineSetting.Auto, Load(Dev).Config!.FindDevice("d")!.IoEngine);
+        Assert.Equal(IoEngineSetting.Auto, Load("").Config!.Defaults.IoEngine);
+        Assert.Equal(IoEngineSetting.Auto, Load(Dev + "io-engine = auto\n").Config!.FindDevice("d")!.IoEngine);
+    }
+
+    [Fact]
+    public void IoEngine_BadValue_NamesTheLineAndTheChoices()
+    {
+        AssertErrors("[defaults]\nio-engine = uring\n",
+            "g.conf:2: io-engine: 'uring' is not an I/O engine: use auto, io_uring or aio");
+        AssertErrors(Dev + "io-engine = AIO\n",
+            "g.conf:7: io-engine: 'AIO' is not an I/O engine: use auto, io_uring or aio");
+    }
+
+    [Fact]
+    public void IoEngine_ChangesTheDevicesSettings()
+    {
+        DeviceConfig a = Load(Dev).Config!.FindDevice("d")!;
+        DeviceConfig b = Load(Dev + "io-engine = aio\n").Config!.FindDevice("d")!;
+        Assert.False(a.HasSameSettings(b));
     }
 
     [Fact]
@@ -357,7 +389,7 @@ public class ConfigLoaderTests
         {
             "g.conf:1: syntax error: expected [group], key = value, or a # comment",
             "g.conf:3: queue-length: 0 is out of range: use a whole number from 2 to 1024 (Linux needs at least 2; each device reserves about twice this much of fs.aio-max-nr)",
-            "g.conf:4: bogus: unknown key in [defaults]: use one of queue-length, interfaces, direct-io, trace-io, pid-file, control-socket, state-directory, ring-buffer-size, send-buffer-size, receive-buffer-size, max-delay, merge-delay, busy-poll",
+            "g.conf:4: bogus: unknown key in [defaults]: use one of queue-length, interfaces, direct-io, trace-io, pid-file, control-socket, state-directory, ring-buffer-size, send-buffer-size, receive-buffer-size, max-delay, merge-delay, busy-poll, io-engine",
             "g.conf:6: path: /srv/none does not exist: create it or correct the path",
             "g.conf:7: shelf: 'x' is not a whole number: use a whole number from 0 to 65535",
             "g.conf:10: accept: '12:34' is not a valid MAC address: write six hex bytes separated by colons, like 00:1b:21:0a:bc:de",

@@ -17,6 +17,9 @@ internal sealed class DaemonOptions
     /// <summary>Set in the re-executed child of a detaching daemon: where to report readiness.</summary>
     public string? ReadySocket { get; set; }
 
+    /// <summary>Tests only: what to assume about io_uring instead of probing the kernel.</summary>
+    public Ggaoed.Storage.UringSupport? UringSupport { get; set; }
+
     public const string Usage =
         "usage: ggaoed [-c FILE] [-f] [-d] [-t] [--version] [-h]\n" +
         "  -c, --config FILE   configuration file (default " + DefaultConfigPath + ")\n" +

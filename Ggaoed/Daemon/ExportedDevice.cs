@@ -23,7 +23,7 @@ internal struct DeviceCounters
 }
 
 /// <summary>
-/// One exported device at run time: its configuration, AoE protocol state, backing store and AIO engine.
+/// One exported device at run time: its configuration, AoE protocol state, backing store and storage engine.
 /// Per queue slot it remembers the request (for the reply) and the port it came in on (by id and
 /// generation, so a reply for an interface that went away is dropped, not sent on a reused port).
 /// </summary>
@@ -50,10 +50,11 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
     /// </summary>
     private static readonly long RetransmitMinAgeTicks = System.Diagnostics.Stopwatch.Frequency / 100;
     private LogLimiter _ioErrorLimiter;
+    private bool _engineFailureLogged;
 
     public DeviceCounters Counters;
 
-    public ExportedDevice(TargetDaemon daemon, DeviceConfig config, int slotBytes)
+    public ExportedDevice(TargetDaemon daemon, DeviceConfig config, int slotBytes, EngineKind engine)
     {
         _daemon = daemon;
         Config = config;
@@ -67,7 +68,7 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
             };
             ApplyAcls(config);
             Target.BufferCount = (ushort)Math.Min(config.QueueLength, ushort.MaxValue);
-            Engine = new AioEngine<LinuxAioKernel>(default, Store.Fd, Store.Sectors, Store.LogicalBlockSize, new EngineOptions
+            Engine = EngineChoice.Create(engine, Store, new EngineOptions
             {
                 QueueLength = config.QueueLength,
                 SlotBytes = slotBytes,
@@ -126,7 +127,7 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
     public bool NeedsReopen(DeviceConfig next)
         => next.Path != Config.Path || next.Shelf != Config.Shelf || next.Slot != Config.Slot ||
            next.DirectIo != Config.DirectIo || next.QueueLength != Config.QueueLength ||
-           next.MergeDelay != Config.MergeDelay || next.MaxDelay != Config.MaxDelay ||
+           next.MergeDelay != Config.MergeDelay || next.MaxDelay != Config.MaxDelay || next.IoEngine != Config.IoEngine ||
            (next.ReadOnly != Config.ReadOnly && !next.ReadOnly);
 
     private void ApplyAcls(DeviceConfig config)
@@ -211,6 +212,12 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
             Complete(c.Slot, c.Result);
         if (Engine.HasQueued)
             _daemon.MarkDirty(this);
+        if (Engine.FailureReason != null && !_engineFailureLogged)
+        {
+            _engineFailureLogged = true;
+            Log.Error($"{Name}: the {EngineChoice.Name(Engine.Kind)} storage engine stopped: {Engine.FailureReason}; " +
+                      "every request is answered with an ATA error until the daemon is restarted");
+        }
     }
 
     /// <summary>

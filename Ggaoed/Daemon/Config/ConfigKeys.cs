@@ -12,6 +12,7 @@ public static class ConfigKeys
     public const string QueueLength = "queue-length";
     public const string Interfaces = "interfaces";
     public const string DirectIo = "direct-io";
+    public const string IoEngine = "io-engine";
     public const string TraceIo = "trace-io";
     public const string PidFile = "pid-file";
     public const string ControlSocket = "control-socket";
@@ -36,6 +37,7 @@ public static class ConfigKeys
     [
         QueueLength, Interfaces, DirectIo, TraceIo, PidFile, ControlSocket, StateDirectory,
         RingBufferSize, SendBufferSize, ReceiveBufferSize, MaxDelay, MergeDelay, BusyPoll,
+        IoEngine,
     ];
 
     public static readonly string[] Interface = [Mtu, RingBufferSize, SendBufferSize, ReceiveBufferSize];
@@ -44,6 +46,7 @@ public static class ConfigKeys
     [
         Path, Uuid, Shelf, Slot, DirectIo, QueueLength, Interfaces, TraceIo, MaxDelay, MergeDelay,
         Broadcast, ReadOnly, Accept, Deny,
+        IoEngine,
     ];
 
     internal static bool Contains(string[] keys, string key)

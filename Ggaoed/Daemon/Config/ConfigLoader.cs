@@ -287,6 +287,9 @@ public static class ConfigLoader
                         if (Int(e, 0, DefaultsConfig.MaxBusyPollMicroseconds, "microseconds; 0 turns polling off") is int bp)
                             d = d with { BusyPollMicroseconds = bp };
                         break;
+                    case ConfigKeys.IoEngine:
+                        if (IoEngine(e) is IoEngineSetting ie) d = d with { IoEngine = ie };
+                        break;
                     default:
                         UnknownKey(e, "[defaults]", ConfigKeys.Defaults);
                         break;
@@ -381,6 +384,7 @@ public static class ConfigLoader
             shelf = null;
             slot = null;
             bool directIo = defaults.DirectIo, traceIo = defaults.TraceIo, broadcast = false, readOnly = false;
+            IoEngineSetting ioEngine = defaults.IoEngine;
             int queueLength = defaults.QueueLength;
             string[] patterns = defaults.Interfaces;
             double maxDelay = defaults.MaxDelay, mergeDelay = defaults.MergeDelay;
@@ -460,6 +464,9 @@ public static class ConfigLoader
                     case ConfigKeys.Deny:
                         deny = AclTokens(e);
                         break;
+                    case ConfigKeys.IoEngine:
+                        if (IoEngine(e) is IoEngineSetting ie) ioEngine = ie;
+                        break;
                     default:
                         UnknownKey(e, "a device group", ConfigKeys.Device);
                         break;
@@ -497,6 +504,7 @@ public static class ConfigLoader
                 ReadOnly = readOnly,
                 Accept = Distinct(accept),
                 Deny = Distinct(deny),
+                IoEngine = ioEngine,
                 Location = new SourceLocation(_file, g.Line),
             };
         }
@@ -737,6 +745,25 @@ public static class ConfigLoader
                 return null;
             }
             return v;
+        }
+
+        private IoEngineSetting? IoEngine(KeyFileEntry e)
+        {
+            string? v = Text(e);
+            switch (v)
+            {
+                case null:
+                    return null;
+                case "auto":
+                    return IoEngineSetting.Auto;
+                case "io_uring":
+                    return IoEngineSetting.IoUring;
+                case "aio":
+                    return IoEngineSetting.Aio;
+                default:
+                    Error(e, "'" + v + "' is not an I/O engine: use auto, io_uring or aio");
+                    return null;
+            }
         }
 
         private int? SocketBufferSize(KeyFileEntry e) => Int(e, 0, DefaultsConfig.MaxBufferSizeKiB, "KiB; 0 keeps the kernel default");

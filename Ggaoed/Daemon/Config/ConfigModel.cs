@@ -9,6 +9,19 @@ public readonly record struct SourceLocation(string File, int Line)
     public override string ToString() => File + ":" + Line.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
 
+/// <summary>The <c>io-engine</c> key: which kernel interface a device's storage engine uses.</summary>
+public enum IoEngineSetting
+{
+    /// <summary>io_uring where this process can use it (probed once), else Linux AIO.</summary>
+    Auto,
+
+    /// <summary>io_uring, or the device does not open.</summary>
+    IoUring,
+
+    /// <summary>Linux native AIO (asynchronous for O_DIRECT only).</summary>
+    Aio,
+}
+
 /// <summary>The <c>[defaults]</c> group: daemon-wide settings and the fallbacks for devices and interfaces.</summary>
 public sealed record DefaultsConfig
 {
@@ -52,6 +65,7 @@ public sealed record DefaultsConfig
     /// idle one (deep C-states, or a halted vCPU: tens of µs per completion).
     /// </summary>
     public int BusyPollMicroseconds { get; init; }
+    public IoEngineSetting IoEngine { get; init; }
     public SourceLocation Location { get; init; }
 }
 
@@ -103,6 +117,7 @@ public sealed record DeviceConfig
     public ulong[] Accept { get; init; } = Array.Empty<ulong>();
     /// <summary>MACs refused (sorted, distinct); wins over <see cref="Accept"/>.</summary>
     public ulong[] Deny { get; init; } = Array.Empty<ulong>();
+    public IoEngineSetting IoEngine { get; init; }
     public SourceLocation Location { get; init; }
 
     /// <summary>
@@ -113,7 +128,7 @@ public sealed record DeviceConfig
         Name == other.Name && Path == other.Path && Uuid == other.Uuid && Shelf == other.Shelf && Slot == other.Slot
         && DirectIo == other.DirectIo && QueueLength == other.QueueLength && TraceIo == other.TraceIo
         && MaxDelay == other.MaxDelay && MergeDelay == other.MergeDelay && Broadcast == other.Broadcast
-        && ReadOnly == other.ReadOnly && Interfaces.AsSpan().SequenceEqual(other.Interfaces)
+        && ReadOnly == other.ReadOnly && IoEngine == other.IoEngine && Interfaces.AsSpan().SequenceEqual(other.Interfaces)
         && Accept.AsSpan().SequenceEqual(other.Accept) && Deny.AsSpan().SequenceEqual(other.Deny);
 
     public bool IsExportedOn(string interfaceName)
