@@ -25,6 +25,9 @@ internal sealed class FakeIo
     /// <summary>RWF_* of a read or write (aio_rw_flags, sqe.rw_flags); sqe.fsync_flags of a flush.</summary>
     public int RwFlags;
 
+    /// <summary>io_uring only: sqe.flags (IOSQE_*).</summary>
+    public byte SqeFlags;
+
     // AIO only.
     public ulong Obj;
     public uint Flags;

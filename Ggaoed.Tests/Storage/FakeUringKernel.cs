@@ -205,6 +205,11 @@ internal sealed unsafe class FakeUring : FakeKernelState, IDisposable
             io_uring_sqe* sqe = _sqes + array[head & (_sqEntries - 1)];
             head++;
             consumed++;
+            if (sqe->opcode == IoUring.IORING_OP_NOP)
+            {
+                PostCqe(sqe->user_data, 0);
+                continue;
+            }
             FakeIo f = Describe(sqe);
             int refusal = Refuse?.Invoke(f) ?? 0;
             if (refusal < 0)
@@ -225,6 +230,7 @@ internal sealed unsafe class FakeUring : FakeKernelState, IDisposable
         {
             Token = sqe->user_data,
             Opcode = sqe->opcode,
+            SqeFlags = sqe->flags,
             Offset = (long)sqe->off,
             RwFlags = (int)sqe->rw_flags,
             Kind = sqe->opcode switch

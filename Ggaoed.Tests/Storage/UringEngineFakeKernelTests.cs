@@ -107,6 +107,25 @@ public unsafe class UringEngineFakeKernelTests
         Assert.Equal(10, e.Counters.IocbsSubmitted);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void ReadsOfABufferedStore_GoToTheKernelsWorkers_WritesAndDirectReadsDoNot(bool buffered)
+    {
+        // A page-cache miss makes the submitter start the disk I/O (readahead, a VM exit per request on a
+        // virtio disk): IOSQE_ASYNC leaves that to io-wq instead of our io_uring_enter.
+        using StorageEngine e = _k.CreateEngine(new EngineOptions { QueueLength = 8, SlotBytes = 17 * Sector, BufferedStore = buffered });
+        Queue(e, IoKind.Read, 0, 1);
+        Queue(e, IoKind.Read, 1, 1);   // merged: READV
+        Queue(e, IoKind.Read, 100, 2);
+        Queue(e, IoKind.Write, 300, 1);
+        Queue(e, IoKind.Flush, 0, 0);
+        e.SubmitPending();
+        Assert.Equal(3, _k.InFlight.Count);
+        Assert.All(_k.InFlight.Where(x => x.Kind == IoKind.Read), r => Assert.Equal(buffered ? IoUring.IOSQE_ASYNC : 0, r.SqeFlags));
+        Assert.Equal(0, _k.InFlight.Single(x => x.Kind == IoKind.Write).SqeFlags);
+    }
+
     [Fact]
     public void ShortRead_IsResubmittedForTheRest_AndTheRequestSucceeds()
     {

@@ -76,6 +76,7 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
                 MaxDelayNanos = (long)(config.MaxDelay * 1e9),
                 EdgeTriggeredEventFd = true, // TargetDaemon registers the eventfd with EPOLLET
                 ImmediateReads = ImmediateReads.For(Store.DirectIo, Store.InMemory),
+                BufferedStore = !Store.DirectIo && !Store.InMemory,
             });
         }
         catch

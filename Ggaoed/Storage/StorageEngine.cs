@@ -64,6 +64,14 @@ public readonly struct EngineOptions
     public ImmediateReadMode ImmediateReads { get; init; }
 
     /// <summary>
+    /// The store is a buffered file or device on a disk (no O_DIRECT, not a memory file system): a read
+    /// the page cache cannot serve makes whoever submits it start the disk I/O (readahead, a VM exit per
+    /// request on a virtio disk). The io_uring engine hands such reads to its workers (IOSQE_ASYNC) so
+    /// that work stays off the reactor.
+    /// </summary>
+    public bool BufferedStore { get; init; }
+
+    /// <summary>
     /// Every write is durable before its completion is delivered: RWF_DSYNC on each write (per-I/O
     /// O_DSYNC; for O_DIRECT it also flushes the disk's cache). Flushes stay datasync ops.
     /// </summary>
@@ -123,6 +131,7 @@ public abstract unsafe class StorageEngine : IDisposable
     private protected readonly SubmitGate Gate;
     private protected readonly bool EdgeTriggered;
     private protected readonly bool WriteThrough;
+    private protected readonly bool BufferedStore;
 
     /// <summary>
     /// Iovecs of the ops prepared by one SubmitPending (each slot is in at most one op, so the queue
@@ -157,6 +166,7 @@ public abstract unsafe class StorageEngine : IDisposable
         _deviceSectors = deviceSectors;
         EdgeTriggered = options.EdgeTriggeredEventFd;
         WriteThrough = options.WriteThrough;
+        BufferedStore = options.BufferedStore;
         _immediate = options.ImmediateReads;
         Gate = new SubmitGate(n, options.MergeDelayNanos, options.MaxDelayNanos, options.Limits);
         _ops = new IoOp[n];

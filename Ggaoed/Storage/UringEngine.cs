@@ -153,6 +153,8 @@ public sealed unsafe class UringEngine<TKernel> : StorageEngine where TKernel : 
         }
         bool read = op.Kind == IoKind.Read;
         sqe->off = (ulong)(op.Offset + op.Done);
+        if (read && BufferedStore)
+            sqe->flags = IoUring.IOSQE_ASYNC; // a page-cache miss: the disk I/O is started by a worker, not in our enter
         if (!read && WriteThrough)
             sqe->rw_flags = Libc.RWF_DSYNC;
         if (op.SlotCount == 1)
