@@ -530,44 +530,17 @@ public unsafe class EngineFakeKernelTests
         FakeKernelState k = FakeKernels.Create(kernel);
         var rng = new Random(42);
         using StorageEngine e = k.Engine(queueLength: 16, limits: new MergeLimits(4, 8 * Sector), slotBytes: 4 * Sector);
-        var model = new byte[k.Disk.Length];
-        var expectRead = new byte[16][];
-        byte stamp = 1;
+        var load = new ModelWorkload(e, k.Disk.Length);
         for (int turn = 0; turn < 3000; turn++)
         {
-            int arrivals = rng.Next(0, 4);
-            for (int i = 0; i < arrivals && e.TryAcquireSlot(out int s); i++)
-            {
-                ulong lba = (ulong)rng.Next(0, 64);
-                int sectors = rng.Next(1, 5);
-                if (rng.Next(2) == 0)
-                {
-                    e.SlotBuffer(s).Slice(0, sectors * Sector).Fill(stamp);
-                    model.AsSpan((int)lba * Sector, sectors * Sector).Fill(stamp);
-                    stamp = (byte)(stamp % 250 + 1);
-                    e.Enqueue(s, IoKind.Write, lba, sectors);
-                    expectRead[s] = null!;
-                }
-                else
-                {
-                    // Reads see every write that arrived before them (the engine keeps arrival order).
-                    expectRead[s] = model.AsSpan((int)lba * Sector, sectors * Sector).ToArray();
-                    e.Enqueue(s, IoKind.Read, lba, sectors);
-                }
-            }
+            load.Arrive(rng, rng.Next(0, 4));
             e.SubmitPending();
             int completions = rng.Next(0, k.InFlight.Count + 1);
             for (int i = 0; i < completions; i++)
                 k.Complete(rng.Next(k.InFlight.Count));
-            foreach (IoCompletion c in e.Reap())
-            {
-                Assert.True(c.Result > 0);
-                if (expectRead[c.Slot] != null)
-                    Assert.Equal(expectRead[c.Slot], e.SlotBuffer(c.Slot).Slice(0, c.Result).ToArray());
-                e.ReleaseSlot(c.Slot);
-            }
+            load.Reap();
         }
-        Assert.Equal(model, k.Disk);
+        Assert.Equal(load.Model, k.Disk);
         Assert.True(e.Counters.MergedRequests > 0);
     }
 }

@@ -12,11 +12,9 @@ namespace Ggaoed.Storage;
 /// a buffered store the reactor waits for the disk there. Use <see cref="UringEngine{TKernel}"/> for
 /// buffered stores where io_uring is available.
 /// </summary>
-public sealed unsafe class AioEngine<TKernel> : StorageEngine where TKernel : struct, IAioKernel
+public sealed unsafe class AioEngine<TKernel> : StorageEngine<TKernel> where TKernel : struct, IAioKernel
 {
-    private TKernel _kernel;
     private ulong _context;
-    private int _eventFd;
     private bool _disposed;
     private bool _fdsyncRefused;
 
@@ -28,40 +26,32 @@ public sealed unsafe class AioEngine<TKernel> : StorageEngine where TKernel : st
     private readonly int[] _batchOps;
 
     public AioEngine(TKernel kernel, int fd, ulong deviceSectors, int logicalBlockSize, EngineOptions options)
-        : base(fd, deviceSectors, logicalBlockSize, options)
+        : base(kernel, fd, deviceSectors, logicalBlockSize, options)
     {
-        _kernel = kernel;
         int n = options.QueueLength;
         _batchOps = new int[n];
-        _eventFd = -1;
         try
         {
             _iocbs = (iocb*)NativeMemory.AllocZeroed((nuint)n, (nuint)sizeof(iocb));
             _iocbPtrs = (iocb**)NativeMemory.AllocZeroed((nuint)n, (nuint)sizeof(iocb*));
             _events = (io_event*)NativeMemory.AllocZeroed((nuint)n, (nuint)sizeof(io_event));
 
-            int efd = _kernel.CreateEventFd();
-            if (efd < 0)
-                ThrowErrno("eventfd", efd);
-            _eventFd = efd;
             // nr_events = queue length: every iocb carries at least one slot, so at most that many are
             // in flight. The kernel rounds up; the sum over all devices counts against fs.aio-max-nr
             // (65536 by default), io_setup fails with EAGAIN beyond it.
-            int r = _kernel.Setup((uint)n, out _context);
+            int r = Kernel.Setup((uint)n, out _context);
             if (r < 0)
                 ThrowErrno("io_setup", r);
         }
         catch
         {
             FreeNative();
-            FreeBase();
+            FreeShared();
             throw;
         }
     }
 
     public override EngineKind Kind => EngineKind.Aio;
-
-    public override int EventFd => _eventFd;
 
     /// <summary>True once the kernel refused IOCB_CMD_FDSYNC (EINVAL) and flushes run synchronously.</summary>
     public bool FlushIsSynchronous => _fdsyncRefused;
@@ -103,7 +93,7 @@ public sealed unsafe class AioEngine<TKernel> : StorageEngine where TKernel : st
         while (done < batch)
         {
             Counters.SubmitCalls++;
-            int r = _kernel.Submit(_context, batch - done, _iocbPtrs + done);
+            int r = Kernel.Submit(_context, batch - done, _iocbPtrs + done);
             if (r > 0)
             {
                 for (int j = done; j < done + r; j++)
@@ -118,7 +108,7 @@ public sealed unsafe class AioEngine<TKernel> : StorageEngine where TKernel : st
             else if (r == 0 || r == -(int)Errno.EAGAIN)
             {
                 Counters.SubmitEagain++;
-                Gate.OnKernelBusy(_kernel.NowNanos(), InFlightOps > 0);
+                Gate.OnKernelBusy(Kernel.NowNanos(), InFlightOps > 0);
                 break;
             }
             else
@@ -144,7 +134,7 @@ public sealed unsafe class AioEngine<TKernel> : StorageEngine where TKernel : st
             ReturnOp(_batchOps[j]); // still queued: planned again next time
 
         if (local)
-            _kernel.SignalEventFd(_eventFd);
+            SignalEventFd();
         AfterPlan();
         return submitted;
     }
@@ -158,7 +148,7 @@ public sealed unsafe class AioEngine<TKernel> : StorageEngine where TKernel : st
         cb->aio_data = Token(o);
         cb->aio_fildes = (uint)Fd;
         cb->aio_flags = Aio.IOCB_FLAG_RESFD;
-        cb->aio_resfd = (uint)_eventFd;
+        cb->aio_resfd = (uint)EventFd;
         cb->aio_offset = op.Offset;
         if (op.Kind == IoKind.Flush)
         {
@@ -190,12 +180,11 @@ public sealed unsafe class AioEngine<TKernel> : StorageEngine where TKernel : st
     {
         // Read first: completions after this read raise the counter again, so none is missed. With an
         // edge-triggered registration every later completion raises a new edge anyway.
-        if (!EdgeTriggered)
-            _kernel.ReadEventFd(_eventFd);
+        ReadEventFdIfLevelTriggered();
         int max = QueueLength;
         while (InFlightOps > 0)
         {
-            int r = _kernel.GetEvents(_context, max, _events);
+            int r = Kernel.GetEvents(_context, max, _events);
             if (r == -(int)Errno.EINTR)
                 continue;
             if (r < 0)
@@ -225,15 +214,8 @@ public sealed unsafe class AioEngine<TKernel> : StorageEngine where TKernel : st
     private void FlushSynchronously(int o)
     {
         Counters.SyncFlushFallbacks++;
-        FinishOp(o, 0, _kernel.FdataSync(Fd));
+        FinishOp(o, 0, Kernel.FdataSync(Fd));
     }
-
-    private protected override long Now() => _kernel.NowNanos();
-
-    private protected override int ReadNow(byte* buffer, int length, long offset, bool noWait)
-        => noWait ? _kernel.ReadNoWait(Fd, buffer, length, offset) : _kernel.Read(Fd, buffer, length, offset);
-
-    private protected override void SignalEventFd() => _kernel.SignalEventFd(_eventFd);
 
     /// <summary>
     /// No finalizer on purpose: without io_destroy the kernel may still write into the buffers, so an
@@ -248,21 +230,16 @@ public sealed unsafe class AioEngine<TKernel> : StorageEngine where TKernel : st
         _disposed = true;
         if (_context != 0)
         {
-            _kernel.Destroy(_context);
+            Kernel.Destroy(_context);
             _context = 0;
             LeakBuffersOnDispose = false; // io_destroy waited for everything
         }
         FreeNative();
-        FreeBase();
+        FreeShared();
     }
 
     private void FreeNative()
     {
-        if (_eventFd >= 0)
-        {
-            _kernel.Close(_eventFd);
-            _eventFd = -1;
-        }
         NativeMemory.Free(_iocbs);
         NativeMemory.Free(_iocbPtrs);
         NativeMemory.Free(_events);

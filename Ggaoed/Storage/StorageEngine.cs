@@ -598,3 +598,53 @@ internal struct IoOp
     /// <summary>Resubmissions after -EAGAIN / -EINTR results without progress (bounded).</summary>
     public int Attempts;
 }
+
+/// <summary>
+/// What both engines do the same way through their kernel seam: the eventfd the reactor watches, the
+/// clock, and the syscalls behind <see cref="StorageEngine.TryReadNow"/>.
+/// </summary>
+public abstract unsafe class StorageEngine<TKernel> : StorageEngine where TKernel : struct, IStorageKernel
+{
+    private protected TKernel Kernel;
+    private int _eventFd;
+
+    private protected StorageEngine(TKernel kernel, int fd, ulong deviceSectors, int logicalBlockSize, EngineOptions options)
+        : base(fd, deviceSectors, logicalBlockSize, options)
+    {
+        Kernel = kernel;
+        _eventFd = Kernel.CreateEventFd();
+        if (_eventFd < 0)
+        {
+            int error = _eventFd;
+            FreeShared();
+            ThrowErrno("eventfd", error);
+        }
+    }
+
+    public sealed override int EventFd => _eventFd;
+
+    /// <summary>Resets the eventfd's counter, which only a level-triggered registration needs (see <see cref="EngineOptions.EdgeTriggeredEventFd"/>).</summary>
+    private protected void ReadEventFdIfLevelTriggered()
+    {
+        if (!EdgeTriggered)
+            Kernel.ReadEventFd(_eventFd);
+    }
+
+    private protected sealed override long Now() => Kernel.NowNanos();
+
+    private protected sealed override int ReadNow(byte* buffer, int length, long offset, bool noWait)
+        => noWait ? Kernel.ReadNoWait(Fd, buffer, length, offset) : Kernel.Read(Fd, buffer, length, offset);
+
+    private protected sealed override void SignalEventFd() => Kernel.SignalEventFd(_eventFd);
+
+    /// <summary>Closes the eventfd and frees what the base owns: the last step of Dispose, or of a constructor that failed.</summary>
+    private protected void FreeShared()
+    {
+        if (_eventFd >= 0)
+        {
+            Kernel.Close(_eventFd);
+            _eventFd = -1;
+        }
+        FreeBase();
+    }
+}

@@ -21,7 +21,7 @@ namespace Ggaoed.Storage;
 /// -EBADR from the kernel (completions were lost) or an unexpected enter error stops the engine for
 /// good (<see cref="StorageEngine.FailureReason"/>): every request is then answered with an error.
 /// </summary>
-public sealed unsafe class UringEngine<TKernel> : StorageEngine where TKernel : struct, IUringKernel
+public sealed unsafe class UringEngine<TKernel> : StorageEngine<TKernel> where TKernel : struct, IUringKernel
 {
     /// <summary>Opcodes the engine submits; the kernel must support all of them (IORING_REGISTER_PROBE).</summary>
     public static ReadOnlySpan<byte> RequiredOpcodes =>
@@ -37,49 +37,40 @@ public sealed unsafe class UringEngine<TKernel> : StorageEngine where TKernel : 
 
     private const uint ReapFlags = IoUring.IORING_SQ_TASKRUN | IoUring.IORING_SQ_CQ_OVERFLOW;
 
-    private TKernel _kernel;
     private UringRing _ring;
-    private int _eventFd;
     private bool _disposed;
     private readonly int[] _resubmit;
     private int _resubmitCount;
 
     public UringEngine(TKernel kernel, int fd, ulong deviceSectors, int logicalBlockSize, EngineOptions options)
-        : base(fd, deviceSectors, logicalBlockSize, options)
+        : base(kernel, fd, deviceSectors, logicalBlockSize, options)
     {
-        _kernel = kernel;
         _ring.Fd = -1;
-        _eventFd = -1;
         _resubmit = new int[options.QueueLength];
         try
         {
-            int r = UringRing.Create(ref _kernel, (uint)options.QueueLength, out _ring, out string step);
+            int r = UringRing.Create(ref Kernel, (uint)options.QueueLength, out _ring, out string step);
             if (r < 0)
                 ThrowErrno(step, r);
-            r = _ring.CheckOpcodes(ref _kernel, RequiredOpcodes, out int missing);
+            r = _ring.CheckOpcodes(ref Kernel, RequiredOpcodes, out int missing);
             if (r < 0)
                 ThrowErrno(missing >= 0 ? "IORING_REGISTER_PROBE: opcode " + missing + " not supported" : "IORING_REGISTER_PROBE", r);
-            int efd = _kernel.CreateEventFd();
-            if (efd < 0)
-                ThrowErrno("eventfd", efd);
-            _eventFd = efd;
+            int efd = EventFd;
             // A plain eventfd, not _ASYNC: that one signals only completions posted by io-wq workers and
             // misses reads completed from the disk's interrupt.
-            r = _kernel.Register(_ring.Fd, IoUring.IORING_REGISTER_EVENTFD, &efd, 1);
+            r = Kernel.Register(_ring.Fd, IoUring.IORING_REGISTER_EVENTFD, &efd, 1);
             if (r < 0)
                 ThrowErrno("IORING_REGISTER_EVENTFD", r);
         }
         catch
         {
-            FreeNative();
-            FreeBase();
+            _ring.Destroy(ref Kernel);
+            FreeShared();
             throw;
         }
     }
 
     public override EngineKind Kind => EngineKind.IoUring;
-
-    public override int EventFd => _eventFd;
 
     /// <summary>The setup flags the kernel accepted (a rung of <see cref="UringRing.SetupLadder"/> | CQSIZE).</summary>
     public uint SetupFlags => _ring.SetupFlags;
@@ -97,7 +88,7 @@ public sealed unsafe class UringEngine<TKernel> : StorageEngine where TKernel : 
     /// </summary>
     public override int SubmitPending()
     {
-        long now = Gate.NeedsClock ? _kernel.NowNanos() : 0;
+        long now = Gate.NeedsClock ? Kernel.NowNanos() : 0;
         if (!Gate.KernelReady(now))
             return 0;
         if (_ring.SqUnconsumed > 0)
@@ -129,7 +120,7 @@ public sealed unsafe class UringEngine<TKernel> : StorageEngine where TKernel : 
         if (_ring.SqUnconsumed > 0)
             Enter();
         if (HasCompletions)
-            _kernel.SignalEventFd(_eventFd);
+            SignalEventFd();
         return submitted;
     }
 
@@ -187,7 +178,7 @@ public sealed unsafe class UringEngine<TKernel> : StorageEngine where TKernel : 
         while ((pending = _ring.SqUnconsumed) > 0)
         {
             Counters.SubmitCalls++;
-            int r = _kernel.Enter(_ring.Fd, pending, 0, IoUring.IORING_ENTER_GETEVENTS);
+            int r = Kernel.Enter(_ring.Fd, pending, 0, IoUring.IORING_ENTER_GETEVENTS);
             if (r > 0)
             {
                 Counters.IocbsSubmitted += r;
@@ -206,7 +197,7 @@ public sealed unsafe class UringEngine<TKernel> : StorageEngine where TKernel : 
                     return;
                 Counters.SubmitEagain++;
                 int heldByKernel = InFlightOps - (int)_ring.SqUnconsumed - _resubmitCount;
-                Gate.OnKernelBusy(_kernel.NowNanos(), heldByKernel > 0);
+                Gate.OnKernelBusy(Kernel.NowNanos(), heldByKernel > 0);
                 return;
             }
             FailStop("io_uring_enter failed: " + StorageException.Describe(-r));
@@ -223,8 +214,7 @@ public sealed unsafe class UringEngine<TKernel> : StorageEngine where TKernel : 
     /// </summary>
     private protected override void ReapKernel()
     {
-        if (!EdgeTriggered)
-            _kernel.ReadEventFd(_eventFd);
+        ReadEventFdIfLevelTriggered();
         ReapRing();
     }
 
@@ -238,7 +228,7 @@ public sealed unsafe class UringEngine<TKernel> : StorageEngine where TKernel : 
             {
                 int r;
                 do
-                    r = _kernel.Enter(_ring.Fd, 0, 0, IoUring.IORING_ENTER_GETEVENTS);
+                    r = Kernel.Enter(_ring.Fd, 0, 0, IoUring.IORING_ENTER_GETEVENTS);
                 while (r == -(int)Errno.EINTR);
                 if (r == -(int)Errno.EBADR)
                 {
@@ -324,13 +314,6 @@ public sealed unsafe class UringEngine<TKernel> : StorageEngine where TKernel : 
 
     private protected override void OnFailStop() => _resubmitCount = 0;
 
-    private protected override long Now() => _kernel.NowNanos();
-
-    private protected override int ReadNow(byte* buffer, int length, long offset, bool noWait)
-        => noWait ? _kernel.ReadNoWait(Fd, buffer, length, offset) : _kernel.Read(Fd, buffer, length, offset);
-
-    private protected override void SignalEventFd() => _kernel.SignalEventFd(_eventFd);
-
     /// <summary>
     /// Waits for every op the kernel holds (blocking; the daemon drains before it disposes), then
     /// unmaps and closes the ring and frees the buffers. When the wait is impossible (another thread
@@ -344,7 +327,7 @@ public sealed unsafe class UringEngine<TKernel> : StorageEngine where TKernel : 
         _disposed = true;
         while (_ring.Fd >= 0 && Gate.State != GateState.Stopped && InFlightOps - _resubmitCount > 0)
         {
-            int r = _kernel.Enter(_ring.Fd, _ring.SqUnconsumed, 1, IoUring.IORING_ENTER_GETEVENTS);
+            int r = Kernel.Enter(_ring.Fd, _ring.SqUnconsumed, 1, IoUring.IORING_ENTER_GETEVENTS);
             if (r < 0 && r != -(int)Errno.EINTR)
             {
                 LeakBuffersOnDispose = true;
@@ -352,18 +335,8 @@ public sealed unsafe class UringEngine<TKernel> : StorageEngine where TKernel : 
             }
             DrainCq();
         }
-        FreeNative();
-        FreeBase();
-    }
-
-    private void FreeNative()
-    {
-        _ring.Destroy(ref _kernel);
-        if (_eventFd >= 0)
-        {
-            _kernel.Close(_eventFd);
-            _eventFd = -1;
-        }
+        _ring.Destroy(ref Kernel);
+        FreeShared();
     }
 
     private static void ThrowRingFull()

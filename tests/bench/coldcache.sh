@@ -45,25 +45,10 @@ IF_I=gg-cold-i0
 IMG=$DIR/gg-cold.img
 TPID=
 
-[ "$(id -u)" = 0 ] || { echo "coldcache.sh: needs root" >&2; exit 1; }
-for tool in ip taskset jq fio dd; do
-    command -v $tool >/dev/null || { echo "coldcache.sh: missing $tool (apt-get install $tool)" >&2; exit 1; }
-done
-[ -x "$GGAOED" ] || { echo "coldcache.sh: $GGAOED missing: dotnet publish Ggaoed/Ggaoed.csproj -c Release -o build/publish" >&2; exit 1; }
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-RESULTS="$OUT/coldcache-$(date -u +%Y%m%dT%H%M%S).jsonl"
-: > "$RESULTS"
-
 # shellcheck source=tests/bench/lib.sh
 source "$ROOT/tests/bench/lib.sh"
-cleanup() {
-    bench_stop_target
-    ip netns del "$NS_T" 2>/dev/null || true
-    ip netns del "$NS_I" 2>/dev/null || true
-    [ "${KEEP_IMG:-0}" = 1 ] || rm -f "$IMG"
-}
-trap cleanup EXIT INT TERM
+bench_prepare coldcache ip taskset jq fio dd
+trap bench_cleanup EXIT INT TERM
 
 bench_setup_link "$MTU"
 echo "cold-cache case: ${SIZE_MIB} MiB file on $(df --output=fstype "$DIR" | tail -1) ($DIR), buffered, cache dropped before each run, q$DEPTH random ${BS}-byte reads, MTU $MTU, ${DURATION}s per run, $REPEAT rounds, engines: $ENGINES${GGAOED_DEFAULTS:+, ggaoed $GGAOED_DEFAULTS}"

@@ -12,12 +12,29 @@ bench_stop_target() {
     fi
 }
 
-# Stops the target, removes both namespaces (and the veth with them) and the image.
+# Stops the target, removes both namespaces (and the veth with them) and the image (unless KEEP_IMG=1).
 bench_cleanup() {
     bench_stop_target
     ip netns del "$NS_T" 2>/dev/null || true
     ip netns del "$NS_I" 2>/dev/null || true
-    rm -f "$IMG" "$OUT/ggaoed-bench.conf"
+    rm -f "$OUT/ggaoed-bench.conf"
+    [ "${KEEP_IMG:-0}" = 1 ] || rm -f "$IMG"
+}
+
+# For script $1 (its name): checks for root, the tools $2... and the published $GGAOED, makes $OUT
+# absolute and starts an empty results file $RESULTS there ($1-TIMESTAMP.jsonl).
+bench_prepare() {
+    local name=$1 tool
+    shift
+    [ "$(id -u)" = 0 ] || { echo "$name.sh: needs root" >&2; exit 1; }
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || { echo "$name.sh: missing $tool (apt-get install $tool)" >&2; exit 1; }
+    done
+    [ -x "$GGAOED" ] || { echo "$name.sh: $GGAOED missing: dotnet publish Ggaoed/Ggaoed.csproj -c Release -o build/publish" >&2; exit 1; }
+    mkdir -p "$OUT"
+    OUT=$(cd "$OUT" && pwd)
+    RESULTS="$OUT/$name-$(date -u +%Y%m%dT%H%M%S).jsonl"
+    : > "$RESULTS"
 }
 
 # (Re)creates the namespaces joined by a veth pair with MTU $1.
