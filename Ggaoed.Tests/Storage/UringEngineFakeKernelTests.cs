@@ -293,6 +293,26 @@ public unsafe class UringEngineFakeKernelTests
     }
 
     [Fact]
+    public void CompletionWorkLeftAfterASubmit_SignalsTheEventFd_SoTheReactorReapsIt()
+    {
+        // The submit's enter (GETEVENTS) runs only a batch of the waiting completion work; the kernel
+        // signals the eventfd only when work is queued to an empty list, so nobody would announce the rest.
+        _k.TaskRunBatch = 2;
+        _k.CoalesceEventFd = true;
+        using var e = Engine(queueLength: 16);
+        for (int i = 0; i < 6; i++)
+            Queue(e, IoKind.Read, (ulong)(i * 10), 1);
+        e.SubmitPending();
+        _k.CompleteAll();
+        _k.EventFdCounter = 0; // that wake-up is spent (as if the reactor had seen the edge already)
+        Queue(e, IoKind.Read, 500, 1);
+        e.SubmitPending();
+        Assert.NotEqual(0u, _k.SqFlags & IoUring.IORING_SQ_TASKRUN);
+        Assert.True(_k.EventFdCounter > 0, "completion work is left and nothing will wake the reactor for it");
+        Assert.Equal(6, Reaper.Reap(e).Count);
+    }
+
+    [Fact]
     public void CoalescedEventFd_WithoutDeferredWork_OneReapDrainsTheWholeCq()
     {
         _k.KnownSetupFlags = ~(IoUring.IORING_SETUP_SINGLE_ISSUER | IoUring.IORING_SETUP_DEFER_TASKRUN);

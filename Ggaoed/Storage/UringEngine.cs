@@ -119,9 +119,19 @@ public sealed unsafe class UringEngine<TKernel> : StorageEngine<TKernel> where T
         _ring.PublishSqTail();
         if (_ring.SqUnconsumed > 0)
             Enter();
-        if (HasCompletions)
-            SignalEventFd();
+        WakeIfWorkLeft();
         return submitted;
+    }
+
+    /// <summary>
+    /// Completions we hold, or completion work the kernel shows (IORING_SQ_TASKRUN: more than one enter
+    /// runs; CQ_OVERFLOW), that no eventfd signal may announce: the kernel signals only when work is
+    /// queued to an empty list. Signal it ourselves, so the reactor reaps on its next turn.
+    /// </summary>
+    private void WakeIfWorkLeft()
+    {
+        if (HasCompletions || (_ring.ReadFlags() & ReapFlags) != 0)
+            SignalEventFd();
     }
 
     /// <summary>
@@ -239,8 +249,12 @@ public sealed unsafe class UringEngine<TKernel> : StorageEngine<TKernel> where T
             int n = DrainCq();
             handled += n;
             if ((_ring.ReadFlags() & ReapFlags) == 0)
-                break;
+                return handled;
         }
+        // Only a flood of completions arriving while we reap gets here (each round runs some): let the
+        // reactor come back for the rest rather than loop on.
+        if (Gate.State != GateState.Stopped)
+            WakeIfWorkLeft();
         return handled;
     }
 
