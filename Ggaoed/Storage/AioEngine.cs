@@ -10,7 +10,9 @@ namespace Ggaoed.Storage;
 /// AIO is asynchronous for O_DIRECT only: a buffered read or write runs to its end inside io_submit
 /// (fs/aio.c calls the file's read_iter/write_iter synchronously, waiting for the page cache), so with
 /// a buffered store the reactor waits for the disk there. Use <see cref="UringEngine{TKernel}"/> for
-/// buffered stores where io_uring is available.
+/// buffered stores where io_uring is available. <see cref="StorageEngine.TryReadNow"/> still never
+/// waits (RWF_NOWAIT), and its misses do start the disk reads (readahead) before io_submit waits for
+/// them one by one; that is all this engine can do for buffered reads.
 /// </summary>
 public sealed unsafe class AioEngine<TKernel> : StorageEngine<TKernel> where TKernel : struct, IAioKernel
 {

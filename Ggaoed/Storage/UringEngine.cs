@@ -95,7 +95,10 @@ public sealed unsafe class UringEngine<TKernel> : StorageEngine<TKernel> where T
         {
             Enter();
             if (_ring.SqUnconsumed > 0 || Gate.State == GateState.Stopped)
+            {
+                WakeIfWorkLeft();
                 return 0;
+            }
         }
         // Every SQE written before was consumed: the kernel copied their iovecs (SUBMIT_STABLE).
         IovecsUsed = 0;
