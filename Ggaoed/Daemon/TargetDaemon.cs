@@ -74,6 +74,7 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
 
     /// <summary>Whether io_uring works here: probed on first need (or given by a test through <see cref="DaemonOptions.UringSupport"/>).</summary>
     public UringSupport Uring => _uring ??= _options.UringSupport ?? UringSupport.Current;
+
     public Reactor Reactor => _reactor;
 
     private void ApplyBusyPoll(DefaultsConfig d)
