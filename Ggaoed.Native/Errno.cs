@@ -33,6 +33,7 @@ public enum Errno
     ENAMETOOLONG = 36,
     ENOSYS = 38,
     ELOOP = 40,
+    EBADR = 53,
     ENOTSOCK = 88,
     EMSGSIZE = 90,
     ENOPROTOOPT = 92,

@@ -317,6 +317,38 @@ public class ConfigLoaderTests
     }
 
     [Fact]
+    public void IoEngine_DefaultsToAuto_IsInherited_AndCanBeSetPerDevice()
+    {
+        ConfigLoadResult r = Load("[defaults]\ninterfaces = eth*\nio-engine = aio\n"
+            + "[a]\npath = /srv/a\nshelf = 1\nslot = 1\n"
+            + "[b]\npath = /srv/b\nshelf = 1\nslot = 2\nio-engine = io_uring\n");
+        Assert.True(r.Ok, string.Join("; ", Errors(r)));
+        Assert.Equal(IoEngineSetting.Aio, r.Config!.Defaults.IoEngine);
+        Assert.Equal(IoEngineSetting.Aio, r.Config.FindDevice("a")!.IoEngine);
+        Assert.Equal(IoEngineSetting.IoUring, r.Config.FindDevice("b")!.IoEngine);
+        Assert.Equal(IoEngineSetting.Auto, Load(Dev).Config!.FindDevice("d")!.IoEngine);
+        Assert.Equal(IoEngineSetting.Auto, Load("").Config!.Defaults.IoEngine);
+        Assert.Equal(IoEngineSetting.Auto, Load(Dev + "io-engine = auto\n").Config!.FindDevice("d")!.IoEngine);
+    }
+
+    [Fact]
+    public void IoEngine_BadValue_NamesTheLineAndTheChoices()
+    {
+        AssertErrors("[defaults]\nio-engine = uring\n",
+            "g.conf:2: io-engine: 'uring' is not an I/O engine: use auto, io_uring or aio");
+        AssertErrors(Dev + "io-engine = AIO\n",
+            "g.conf:7: io-engine: 'AIO' is not an I/O engine: use auto, io_uring or aio");
+    }
+
+    [Fact]
+    public void IoEngine_ChangesTheDevicesSettings()
+    {
+        DeviceConfig a = Load(Dev).Config!.FindDevice("d")!;
+        DeviceConfig b = Load(Dev + "io-engine = aio\n").Config!.FindDevice("d")!;
+        Assert.False(a.HasSameSettings(b));
+    }
+
+    [Fact]
     public void MergeDelayLongerThanMaxDelay_IsClampedToMaxDelay_WithAWarning()
     {
         ConfigLoadResult r = AssertWarnings("[defaults]\nmax-delay = 0.01\nmerge-delay = 0.5\n[d]\npath = /srv/a\nshelf = 1\nslot = 1\nmax-delay = 0.001\n", null,

@@ -5,6 +5,7 @@ using Ggaoed.Daemon;
 using Ggaoed.Daemon.Config;
 using Ggaoed.Initiator;
 using Ggaoed.Storage;
+using Ggaoed.Tests.Storage;
 using Ggaoed.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
@@ -213,14 +214,17 @@ public class DataPathTests(ITestOutputHelper output)
         AssertFileEquals(model, disk);
     }
 
-    [RootFact]
-    public void ConcurrentRandomReadsAndWrites_ReturnExactlyTheModelsBytes_AndTheFileMatchesAfterStop()
+    [RootTheory]
+    [EngineData(RealEngines.Aio)]
+    [EngineData(RealEngines.Uring)]
+    public void ConcurrentRandomReadsAndWrites_ReturnExactlyTheModelsBytes_AndTheFileMatchesAfterStop(string engine)
     {
         using var veth = new VethPair("dpr", 9000);
         using var scratch = new Scratch("rand");
         string disk = scratch.CreateDisk("d.img", DiskSectors, seed: 40);
         byte[] model = File.ReadAllBytes(disk);
-        using var target = Start(veth, scratch, veth.TargetIf, new TestDevice("d", disk, 6, 1));
+        using var target = Start(veth, scratch, veth.TargetIf, new TestDevice("d", disk, 6, 1) { IoEngine = engine });
+        AssertEngine(target, "d", engine);
         using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
         AoeTarget t = Initiator.Find(Initiator.Discover(client, 1), 6, 1);
 
@@ -269,15 +273,18 @@ public class DataPathTests(ITestOutputHelper output)
         AssertFileEquals(model, disk);
     }
 
-    [RootFact]
-    public void BufferedIo_ServesCheckedRandomIo_AndTheFileMatchesAfterStop()
+    [RootTheory]
+    [EngineData(RealEngines.Aio)]
+    [EngineData(RealEngines.Uring)]
+    public void BufferedIo_ServesCheckedRandomIo_AndTheFileMatchesAfterStop(string engine)
     {
         using var veth = new VethPair("dpu", 9000);
         using var scratch = new Scratch("buffered");
         string disk = scratch.CreateDisk("d.img", DiskSectors, seed: 43);
         byte[] model = File.ReadAllBytes(disk);
-        using var target = Start(veth, scratch, veth.TargetIf, new TestDevice("d", disk, 6, 4) { DirectIo = false });
+        using var target = Start(veth, scratch, veth.TargetIf, new TestDevice("d", disk, 6, 4) { DirectIo = false, IoEngine = engine });
         Assert.False(target.Device("d").Store.DirectIo);
+        AssertEngine(target, "d", engine);
         using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
         AoeTarget t = Initiator.Find(Initiator.Discover(client, 1), 6, 4);
 
@@ -288,17 +295,19 @@ public class DataPathTests(ITestOutputHelper output)
 
         target.Stop();
         AssertFileEquals(model, disk);
-        // Both read paths were checked against the model: immediate preads into TX frames while no
-        // write was outstanding, AIO reads while one was.
+        // Both read paths were checked against the model: immediate reads into TX frames while no
+        // write was outstanding, queued reads while one was.
         StorageCounters c = target.Device("d").Engine.Counters;
         output.WriteLine($"{r}; reads {c.ReadRequests}, immediate {c.ImmediateReads}, fallbacks {c.ImmediateReadFallbacks}");
         Assert.True(c.ImmediateReads > 0, "no read was served immediately");
-        Assert.True(c.ReadRequests > c.ImmediateReads, "no read went through AIO");
+        Assert.True(c.ReadRequests > c.ImmediateReads, "no read went through the queue");
         Assert.Equal(0, c.ImmediateReadFallbacks);
     }
 
-    [RootFact]
-    public void TmpfsFile_WithDirectIo_ServesReadsImmediately_AndWritesThroughAio()
+    [RootTheory]
+    [EngineData(RealEngines.Aio)]
+    [EngineData(RealEngines.Uring)]
+    public void TmpfsFile_WithDirectIo_ServesReadsImmediately_AndWritesThroughTheEngine(string engine)
     {
         using var veth = new VethPair("dpm", 9000);
         using var scratch = new Scratch("tmpfs");
@@ -307,8 +316,9 @@ public class DataPathTests(ITestOutputHelper output)
         try
         {
             byte[] model = File.ReadAllBytes(disk);
-            using var target = Start(veth, scratch, veth.TargetIf, new TestDevice("d", disk, 6, 5));
+            using var target = Start(veth, scratch, veth.TargetIf, new TestDevice("d", disk, 6, 5) { IoEngine = engine });
             Assert.True(target.Device("d").Store.InMemory);
+            AssertEngine(target, "d", engine);
             using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
             AoeTarget t = Initiator.Find(Initiator.Discover(client, 1), 6, 5);
 
@@ -387,14 +397,17 @@ public class DataPathTests(ITestOutputHelper output)
         AssertFileEquals(model, disk);
     }
 
-    [RootFact]
-    public void StopUnderLoad_DrainsWhatWasTaken_AndEveryAnsweredWriteIsInTheFile()
+    [RootTheory]
+    [EngineData(RealEngines.Aio)]
+    [EngineData(RealEngines.Uring)]
+    public void StopUnderLoad_DrainsWhatWasTaken_AndEveryAnsweredWriteIsInTheFile(string engine)
     {
         using var veth = new VethPair("dpx");
         using var scratch = new Scratch("stop");
         string disk = scratch.CreateDisk("d.img", DiskSectors, seed: 47);
         byte[] model = File.ReadAllBytes(disk);
-        using var target = Start(veth, scratch, veth.TargetIf, new TestDevice("d", disk, 6, 3));
+        using var target = Start(veth, scratch, veth.TargetIf, new TestDevice("d", disk, 6, 3) { IoEngine = engine });
+        AssertEngine(target, "d", engine);
         using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
         AoeTarget t = Initiator.Find(Initiator.Discover(client, 1), 6, 3);
 
@@ -429,8 +442,10 @@ public class DataPathTests(ITestOutputHelper output)
         AssertFileEquals(model, disk);
     }
 
-    [RootFact]
-    public void KernelIoErrors_AreAnsweredWithAtaErrors_AndEverythingElseKeepsWorking()
+    [RootTheory]
+    [EngineData(RealEngines.Aio)]
+    [EngineData(RealEngines.Uring)]
+    public void KernelIoErrors_AreAnsweredWithAtaErrors_AndEverythingElseKeepsWorking(string engine)
     {
         using var veth = new VethPair("dpi");
         using var scratch = new Scratch("eio");
@@ -445,7 +460,8 @@ public class DataPathTests(ITestOutputHelper output)
                 f.SetLength(DiskSectors * 512);
             string okDisk = scratch.CreateDisk("ok.img", 2048, seed: 55);
             byte[] okModel = File.ReadAllBytes(okDisk);
-            using var target = Start(veth, scratch, veth.TargetIf, new TestDevice("full", full, 12, 1), new TestDevice("ok", okDisk, 12, 2));
+            using var target = Start(veth, scratch, veth.TargetIf, new TestDevice("full", full, 12, 1) { IoEngine = engine }, new TestDevice("ok", okDisk, 12, 2) { IoEngine = engine });
+            AssertEngine(target, "full", engine);
             using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
             List<AoeTarget> found = Initiator.Discover(client, 2);
             AoeTarget tf = Initiator.Find(found, 12, 1);
@@ -628,15 +644,18 @@ public class DataPathTests(ITestOutputHelper output)
     }
 
     [RootTheory]
-    [InlineData(0.0)]    // submit at the end of the loop turn
-    [InlineData(0.002)]  // hold for 2 ms on the timerfd to gather more
-    public void MergedSequentialReadsAndWrites_EachRequestGetsItsOwnBytes(double mergeDelay)
+    [EngineData(RealEngines.Aio, 0.0)]      // submit at the end of the loop turn
+    [EngineData(RealEngines.Aio, 0.002)]    // hold for 2 ms on the timerfd to gather more
+    [EngineData(RealEngines.Uring, 0.0)]
+    [EngineData(RealEngines.Uring, 0.002)]
+    public void MergedSequentialReadsAndWrites_EachRequestGetsItsOwnBytes(string engine, double mergeDelay)
     {
         using var veth = new VethPair("dpk", 9000);
         using var scratch = new Scratch("mergecheck");
         string disk = scratch.CreateDisk("d.img", DiskSectors, seed: 75);
         byte[] model = File.ReadAllBytes(disk);
-        using var target = Start(veth, scratch, veth.TargetIf, new TestDevice("d", disk, 4, 3) { MergeDelay = mergeDelay });
+        using var target = Start(veth, scratch, veth.TargetIf, new TestDevice("d", disk, 4, 3) { MergeDelay = mergeDelay, IoEngine = engine });
+        AssertEngine(target, "d", engine);
         using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
         AoeTarget t = Initiator.Find(Initiator.Discover(client, 1), 4, 3);
 
@@ -650,7 +669,7 @@ public class DataPathTests(ITestOutputHelper output)
 
         target.Stop();
         ExportedDevice d = target.Device("d");
-        output.WriteLine($"{r}; {d.Engine.Counters.MergedRequests} merged requests, {d.Engine.Counters.IocbsSubmitted} iocbs, {d.Engine.Counters.SubmitCalls} io_submit calls");
+        output.WriteLine($"{r}; {d.Engine.Counters.MergedRequests} merged requests, {d.Engine.Counters.IocbsSubmitted} kernel ops, {d.Engine.Counters.SubmitCalls} submit calls");
         Assert.True(d.Engine.Counters.MergedRequests > 0, "nothing was merged");
         AssertFileEquals(model, disk);
     }
@@ -710,6 +729,9 @@ public class DataPathTests(ITestOutputHelper output)
         GgaoedConfig config = TestConfig.Load(text, file);
         return new InProcessTarget(veth.TargetNs, config);
     }
+
+    internal static void AssertEngine(InProcessTarget target, string device, string engine)
+        => Assert.Equal(engine, EngineChoice.Name(target.Device(device).Engine.Kind));
 
     internal static void AssertFileEquals(byte[] model, string path)
     {

@@ -70,6 +70,8 @@ internal sealed record TestDevice(string Name, string Path, ushort Shelf, byte S
     public bool ReadOnly { get; init; }
     public double? MergeDelay { get; init; }
     public bool? DirectIo { get; init; }
+    /// <summary>The io-engine key ("aio", "io_uring", "auto"); null leaves it to [defaults].</summary>
+    public string? IoEngine { get; init; }
 }
 
 /// <summary>Writes a ggaoed.conf for a test: everything the daemon writes goes into the scratch directory.</summary>
@@ -101,6 +103,8 @@ internal static class TestConfig
                 sb.Append("read-only = true\n");
             if (d.DirectIo is bool direct)
                 sb.Append("direct-io = ").Append(direct ? "true" : "false").Append('\n');
+            if (d.IoEngine != null)
+                sb.Append("io-engine = ").Append(d.IoEngine).Append('\n');
             if (d.MergeDelay is double m)
                 sb.Append("merge-delay = ").Append(m.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append('\n');
         }
@@ -132,9 +136,10 @@ internal sealed class InProcessTarget : IDisposable
     private bool _stopped;
 
     /// <param name="onReactorThread">Runs on the reactor thread after Start and before the loop (e.g. to add a turn handler).</param>
-    public InProcessTarget(string netns, GgaoedConfig config, Action<TargetDaemon>? onReactorThread = null)
+    /// <param name="uring">What the daemon assumes about io_uring instead of probing (null: probe).</param>
+    public InProcessTarget(string netns, GgaoedConfig config, Action<TargetDaemon>? onReactorThread = null, Ggaoed.Storage.UringSupport? uring = null)
     {
-        _thread = new Thread(() => Body(netns, config, onReactorThread)) { Name = "ggaoed reactor (test)", IsBackground = true };
+        _thread = new Thread(() => Body(netns, config, onReactorThread, uring)) { Name = "ggaoed reactor (test)", IsBackground = true };
         _thread.Start();
         if (!_started.Wait(TimeSpan.FromSeconds(30)))
             throw new TimeoutException("the in-process daemon did not start within 30 s");
@@ -158,7 +163,7 @@ internal sealed class InProcessTarget : IDisposable
         throw new ArgumentException("no device " + name);
     }
 
-    private void Body(string netns, GgaoedConfig config, Action<TargetDaemon>? onReactorThread)
+    private void Body(string netns, GgaoedConfig config, Action<TargetDaemon>? onReactorThread, Ggaoed.Storage.UringSupport? uring)
     {
         TargetDaemon? daemon = null;
         try
@@ -168,7 +173,7 @@ internal sealed class InProcessTarget : IDisposable
                 if (Ggaoed.Native.Libc.setns((int)ns.DangerousGetHandle(), Ggaoed.Native.Libc.CLONE_NEWNET) != 0)
                     throw new InvalidOperationException($"setns({netns}) failed: errno {Marshal.GetLastPInvokeError()}");
             }
-            daemon = new TargetDaemon(config, new DaemonOptions { Foreground = true, ConfigPath = config.FileName });
+            daemon = new TargetDaemon(config, new DaemonOptions { Foreground = true, ConfigPath = config.FileName, UringSupport = uring });
             daemon.Start();
             _daemon = daemon;
             onReactorThread?.Invoke(daemon);

@@ -3,6 +3,7 @@ using System.IO;
 using System.Threading;
 using Ggaoed.Daemon;
 using Ggaoed.Initiator;
+using Ggaoed.Tests.Storage;
 using Ggaoed.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
@@ -44,8 +45,11 @@ public class ZeroAllocationTests(ITestOutputHelper output)
         }
     }
 
-    [RootFact]
-    public void SteadyStateReadsAndWrites_AllocateNothingOnTheReactorThread_AndRunNoGc()
+    [RootTheory]
+    [EngineData(RealEngines.Aio, true)]
+    [EngineData(RealEngines.Uring, true)]
+    [EngineData(RealEngines.Uring, false)]
+    public void SteadyStateReadsAndWrites_AllocateNothingOnTheReactorThread_AndRunNoGc(string engine, bool directIo)
     {
         const int sectors = 8192;
         using var veth = new VethPair("dpz");
@@ -53,7 +57,7 @@ public class ZeroAllocationTests(ITestOutputHelper output)
         string disk = scratch.CreateDisk("d.img", sectors, seed: 90);
         var probe = new AllocationProbe();
         string file = scratch.PathOf("ggaoed.conf");
-        string text = TestConfig.Text(scratch, veth.TargetIf, [new TestDevice("d", disk, 11, 1)]);
+        string text = TestConfig.Text(scratch, veth.TargetIf, [new TestDevice("d", disk, 11, 1) { IoEngine = engine, DirectIo = directIo }]);
         File.WriteAllText(file, text);
         using var target = new InProcessTarget(veth.TargetNs, TestConfig.Load(text, file), d => d.Reactor.AddTurnHandler(probe));
         using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
@@ -87,7 +91,7 @@ public class ZeroAllocationTests(ITestOutputHelper output)
         long turns = probe.Turns - turnsBefore;
         int gen0 = GC.CollectionCount(0) - gen0Before;
         Assert.Equal(100_000, completed);
-        output.WriteLine($"{completed} requests in {turns} reactor turns: {bytesAfter - bytesBefore} bytes allocated on the reactor thread, {gen0} gen0 GCs");
+        output.WriteLine($"{engine}, direct-io {directIo}: {completed} requests in {turns} reactor turns: {bytesAfter - bytesBefore} bytes allocated on the reactor thread, {gen0} gen0 GCs");
         Assert.True(turns > 100, $"only {turns} turns: the probe did not see the traffic");
         Assert.Equal(0, bytesAfter - bytesBefore);
         Assert.Equal(0, gen0);
@@ -99,6 +103,7 @@ public class ZeroAllocationTests(ITestOutputHelper output)
 
         target.Stop();
         ExportedDevice d = target.Device("d");
+        DataPathTests.AssertEngine(target, "d", engine);
         Assert.Equal(0, d.Engine.Counters.Errors);
         Assert.True(d.Engine.Counters.WriteRequests >= 60_000 && d.Engine.Counters.ReadRequests >= 60_000);
         Assert.True(d.Engine.Counters.MergedRequests > 0, "the sequential part was never merged: the merge path was not measured");

@@ -34,6 +34,9 @@ internal sealed class DaemonOptions
 
     private bool _reported;
 
+    /// <summary>Tests only: what to assume about io_uring instead of probing the kernel.</summary>
+    public Ggaoed.Storage.UringSupport? UringSupport { get; set; }
+
     public const string Usage =
         "usage: ggaoed [-c FILE] [-f] [-d] [-t] [-T] [--version] [-h]\n" +
         "  -c, --config FILE   configuration file (default " + DefaultConfigPath + ")\n" +

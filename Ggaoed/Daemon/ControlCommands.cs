@@ -195,7 +195,7 @@ internal sealed class ControlCommands : IControlCommands
         // Both lists are always there (JSON readers can rely on the keys), empty when nothing matched.
         var sections = new List<CounterSection>
         {
-            new(CounterTable.Device, s.Devices.ConvertAll(DeviceOwner), ["target"]),
+            new(CounterTable.Device, s.Devices.ConvertAll(DeviceOwner), ["target", "engine"]),
             new(CounterTable.Interface, s.Ports.ConvertAll(PortOwner), ["mode"]),
         };
         if (s.All)
@@ -206,13 +206,15 @@ internal sealed class ControlCommands : IControlCommands
     private CounterOwner DeviceOwner(ExportedDevice d)
     {
         string target = $"e{d.Config.Shelf}.{d.Config.Slot}";
+        string engine = EngineChoice.Name(d.Engine.Kind);
         return new CounterOwner(d.Name, _baselines.Read(CounterTable.Device, d))
         {
-            SummaryInfo = [target],
-            Labels = [("target", target)],
+            SummaryInfo = [target, engine],
+            Labels = [("target", target), ("io_engine", engine)],
             JsonInfo = w =>
             {
                 w.WriteString("path", d.Config.Path);
+                w.WriteString("io_engine", engine);
                 w.WriteNumber("shelf", d.Config.Shelf);
                 w.WriteNumber("slot", d.Config.Slot);
                 w.WriteNumber("size_bytes", d.Store.SizeBytes);

@@ -39,7 +39,7 @@ internal struct DeviceCounters
 }
 
 /// <summary>
-/// One exported device at run time: its configuration, AoE protocol state, backing store and AIO engine.
+/// One exported device at run time: its configuration, AoE protocol state, backing store and storage engine.
 /// Per queue slot it remembers the request (for the reply) and the port it came in on (by id and
 /// generation, so a reply for an interface that went away is dropped, not sent on a reused port).
 /// </summary>
@@ -70,12 +70,13 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
     /// </summary>
     private static readonly long RetransmitMinAgeTicks = Stopwatch.Frequency / 100;
     private LogLimiter _ioErrorLimiter;
+    private bool _engineFailureLogged;
 
     public DeviceCounters Counters;
 
     /// <param name="predecessor">The store of the device this one replaces on a reload (same file or
     /// disk), whose claim (O_EXCL, OFD lock) is handed over instead of refused as a second exporter.</param>
-    public ExportedDevice(TargetDaemon daemon, DeviceConfig config, int slotBytes, BackingStore? predecessor = null)
+    public ExportedDevice(TargetDaemon daemon, DeviceConfig config, int slotBytes, EngineKind engine, BackingStore? predecessor = null)
     {
         _daemon = daemon;
         Config = config;
@@ -94,14 +95,17 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
             };
             ApplySettings(config);
             Target.BufferCount = (ushort)Math.Min(config.QueueLength, ushort.MaxValue);
-            Engine = new AioEngine<LinuxAioKernel>(default, Store.Fd, Store.Sectors, Store.LogicalBlockSize, new AioEngineOptions
+            Engine = EngineChoice.Create(engine, Store, new EngineOptions
             {
                 QueueLength = config.QueueLength,
                 SlotBytes = slotBytes,
                 MergeDelayNanos = (long)(config.MergeDelay * 1e9),
                 MaxDelayNanos = (long)(config.MaxDelay * 1e9),
                 EdgeTriggeredEventFd = true, // TargetDaemon registers the eventfd with EPOLLET
-                ImmediateReads = !Store.DirectIo || Store.InMemory,
+                ImmediateReads = ImmediateReads.For(Store.DirectIo, Store.InMemory),
+                BufferedStore = !Store.DirectIo && !Store.InMemory,
+                // write-cache = false (the default): an answered WRITE is on stable storage.
+                WriteThrough = !Target.WriteCache,
             });
         }
         catch
@@ -123,7 +127,7 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
     public string Name => Config.Name;
     public AoeTarget Target { get; }
     public BackingStore Store { get; }
-    public AioEngine<LinuxAioKernel> Engine { get; }
+    public StorageEngine Engine { get; }
 
     /// <summary>Taken out of service by a reload or shutdown: no new requests, finishing in-flight I/O.</summary>
     public bool Retiring { get; set; }
@@ -154,7 +158,7 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
     public bool NeedsReopen(DeviceConfig next)
         => next.Path != Config.Path || next.Shelf != Config.Shelf || next.Slot != Config.Slot ||
            next.DirectIo != Config.DirectIo || next.QueueLength != Config.QueueLength ||
-           next.MergeDelay != Config.MergeDelay || next.MaxDelay != Config.MaxDelay ||
+           next.MergeDelay != Config.MergeDelay || next.MaxDelay != Config.MaxDelay || next.IoEngine != Config.IoEngine ||
            (next.ReadOnly != Config.ReadOnly && !next.ReadOnly);
 
     /// <summary>The protocol settings that follow the configuration (at open and on reload).</summary>
@@ -197,7 +201,7 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
             Log.Info($"{Name}: {io.Kind} lba {io.Lba} sectors {io.SectorCount} tag 0x{io.Tag:x8} from {io.Source}");
         if (_heldCount > 0 && TryFoldRetransmit(io, frame, port))
             return true;
-        // A read the kernel would do synchronously anyway is served now, straight into a TX frame (see AioEngineOptions.ImmediateReads).
+        // A read the page cache (or tmpfs) can serve without waiting goes now, straight into a TX frame (StorageEngine.TryReadNow).
         if (io.Kind == AoeIoKind.Read && Engine.CanReadNow)
         {
             long start = Stopwatch.GetTimestamp();
@@ -239,30 +243,37 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
     }
 
     /// <summary>
-    /// End of a loop turn: hands the queued requests to the kernel (one io_submit) and, if any went,
-    /// delivers whatever has already completed. Requests the kernel serves inside io_submit (page
-    /// cache hits, tmpfs, which has no asynchronous read path) are in the completion ring when it
-    /// returns: reaping them here puts their replies into this turn's TX kick instead of the next
-    /// turn's, saving an epoll_wait round trip per batch. Reaping from the mapped ring makes no
-    /// syscall, so with a real disk (nothing done yet) it costs a few loads.
+    /// End of a loop turn: hands the queued requests to the kernel (one syscall) and delivers whatever
+    /// has already completed. Requests the kernel serves inside the submit (page cache hits with AIO,
+    /// tmpfs) are in the completion ring when it returns: reaping them here puts their replies into
+    /// this turn's TX kick instead of the next turn's, saving an epoll_wait round trip per batch.
+    /// Reaping from the mapped ring makes no syscall, so with a real disk (nothing done yet) it costs a
+    /// few loads.
     /// </summary>
     public void Submit()
     {
-        if (Engine.SubmitPending() == 0)
+        // The write cache follows the configuration and SET FEATURES from initiators (AoeTarget).
+        Engine.WriteThrough = !Target.WriteCache;
+        if (Engine.SubmitPending() == 0 && !Engine.HasCompletions)
             return;
-        var handler = new CompletionHandler(this);
-        Engine.ReapCompletions(ref handler);
-        if (Engine.HasQueued)
-            _daemon.MarkDirty(this);
+        Deliver(Engine.Reap());
     }
 
     /// <summary>The engine's eventfd became readable: deliver completions as replies.</summary>
-    public void OnEvents(uint events)
+    public void OnEvents(uint events) => Deliver(Engine.Reap());
+
+    private void Deliver(ReadOnlySpan<IoCompletion> done)
     {
-        var handler = new CompletionHandler(this);
-        Engine.ReapCompletions(ref handler);
+        foreach (IoCompletion c in done)
+            Complete(c.Slot, c.Result);
         if (Engine.HasQueued)
             _daemon.MarkDirty(this);
+        if (Engine.FailureReason != null && !_engineFailureLogged)
+        {
+            _engineFailureLogged = true;
+            Log.Error($"{Name}: the {EngineChoice.Name(Engine.Kind)} storage engine stopped: {Engine.FailureReason}; " +
+                      "every request is answered with an ATA error until the daemon is restarted");
+        }
     }
 
     /// <summary>
@@ -390,11 +401,6 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
         Counters.ReplyDrops++;
         Unhold(slot);
         Engine.ReleaseSlot(slot);
-    }
-
-    private readonly struct CompletionHandler(ExportedDevice device) : ICompletionHandler
-    {
-        public void OnCompleted(int slot, int result) => device.Complete(slot, result);
     }
 
     public void Dispose()

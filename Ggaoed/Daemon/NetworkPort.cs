@@ -160,12 +160,13 @@ internal sealed class NetworkPort : IEventHandler, IDisposable
     }
 
     /// <summary>
-    /// Answers a read of a buffered or in-memory store at once: pread straight into the payload of a TX frame, so
-    /// the data is copied once (page cache to frame) and no iocb, completion or slot is involved.
-    /// False when replies are waiting for TX frames (they go first), no frame is free, or the read
-    /// failed or came back short; the caller then queues it through AIO as usual.
+    /// Answers a read of a buffered or in-memory store at once: straight from the page cache (or tmpfs)
+    /// into the payload of a TX frame, so the data is copied once and no kernel op, completion or slot
+    /// is involved (<see cref="StorageEngine.TryReadNow"/>, which never waits for a disk). False when
+    /// replies are waiting for TX frames (they go first), no frame is free, the data is not cached, or
+    /// the read failed or came back short; the caller then queues it as usual.
     /// </summary>
-    public bool TrySendImmediateRead(in AoeIoRequest io, AioEngine<LinuxAioKernel> engine)
+    public bool TrySendImmediateRead(in AoeIoRequest io, StorageEngine engine)
     {
         if (HasDeferredReplies || !Port.TryGetTxBuffer(out int tx, out Span<byte> buffer))
             return false;

@@ -59,6 +59,8 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
 
     /// <summary>How long a graceful stop waits for state saves still running on the worker.</summary>
     private const int ShutdownSaveWaitMs = 10_000;
+    private UringSupport? _uring;
+    private bool _uringFallbackLogged;
 
     public TargetDaemon(GgaoedConfig config, DaemonOptions options)
     {
@@ -73,6 +75,10 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
     }
 
     public string StateDirectory => _config.Defaults.StateDirectory;
+
+    /// <summary>Whether io_uring works here: probed on first need (or given by a test through <see cref="DaemonOptions.UringSupport"/>).</summary>
+    public UringSupport Uring => _uring ??= _options.UringSupport ?? UringSupport.Current;
+
     public Reactor Reactor => _reactor;
 
     private void ApplyBusyPoll(DefaultsConfig d)
@@ -218,7 +224,14 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
 
     private ExportedDevice OpenDevice(DeviceConfig dc)
     {
-        var device = new ExportedDevice(this, dc, _slotBytes, PredecessorOf(dc.Path));
+        EngineKind engine = dc.IoEngine == IoEngineSetting.Aio ? EngineKind.Aio : EngineChoice.Resolve(dc.Name, dc.IoEngine, Uring);
+        if (dc.IoEngine == IoEngineSetting.Auto && engine == EngineKind.Aio && !_uringFallbackLogged)
+        {
+            _uringFallbackLogged = true;
+            Log.Warning($"io_uring is not available ({Uring.Reason}); devices with io-engine = auto use Linux AIO, " +
+                        "which reads and writes buffered files inside io_submit, stalling every device meanwhile: prefer direct-io = true");
+        }
+        var device = new ExportedDevice(this, dc, _slotBytes, engine, PredecessorOf(dc.Path));
         if (device.Store.Fallback != DirectIoFallback.None)
             Log.Warning($"{dc.Name}: {dc.Path}: direct-io = true, but {device.Store.FallbackReason}; using buffered I/O (ggaoectl stats shows direct_io_refused 1)");
         if (device.Store.ClaimProblem != null)
@@ -247,7 +260,7 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
         // eventfd armed behind it.
         device.ReactorToken = _reactor.Add(device.Engine.EventFd, Libc.EPOLLIN | Libc.EPOLLET, device);
         Log.Info($"{device.Name}: exporting {device.Config.Path} as e{device.Config.Shelf}.{device.Config.Slot} " +
-                 $"({device.Store.SizeBytes} bytes{(device.Config.ReadOnly ? ", read-only" : "")}{(device.Store.DirectIo ? ", direct I/O" : "")})");
+                 $"({device.Store.SizeBytes} bytes{(device.Config.ReadOnly ? ", read-only" : "")}{(device.Store.DirectIo ? ", direct I/O" : "")}, {EngineChoice.Name(device.Engine.Kind)})");
     }
 
     /// <summary>Stops taking requests for a device; it is closed once its in-flight I/O has finished.</summary>

@@ -4,7 +4,7 @@ using Ggaoed.Native;
 
 namespace Ggaoed.Storage;
 
-/// <summary>The real syscalls, converting glibc's -1 + errno into -errno.</summary>
+/// <summary>The real AIO syscalls, converting glibc's -1 + errno into -errno.</summary>
 public unsafe struct LinuxAioKernel : IAioKernel
 {
     public int Setup(uint nrEvents, out ulong context)
@@ -67,45 +67,19 @@ public unsafe struct LinuxAioKernel : IAioKernel
         return ring->magic == aio_ring.AIO_RING_MAGIC && ring->incompat_features == aio_ring.AIO_RING_INCOMPAT_FEATURES;
     }
 
-    public int CreateEventFd()
-    {
-        int fd = Libc.eventfd(0, Libc.EFD_NONBLOCK | Libc.EFD_CLOEXEC);
-        return fd < 0 ? -Marshal.GetLastPInvokeError() : fd;
-    }
+    public int CreateEventFd() => LinuxStorageCalls.CreateEventFd();
 
-    public int ReadEventFd(int fd)
-    {
-        ulong value;
-        return Libc.read(fd, &value, sizeof(ulong)) < 0 ? -Marshal.GetLastPInvokeError() : 0;
-    }
+    public int ReadEventFd(int fd) => LinuxStorageCalls.ReadEventFd(fd);
 
-    public int SignalEventFd(int fd)
-    {
-        ulong one = 1;
-        return Libc.write(fd, &one, sizeof(ulong)) < 0 ? -Marshal.GetLastPInvokeError() : 0;
-    }
+    public int SignalEventFd(int fd) => LinuxStorageCalls.SignalEventFd(fd);
 
-    public int Close(int fd) => Libc.close(fd) < 0 ? -Marshal.GetLastPInvokeError() : 0;
+    public int Close(int fd) => LinuxStorageCalls.Close(fd);
 
-    public int Read(int fd, byte* buffer, int length, long offset)
-    {
-        while (true)
-        {
-            nint n = Libc.pread(fd, buffer, (nuint)length, offset);
-            if (n >= 0)
-                return (int)n;
-            int errno = Marshal.GetLastPInvokeError();
-            if (errno != (int)Errno.EINTR)
-                return -errno;
-        }
-    }
+    public int Read(int fd, byte* buffer, int length, long offset) => LinuxStorageCalls.Read(fd, buffer, length, offset);
 
-    public int FdataSync(int fd) => Libc.fdatasync(fd) < 0 ? -Marshal.GetLastPInvokeError() : 0;
+    public int ReadNoWait(int fd, byte* buffer, int length, long offset) => LinuxStorageCalls.ReadNoWait(fd, buffer, length, offset);
 
-    public long NowNanos()
-    {
-        timespec ts;
-        Libc.clock_gettime(Libc.CLOCK_MONOTONIC, &ts);
-        return ts.tv_sec * 1_000_000_000L + ts.tv_nsec;
-    }
+    public int FdataSync(int fd) => LinuxStorageCalls.FdataSync(fd);
+
+    public long NowNanos() => LinuxStorageCalls.NowNanos();
 }

@@ -71,19 +71,6 @@ public readonly struct StorageBenchResult
 /// </summary>
 public static class StorageBench
 {
-    private struct ReleasingHandler : ICompletionHandler
-    {
-        public AioEngine<LinuxAioKernel> Engine;
-        public long Failed;
-
-        public void OnCompleted(int slot, int result)
-        {
-            if (result < 0)
-                Failed++;
-            Engine.ReleaseSlot(slot);
-        }
-    }
-
     /// <param name="path">A file to (over)write; created and sized to <paramref name="fileBytes"/> if needed.</param>
     public static StorageBenchResult SequentialWrites(string path, long fileBytes, int requestBytes, int queueDepth, long requests, MergeLimits limits, bool directIo)
     {
@@ -97,7 +84,7 @@ public static class StorageBench
 
         using BackingStore store = BackingStore.Open(path, readOnly: false, directIo);
         using var engine = new AioEngine<LinuxAioKernel>(default, store.Fd, store.Sectors, store.LogicalBlockSize,
-            new AioEngineOptions { QueueLength = queueDepth, SlotBytes = requestBytes, Limits = limits });
+            new EngineOptions { QueueLength = queueDepth, SlotBytes = requestBytes, Limits = limits });
         using var waiter = new EventFdWaiter(engine.EventFd);
         for (int s = 0; s < queueDepth; s++)
             engine.SlotBuffer(s).Fill((byte)(s + 1));
@@ -107,7 +94,7 @@ public static class StorageBench
         ulong lba = 0;
         long issued = 0;
         long done = 0;
-        var handler = new ReleasingHandler { Engine = engine };
+        long failed = 0;
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
         while (done < requests)
         {
@@ -120,11 +107,17 @@ public static class StorageBench
             engine.SubmitPending();
             if (!waiter.Wait(30_000))
                 throw new TimeoutException("no completion within 30 s");
-            done += engine.ReapCompletions(ref handler);
+            foreach (IoCompletion c in engine.Reap())
+            {
+                if (c.Result < 0)
+                    failed++;
+                engine.ReleaseSlot(c.Slot);
+                done++;
+            }
         }
         long elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(start).Ticks * 100;
-        if (handler.Failed > 0)
-            throw new System.IO.IOException(handler.Failed + " benchmark writes failed");
+        if (failed > 0)
+            throw new System.IO.IOException(failed + " benchmark writes failed");
         return new StorageBenchResult
         {
             Requests = requests,

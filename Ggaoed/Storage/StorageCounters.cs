@@ -17,23 +17,32 @@ public struct StorageCounters
     /// <summary>Flushes completed successfully (by FDSYNC or the synchronous fallback).</summary>
     public long Flushes;
 
-    /// <summary>Reads of a buffered or in-memory store served at once with pread (counted in ReadRequests too).</summary>
+    /// <summary>Reads of a buffered or in-memory store served at once from the page cache or memory (counted in ReadRequests too).</summary>
     public long ImmediateReads;
 
-    /// <summary>Immediate reads that failed or came back short; they were redone through AIO, which reports the error.</summary>
+    /// <summary>Immediate reads whose data was not (all) cached (RWF_NOWAIT: EAGAIN); they went through the queue.</summary>
+    public long ImmediateReadMisses;
+
+    /// <summary>Immediate reads that failed or came back short; they were redone through the queue, which reports the error.</summary>
     public long ImmediateReadFallbacks;
 
-    /// <summary>Requests that went to the kernel in an iocb together with others (PREADV/PWRITEV).</summary>
+    /// <summary>Requests that went to the kernel in one op together with others (PREADV/PWRITEV, READV/WRITEV).</summary>
     public long MergedRequests;
 
-    /// <summary>iocbs the kernel accepted.</summary>
+    /// <summary>Kernel ops the kernel accepted: iocbs (AIO) or SQEs (io_uring, resubmissions included).</summary>
     public long IocbsSubmitted;
 
-    /// <summary>io_submit calls made.</summary>
+    /// <summary>io_submit or io_uring_enter calls made to submit.</summary>
     public long SubmitCalls;
 
-    /// <summary>io_submit calls that returned EAGAIN (the rest of the batch stayed queued).</summary>
+    /// <summary>Submit calls refused with EAGAIN or EBUSY (the rest waited for a completion).</summary>
     public long SubmitEagain;
+
+    /// <summary>io_uring ops that transferred less than asked and were resubmitted for the rest.</summary>
+    public long ShortTransfers;
+
+    /// <summary>io_uring ops that completed with -EAGAIN or -EINTR and were resubmitted.</summary>
+    public long Resubmits;
 
     /// <summary>Requests completed with an error (negative result, short transfer, refused submit).</summary>
     public long Errors;

@@ -12,12 +12,29 @@ bench_stop_target() {
     fi
 }
 
-# Stops the target, removes both namespaces (and the veth with them) and the image.
+# Stops the target, removes both namespaces (and the veth with them) and the image (unless KEEP_IMG=1).
 bench_cleanup() {
     bench_stop_target
     ip netns del "$NS_T" 2>/dev/null || true
     ip netns del "$NS_I" 2>/dev/null || true
-    rm -f "$IMG" "$OUT/ggaoed-bench.conf"
+    rm -f "$OUT/ggaoed-bench.conf"
+    [ "${KEEP_IMG:-0}" = 1 ] || rm -f "$IMG"
+}
+
+# For script $1 (its name): checks for root, the tools $2... and the published $GGAOED, makes $OUT
+# absolute and starts an empty results file $RESULTS there ($1-TIMESTAMP.jsonl).
+bench_prepare() {
+    local name=$1 tool
+    shift
+    [ "$(id -u)" = 0 ] || { echo "$name.sh: needs root" >&2; exit 1; }
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || { echo "$name.sh: missing $tool (apt-get install $tool)" >&2; exit 1; }
+    done
+    [ -x "$GGAOED" ] || { echo "$name.sh: $GGAOED missing: dotnet publish Ggaoed/Ggaoed.csproj -c Release -o build/publish" >&2; exit 1; }
+    mkdir -p "$OUT"
+    OUT=$(cd "$OUT" && pwd)
+    RESULTS="$OUT/$name-$(date -u +%Y%m%dT%H%M%S).jsonl"
+    : > "$RESULTS"
 }
 
 # (Re)creates the namespaces joined by a veth pair with MTU $1.
@@ -33,6 +50,34 @@ bench_setup_link() {
     ip -n "$NS_I" link set "$IF_I" up
 }
 
+# Starts ggaoed on CPU $TARGET_CPU in the target namespace with the configuration file $1 (written by
+# the caller; keep pid file, control socket and state under $OUT, never clash with a system ggaoed).
+bench_start_ggaoed() {
+    [ -x "$GGAOED" ] || { echo "  (ggaoed skipped: $GGAOED not found; dotnet publish Ggaoed/Ggaoed.csproj -c Release -o build/publish)" >&2; return 1; }
+    ip netns exec "$NS_T" nice -n "$NICE" taskset -c "$TARGET_CPU" "$GGAOED" -f -c "$1" >"$OUT/ggaoed.log" 2>&1 &
+    TPID=$!
+}
+
+# Waits until the running target answers discovery as $1.$2 on initiator interface $3 (default $IF_I),
+# up to ~5 s. Returns non-zero (and stops the target) if it exited or never answered.
+bench_wait_discovered() {
+    local shelf=$1 slot=$2 ifc=${3:-$IF_I}
+    for _ in $(seq 10); do
+        if ! kill -0 "$TPID" 2>/dev/null; then
+            echo "  (target exited; see $OUT/*.log)" >&2
+            TPID=
+            return 1
+        fi
+        # shellcheck disable=SC2086
+        if ip netns exec "$NS_I" $GGAOECTL discover "$ifc" --timeout 0.5 --json 2>/dev/null | jq -e --argjson sh "$shelf" --argjson sl "$slot" 'map(select(.shelf == $sh and .slot == $sl and .identified)) | length > 0' >/dev/null; then
+            return 0
+        fi
+    done
+    echo "  (no answer to discovery as e$shelf.$slot on $ifc)" >&2
+    bench_stop_target
+    return 1
+}
+
 # Starts target $1 (vblade, ggaoed or null) on CPU 0 in the target namespace, exporting $IMG as e1.1,
 # and waits until it answers discovery (up to ~5 s). $2: extra vblade options (e.g. -d), $3: extra
 # lines for ggaoed's device group (e.g. "direct-io = true"). Returns non-zero if it can't be started.
@@ -42,34 +87,37 @@ bench_start_target() {
         vblade)
             # shellcheck disable=SC2086 # options are words
             ip netns exec "$NS_T" nice -n "$NICE" taskset -c "$TARGET_CPU" vblade $vblade_opts 1 1 "$IF_T" "$IMG" >"$OUT/vblade.log" 2>&1 &
+            TPID=$!
             ;;
         ggaoed)
-            [ -x "$GGAOED" ] || { echo "  (ggaoed skipped: $GGAOED not found; dotnet publish Ggaoed/Ggaoed.csproj -c Release -o build/publish)" >&2; return 1; }
-            # Private pid file, control socket and state: never clash with a system ggaoed.
             mkdir -p "$OUT/ggaoed-state"
             # GGAOED_DEFAULTS: more [defaults] lines from the caller's environment (e.g. "busy-poll = 200").
             printf '[defaults]\ninterfaces = %s\npid-file = %s\ncontrol-socket = %s\nstate-directory = %s\n%b\n\n[bench]\npath = %s\nshelf = 1\nslot = 1\n%s\n' \
                 "$IF_T" "$OUT/ggaoed.pid" "$OUT/ggaoed.sock" "$OUT/ggaoed-state" "${GGAOED_DEFAULTS:-}" "$IMG" "$ggaoed_extra" > "$OUT/ggaoed-bench.conf"
-            ip netns exec "$NS_T" nice -n "$NICE" taskset -c "$TARGET_CPU" "$GGAOED" -f -c "$OUT/ggaoed-bench.conf" >"$OUT/ggaoed.log" 2>&1 &
+            bench_start_ggaoed "$OUT/ggaoed-bench.conf" || return 1
             ;;
         null)
             # shellcheck disable=SC2086 # GGAOECTL is a command prefix
             ip netns exec "$NS_T" nice -n "$NICE" taskset -c "$TARGET_CPU" $GGAOECTL null-target "$IF_T" --shelf 1 --slot 1 --size-mib 1024 >"$OUT/null.log" 2>&1 &
+            TPID=$!
             ;;
     esac
-    TPID=$!
-    for _ in $(seq 10); do
-        if ! kill -0 "$TPID" 2>/dev/null; then
-            echo "  ($1 skipped: exited; see $OUT/$1.log)" >&2
-            TPID=
-            return 1
-        fi
-        # shellcheck disable=SC2086
-        if ip netns exec "$NS_I" $GGAOECTL discover "$IF_I" --timeout 0.5 --json 2>/dev/null | jq -e 'map(select(.shelf == 1 and .slot == 1 and .identified)) | length > 0' >/dev/null; then
-            return 0
-        fi
-    done
-    echo "  ($1 skipped: no answer to discovery as e1.1)" >&2
-    bench_stop_target
-    return 1
+    bench_wait_discovered 1 1
+}
+
+# Drops the page cache of file $1 only (POSIX_FADV_DONTNEED through dd), not the whole machine's.
+bench_drop_file_cache() {
+    sync "$1"
+    dd if="$1" iflag=nocache count=0 status=none
+}
+
+# Writes $2 MiB of random data to $1 (reads of holes or unwritten extents never reach the disk), once:
+# an existing file of that size is reused.
+bench_make_disk_file() {
+    local path=$1 mib=$2
+    if [ -f "$path" ] && [ "$(stat -c %s "$path")" = $(( mib << 20 )) ]; then
+        return 0
+    fi
+    dd if=/dev/urandom of="$path" bs=1M count="$mib" oflag=direct status=none
+    sync "$path"
 }

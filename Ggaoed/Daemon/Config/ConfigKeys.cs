@@ -12,6 +12,7 @@ public static class ConfigKeys
     public const string QueueLength = "queue-length";
     public const string Interfaces = "interfaces";
     public const string DirectIo = "direct-io";
+    public const string IoEngine = "io-engine";
     public const string TraceIo = "trace-io";
     public const string PidFile = "pid-file";
     public const string ControlSocket = "control-socket";
@@ -46,7 +47,7 @@ public static class ConfigKeys
     [
         QueueLength, Interfaces, DirectIo, TraceIo, PidFile, ControlSocket, StateDirectory,
         RingBufferSize, SendBufferSize, ReceiveBufferSize, MaxDelay, MergeDelay, BusyPoll, Mtu,
-        AdminAccept, WriteCache,
+        AdminAccept, WriteCache, IoEngine,
     ];
 
     public static readonly string[] Interface = [Mtu, RingBufferSize, SendBufferSize, ReceiveBufferSize];
@@ -54,7 +55,7 @@ public static class ConfigKeys
     public static readonly string[] Device =
     [
         Path, Uuid, Shelf, Slot, DirectIo, QueueLength, Interfaces, TraceIo, MaxDelay, MergeDelay,
-        Broadcast, ReadOnly, Accept, Deny, AdminAccept, WriteCache, Shared, Offset, Length,
+        Broadcast, ReadOnly, Accept, Deny, AdminAccept, WriteCache, Shared, Offset, Length, IoEngine,
     ];
 
     /// <summary>

@@ -332,6 +332,9 @@ public static class ConfigLoader
                     case ConfigKeys.WriteCache:
                         if (Bool(e) is bool wc) d = d with { WriteCache = wc };
                         break;
+                    case ConfigKeys.IoEngine:
+                        if (IoEngine(e) is IoEngineSetting ie) d = d with { IoEngine = ie };
+                        break;
                     default:
                         OtherKey(e, "[defaults]", ConfigKeys.Defaults);
                         break;
@@ -427,6 +430,7 @@ public static class ConfigLoader
             slot = null;
             bool directIo = defaults.DirectIo, traceIo = defaults.TraceIo, broadcast = false, readOnly = false, shared = false;
             bool? writeCache = defaults.WriteCache;
+            IoEngineSetting ioEngine = defaults.IoEngine;
             int queueLength = defaults.QueueLength;
             string[] patterns = defaults.Interfaces;
             double maxDelay = defaults.MaxDelay, mergeDelay = defaults.MergeDelay;
@@ -534,6 +538,9 @@ public static class ConfigLoader
                             length = null;
                         }
                         break;
+                    case ConfigKeys.IoEngine:
+                        if (IoEngine(e) is IoEngineSetting ie) ioEngine = ie;
+                        break;
                     default:
                         OtherKey(e, "a device group", ConfigKeys.Device);
                         break;
@@ -593,6 +600,7 @@ public static class ConfigLoader
                 Shared = shared,
                 OffsetSectors = offset,
                 LengthSectors = length,
+                IoEngine = ioEngine,
                 Location = new SourceLocation(_file, g.Line),
             };
         }
@@ -952,6 +960,25 @@ public static class ConfigLoader
         /// </summary>
         private int? Mtu(KeyFileEntry e) => Clamped(e, InterfaceConfig.MinMtu, InterfaceConfig.MinMtu, InterfaceConfig.MaxMtu,
             "or 0 for the interface's own MTU", zeroMeans: true);
+
+        private IoEngineSetting? IoEngine(KeyFileEntry e)
+        {
+            string? v = Text(e);
+            switch (v)
+            {
+                case null:
+                    return null;
+                case "auto":
+                    return IoEngineSetting.Auto;
+                case "io_uring":
+                    return IoEngineSetting.IoUring;
+                case "aio":
+                    return IoEngineSetting.Aio;
+                default:
+                    Error(e, "'" + v + "' is not an I/O engine: use auto, io_uring or aio");
+                    return null;
+            }
+        }
 
         private double? Delay(KeyFileEntry e)
         {

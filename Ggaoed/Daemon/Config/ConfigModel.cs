@@ -9,6 +9,19 @@ public readonly record struct SourceLocation(string File, int Line)
     public override string ToString() => File + ":" + Line.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
 
+/// <summary>The <c>io-engine</c> key: which kernel interface a device's storage engine uses.</summary>
+public enum IoEngineSetting
+{
+    /// <summary>io_uring where this process can use it (probed once), else Linux AIO.</summary>
+    Auto,
+
+    /// <summary>io_uring, or the device does not open.</summary>
+    IoUring,
+
+    /// <summary>Linux native AIO (asynchronous for O_DIRECT only).</summary>
+    Aio,
+}
+
 /// <summary>The <c>[defaults]</c> group: daemon-wide settings and the fallbacks for devices and interfaces.</summary>
 public sealed record DefaultsConfig
 {
@@ -73,6 +86,8 @@ public sealed record DefaultsConfig
     /// (see <see cref="DeviceConfig.WriteCachePinned"/>).
     /// </summary>
     public bool? WriteCache { get; init; }
+    /// <summary>io-engine: which kernel interface does the I/O (see <see cref="IoEngineSetting"/>).</summary>
+    public IoEngineSetting IoEngine { get; init; }
     public SourceLocation Location { get; init; }
 }
 
@@ -184,6 +199,8 @@ public sealed record DeviceConfig
     public long OffsetSectors { get; init; }
     /// <summary>Exported length in 512-byte sectors (vblade -l); null = from <see cref="OffsetSectors"/> to the end.</summary>
     public long? LengthSectors { get; init; }
+    /// <summary>io-engine: which kernel interface does the I/O (see <see cref="IoEngineSetting"/>).</summary>
+    public IoEngineSetting IoEngine { get; init; }
     public SourceLocation Location { get; init; }
 
     /// <summary>True when the device is exported on every interface the daemon serves (no patterns anywhere).</summary>
@@ -201,7 +218,7 @@ public sealed record DeviceConfig
         && ReadOnly == other.ReadOnly && Interfaces.AsSpan().SequenceEqual(other.Interfaces)
         && SameList(Accept, other.Accept) && Deny.AsSpan().SequenceEqual(other.Deny) && SameList(AdminAccept, other.AdminAccept)
         && WriteCache == other.WriteCache && WriteCachePinned == other.WriteCachePinned && Shared == other.Shared
-        && OffsetSectors == other.OffsetSectors && LengthSectors == other.LengthSectors;
+        && OffsetSectors == other.OffsetSectors && LengthSectors == other.LengthSectors && IoEngine == other.IoEngine;
 
     public bool IsExportedOn(string interfaceName)
     {
