@@ -19,8 +19,8 @@ namespace Ggaoed.Tests.Initiator;
 /// BROADCAST REQUESTS; the engine's check in <see cref="AoeEngine.Handle"/>). Without that check a
 /// Mac Mask edit would lock the initiator out, a Reserve would fail its writes, and a config set would
 /// rewrite the string every initiator sees; all three would land in the state directory.
+/// The encoding check is a plain unit test; the VM test carries the trait Stage=vm.
 /// </summary>
-[Trait("Stage", "vm")]
 [Collection(VmMultipathCollection.Name)]
 public sealed class HostileFrameTests
 {
@@ -74,6 +74,7 @@ public sealed class HostileFrameTests
     /// were valid and the state files are where their values would have landed.
     /// </summary>
     [VmFact]
+    [Trait("Stage", "vm")]
     public void HostileBroadcasts_MaskReserveAndConfigSet_ChangeNothing_AndTheInitiatorKeepsTheDisk()
     {
         const int patternMb = 4, signalMb = 60;

@@ -96,6 +96,18 @@ gg_aoe_wait_paths() {
     return 1
 }
 
+# gg_aoe_multipath DEV MAC_A MAC_B: loads the initiator ($AOE_ARGS), waits for DEV and for both MACs as
+# paths to it, and reports paths (how many) and ifs_a, ifs_b (the local interfaces each path uses).
+gg_aoe_multipath() {
+    gg_aoe_load ${AOE_ARGS:-}
+    gg_aoe_wait "$1" 30 || gg_fail "$1 not discovered within 30 s"
+    gg_aoe_wait_paths "$1" 30 "$2" "$3" || { gg_aoe_paths "$1"; gg_fail "$1: not both paths $2 and $3 within 30 s"; }
+    gg_aoe_paths "$1"
+    gg_result paths "$(gg_aoe_paths "$1" | wc -l)"
+    gg_result ifs_a "$(gg_aoe_path "$1" "$2" ifs)"
+    gg_result ifs_b "$(gg_aoe_path "$1" "$3" ifs)"
+}
+
 # gg_until SECONDS COMMAND...: run COMMAND every 0.2 s until it succeeds; returns 1 on timeout.
 gg_until() {
     local limit=$(($1 * 5)) i=0; shift

@@ -12,13 +12,7 @@
 : "${DEV:=e1.1}" "${FIO_SIZE:=64m}" "${FIO_BS:=4k-256k}" "${FIO_DEPTH:=8}" "${WAIT_S:=240}"
 disk=/dev/etherd/$DEV
 
-gg_aoe_load ${AOE_ARGS:-}
-gg_aoe_wait "$DEV" 30 || gg_fail "$DEV not discovered within 30 s"
-gg_aoe_wait_paths "$DEV" 30 "$PATH_A" "$PATH_B" || { gg_aoe_paths "$DEV"; gg_fail "$DEV: not both gateways $PATH_A and $PATH_B within 30 s"; }
-gg_aoe_paths "$DEV"
-gg_result paths "$(gg_aoe_paths "$DEV" | wc -l)"
-gg_result ifs_a "$(gg_aoe_path "$DEV" "$PATH_A" ifs)"
-gg_result ifs_b "$(gg_aoe_path "$DEV" "$PATH_B" ifs)"
+gg_aoe_multipath "$DEV" "$PATH_A" "$PATH_B"
 
 # fio_round N OFFSET: runs fio in the background; its exit status lands in /tmp/fioN.rc.
 fio_round() {

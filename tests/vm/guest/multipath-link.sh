@@ -11,14 +11,8 @@
 : "${DEV:=e1.1}" "${PATTERN_MB:=16}" "${WAIT_S:=240}"
 disk=/dev/etherd/$DEV
 
-gg_aoe_load ${AOE_ARGS:-}
-gg_aoe_wait "$DEV" 30 || gg_fail "$DEV not discovered within 30 s"
-gg_aoe_wait_paths "$DEV" 30 "$PATH_A" "$PATH_B" || { gg_aoe_paths "$DEV"; gg_fail "$DEV: not both paths $PATH_A and $PATH_B within 30 s"; }
-gg_aoe_paths "$DEV"
-gg_result paths "$(gg_aoe_paths "$DEV" | wc -l)"
+gg_aoe_multipath "$DEV" "$PATH_A" "$PATH_B"
 gg_result netif "$(gg_aoe_attr "$DEV" netif)"
-gg_result ifs_a "$(gg_aoe_path "$DEV" "$PATH_A" ifs)"
-gg_result ifs_b "$(gg_aoe_path "$DEV" "$PATH_B" ifs)"
 
 # One pass: a fresh random pattern over the first PATTERN_MB MiB with O_DIRECT, read back with
 # O_DIRECT and compared. Each pass differs, so a write lost during the outage cannot hide behind an
