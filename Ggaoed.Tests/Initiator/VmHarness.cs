@@ -94,34 +94,97 @@ public static class VmPrerequisites
 }
 
 /// <summary>
-/// A private network namespace with the VM's tap device in it (tests/vm/netns.sh). The target under test
-/// runs in the namespace on <see cref="Tap"/>; AoE frames never leave it. Removed on Dispose, together
-/// with anything still running inside.
+/// A private network namespace with the VM's tap devices in it (tests/vm/netns.sh), one per guest NIC.
+/// The target under test runs in the namespace on <see cref="Tap"/> (or on several taps); AoE frames
+/// never leave it. With <see cref="AddBridge"/> the taps join a bridge, and <see cref="AddPort"/> puts
+/// more hosts on that segment, each in a namespace of its own (a second gateway, a hostile sender).
+/// Removed on Dispose, together with anything still running inside.
 /// </summary>
 public sealed class VmNetwork : IDisposable
 {
     private static int s_counter;
 
+    private readonly List<string> _portNamespaces = new();
+
     public string Namespace { get; }
-    public string Tap { get; }
+
+    /// <summary>The taps, in the order of the guest's NICs: eth0 is on Taps[0], eth1 on Taps[1]...</summary>
+    public IReadOnlyList<string> Taps { get; }
+
+    /// <summary>The first tap (the guest's eth0).</summary>
+    public string Tap => Taps[0];
+
     public int Mtu { get; }
 
-    public VmNetwork(int mtu = 1500)
+    /// <summary>The bridge joining the taps and the ports, once <see cref="AddBridge"/> made it.</summary>
+    public string? Bridge { get; private set; }
+
+    /// <param name="tapMacs">
+    /// One entry per tap: the address of the tap's host end (what a target on it answers from), or null
+    /// for the kernel's random one. Default: one tap with a random address.
+    /// </param>
+    public VmNetwork(int mtu = 1500, IReadOnlyList<string?>? tapMacs = null)
     {
         int n = Interlocked.Increment(ref s_counter);
-        string id = (Environment.ProcessId % 100000).ToString(System.Globalization.CultureInfo.InvariantCulture) + "x" + n.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string id = Inv(Environment.ProcessId % 100000) + "x" + Inv(n);
         Namespace = "gg-vm-" + id;
-        Tap = "ggvm" + id;   // at most 15 bytes: "ggvm" + 5 digits + "x" + counter
+        tapMacs ??= [null];
+        var taps = new List<string>();
+        var specs = new List<string>();
+        for (int i = 0; i < tapMacs.Count; i++)
+        {
+            // At most 15 bytes: "ggvm" + 5 digits + "x" + counter (+ a letter from the second tap on).
+            string tap = "ggvm" + id + (i == 0 ? "" : ((char)('a' + i)).ToString());
+            taps.Add(tap);
+            specs.Add(tapMacs[i] is { } mac ? tap + "=" + mac : tap);
+        }
+        Taps = taps;
         Mtu = mtu;
         VmProcess.Run("bash", [VmPaths.Script("netns.sh"), "down", Namespace], check: false);
-        VmProcess.Run("bash", [VmPaths.Script("netns.sh"), "up", Namespace, Tap, mtu.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        VmProcess.Run("bash", [VmPaths.Script("netns.sh"), "up", Namespace, string.Join(',', specs), Inv(mtu)]);
     }
 
-    /// <summary>Takes the tap down or up (link-flap tests): while down, the VM's frames go nowhere.</summary>
-    public void SetTapUp(bool up) => VmProcess.Run("ip", ["-n", Namespace, "link", "set", Tap, up ? "up" : "down"]);
+    /// <summary>Takes the first tap down or up (link-flap tests): while down, the VM's frames go nowhere.</summary>
+    public void SetTapUp(bool up) => SetTapUp(Tap, up);
 
-    public void Dispose() => VmProcess.Run("bash", [VmPaths.Script("netns.sh"), "down", Namespace], check: false);
+    /// <summary>Takes one tap down or up: while down, what the guest sends on that NIC goes nowhere.</summary>
+    public void SetTapUp(string tap, bool up) => VmProcess.Run("ip", ["-n", Namespace, "link", "set", tap, up ? "up" : "down"]);
+
+    /// <summary>Puts every tap on a new bridge, the segment that <see cref="AddPort"/> extends.</summary>
+    public void AddBridge()
+    {
+        Bridge = "ggbr";   // namespaced: no other test sees it
+        VmProcess.Run("bash", [VmPaths.Script("netns.sh"), "bridge", Namespace, Bridge, Inv(Mtu)]);
+    }
+
+    /// <summary>
+    /// A new host on the bridge: a namespace of its own (this network's name + "-" + <paramref name="role"/>)
+    /// holding interface <paramref name="role"/> with address <paramref name="mac"/>, whose veth peer is a
+    /// bridge port. The guest sees <paramref name="mac"/> on the same segment as every other port.
+    /// </summary>
+    public VmPort AddPort(string role, string mac)
+    {
+        if (Bridge == null)
+            throw new InvalidOperationException("AddBridge first");
+        var port = new VmPort(Namespace + "-" + role, role, mac);
+        VmProcess.Run("bash", [VmPaths.Script("netns.sh"), "down", port.Namespace], check: false);
+        _portNamespaces.Add(port.Namespace);
+        VmProcess.Run("bash", [VmPaths.Script("netns.sh"), "port", Namespace, Bridge, port.Namespace, port.Interface, mac, Inv(Mtu)]);
+        return port;
+    }
+
+    public void Dispose()
+    {
+        var args = new List<string> { VmPaths.Script("netns.sh"), "down", Namespace };
+        args.AddRange(_portNamespaces);
+        VmProcess.Run("bash", args, check: false);
+    }
+
+    private static string Inv(int value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
+
+/// <summary>A host on a <see cref="VmNetwork"/>'s bridge: its namespace, its interface there and that interface's MAC.</summary>
+public sealed record VmPort(string Namespace, string Interface, string Mac);
 
 /// <summary>What one boot printed: its verdict, the @@RESULT values and the whole console.</summary>
 public sealed class VmRunResult
@@ -171,14 +234,35 @@ public static class VirtualMachine
     /// line as it arrives (on another thread), so a test can act on "@@MARK ..." lines while the guest runs.
     /// </summary>
     public static VmRunResult Run(VmNetwork network, string guestScript, IReadOnlyDictionary<string, string> env,
-        string mac, int timeoutSeconds = 240, Action<string>? onConsoleLine = null)
+        string mac, int timeoutSeconds = 240, Action<string>? onConsoleLine = null) =>
+        Run(network, guestScript, env, [mac], timeoutSeconds, onConsoleLine);
+
+    /// <summary>
+    /// The same with one NIC per tap of <paramref name="network"/>; <paramref name="macs"/>[i] is the
+    /// address of the guest's eth<i>i</i> (NICs past the list get random addresses). Cancelling
+    /// <paramref name="cancel"/> ends the boot early (SIGTERM to run-vm.sh, which kills qemu and cleans
+    /// up): a test whose host side already failed need not wait for the guest's own limits.
+    /// </summary>
+    public static VmRunResult Run(VmNetwork network, string guestScript, IReadOnlyDictionary<string, string> env,
+        IReadOnlyList<string> macs, int timeoutSeconds = 240, Action<string>? onConsoleLine = null,
+        CancellationToken cancel = default)
     {
         var args = new List<string>
         {
-            VmPaths.Script("run-vm.sh"), "--netns", network.Namespace, "--tap", network.Tap,
-            "--script", VmPaths.Script("guest/" + guestScript), "--mac", mac,
+            VmPaths.Script("run-vm.sh"), "--netns", network.Namespace,
+            "--script", VmPaths.Script("guest/" + guestScript),
             "--timeout", timeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
+        foreach (string tap in network.Taps)
+        {
+            args.Add("--tap");
+            args.Add(tap);
+        }
+        foreach (string mac in macs)
+        {
+            args.Add("--mac");
+            args.Add(mac);
+        }
         foreach (KeyValuePair<string, string> kv in env)
         {
             args.Add("--env");
@@ -218,6 +302,8 @@ public static class VirtualMachine
         p.ErrorDataReceived += (_, e) => OnLine(e.Data);
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
+        using CancellationTokenRegistration stop = cancel.Register(() =>
+            VmProcess.Run("kill", ["-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)], check: false));
         // run-vm.sh enforces the timeout itself and kills qemu; this is the backstop if the script hangs.
         if (!p.WaitForExit((timeoutSeconds + 60) * 1000))
         {

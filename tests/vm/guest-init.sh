@@ -7,6 +7,9 @@ export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+# The initiator's per-path state (one entry per target MAC: window, taint, frames sent, interfaces)
+# is only in debugfs: /sys/kernel/debug/aoe/eS.L (see gg_aoe_paths).
+mount -t debugfs debugfs /sys/kernel/debug
 mkdir -p /dev/pts /tmp /run
 mount -t tmpfs -o size=75% tmpfs /tmp
 exec </dev/console >/dev/console 2>&1
@@ -25,12 +28,18 @@ for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_p
     [ -f /lib/modules/$m.ko ] && insmod /lib/modules/$m.ko
 done
 ip link set lo up
-i=0
-while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-[ -e /sys/class/net/eth0 ] || gg_fail "no eth0 after loading virtio_net"
-# The initiator only sends on interfaces that are up. Tests that need another MTU set it before
-# gg_aoe_load: the driver sizes its frames from the MTU when the config response arrives.
-ip link set eth0 up
+# run-vm.sh puts the number of NICs (one per --tap) on the command line as gg.nics=N.
+nics=$(sed -n 's/.*gg\.nics=\([0-9]*\).*/\1/p' /proc/cmdline)
+n=0
+while [ $n -lt "${nics:-1}" ]; do
+    i=0
+    while [ ! -e /sys/class/net/eth$n ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    [ -e /sys/class/net/eth$n ] || gg_fail "no eth$n after loading virtio_net"
+    # The initiator only sends on interfaces that are up. Tests that need another MTU set it before
+    # gg_aoe_load: the driver sizes its frames from the MTU when the config response arrives.
+    ip link set eth$n up
+    n=$((n + 1))
+done
 
 if [ ! -f /test.sh ]; then
     gg_fail "no /test.sh in the initramfs (run-vm.sh appends it)"

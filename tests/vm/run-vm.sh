@@ -1,10 +1,13 @@
 #!/bin/bash
-# Boots the ggaoed test VM (Debian kernel + the cached initramfs) inside network namespace NS, with its
-# virtio NIC on tap device TAP (which must already exist in NS; see netns.sh), and runs GUEST.sh there
-# as /test.sh. The serial console goes to stdout (and to --log FILE).
+# Boots the ggaoed test VM (Debian kernel + the cached initramfs) inside network namespace NS, with a
+# virtio NIC on each tap device TAP (which must already exist in NS; see netns.sh), and runs GUEST.sh
+# there as /test.sh. The serial console goes to stdout (and to --log FILE).
 #
-# usage: run-vm.sh --netns NS --tap TAP --script GUEST.sh [--mem MB] [--smp N] [--timeout SEC]
-#                  [--mac MAC] [--log FILE] [--accel auto|tcg|kvm] [--artefacts DIR] [--env NAME=VALUE]...
+# usage: run-vm.sh --netns NS --tap TAP [--tap TAP2...] --script GUEST.sh [--mem MB] [--smp N]
+#                  [--timeout SEC] [--mac MAC]... [--log FILE] [--accel auto|tcg|kvm] [--artefacts DIR]
+#                  [--env NAME=VALUE]...
+# Each --tap adds a NIC: the first is the guest's eth0, the second eth1, and so on. The n-th --mac is
+# the n-th NIC's address; NICs without one get a random locally administered address.
 # --accel auto (the default, or $GG_VM_ACCEL): KVM when /dev/kvm is usable AND a probe boot with it
 #   reaches guest userspace within 20 s (nested KVM hangs on some CI hosts), else software emulation
 #   (TCG, -cpu max; ~3 s to userspace). The probe's verdict is cached per host boot in ARTEFACTS.
@@ -15,19 +18,21 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-netns= tap= script= mem=512 smp=1 timeout=180 mac= log= accel=${GG_VM_ACCEL:-auto}
+netns= script= mem=512 smp=1 timeout=180 log= accel=${GG_VM_ACCEL:-auto}
 art=${GG_VM_DIR:-$here/../../build/vm}
 envs=()
 files=()
+taps=()
+macs=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --netns) netns=$2; shift 2 ;;
-        --tap) tap=$2; shift 2 ;;
+        --tap) taps+=("$2"); shift 2 ;;
         --script) script=$2; shift 2 ;;
         --mem) mem=$2; shift 2 ;;
         --smp) smp=$2; shift 2 ;;
         --timeout) timeout=$2; shift 2 ;;
-        --mac) mac=$2; shift 2 ;;
+        --mac) macs+=("$2"); shift 2 ;;
         --log) log=$2; shift 2 ;;
         --accel) accel=$2; shift 2 ;;
         --artefacts) art=$2; shift 2 ;;
@@ -36,17 +41,26 @@ while [ $# -gt 0 ]; do
         *) echo "run-vm: unknown argument $1" >&2; exit 2 ;;
     esac
 done
-[ -n "$netns" ] && [ -n "$tap" ] && [ -n "$script" ] || { echo "run-vm: --netns, --tap and --script are required" >&2; exit 2; }
+[ -n "$netns" ] && [ ${#taps[@]} -gt 0 ] && [ -n "$script" ] || { echo "run-vm: --netns, --tap and --script are required" >&2; exit 2; }
 [ -f "$script" ] || { echo "run-vm: no script $script" >&2; exit 2; }
-ip netns exec "$netns" test -e "/sys/class/net/$tap" || { echo "run-vm: no tap $tap in netns $netns" >&2; exit 2; }
+for tap in "${taps[@]}"; do
+    ip netns exec "$netns" test -e "/sys/class/net/$tap" || { echo "run-vm: no tap $tap in netns $netns" >&2; exit 2; }
+done
 
 "$here/build-initramfs.sh" "$art" >&2 || exit 2
 art=$(cd "$art" && pwd)
 
-# A locally administered unicast MAC, different per run so that initiators in parallel VMs differ.
-if [ -z "$mac" ]; then
-    mac=$(printf '52:54:%02x:%02x:%02x:%02x' $((RANDOM % 256)) $((RANDOM % 256)) $(($$ % 256)) $((($$ >> 8) % 256)))
-fi
+# One NIC per tap. A NIC without --mac gets a locally administered unicast MAC, different per run so
+# that initiators in parallel VMs differ (the NIC's index in the last byte keeps one VM's NICs apart).
+nic_args=()
+for i in "${!taps[@]}"; do
+    mac=${macs[$i]:-}
+    if [ -z "$mac" ]; then
+        mac=$(printf '52:54:%02x:%02x:%02x:%02x' $((RANDOM % 256)) $(($$ % 256)) $((($$ >> 8) % 256)) $(((RANDOM & 0xf0) | i)))
+    fi
+    nic_args+=(-netdev "tap,id=n$i,ifname=${taps[$i]},script=no,downscript=no"
+               -device "virtio-net-pci,netdev=n$i,mac=$mac,romfile=")
+done
 
 work=$(mktemp -d /tmp/gg-vm-run.XXXXXX)
 qpid=
@@ -108,9 +122,8 @@ echo "run-vm: accelerator: ${accel_args[*]}" >&2
 ip netns exec "$netns" qemu-system-x86_64 "${accel_args[@]}" -m "$mem" -smp "$smp" \
     -nographic -no-reboot -nodefaults -serial stdio -monitor none \
     -kernel "$art/vmlinuz" -initrd "$work/initrd" \
-    -append "console=ttyS0 quiet loglevel=4 panic=-1 oops=panic" \
-    -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
-    -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=" \
+    -append "console=ttyS0 quiet loglevel=4 panic=-1 oops=panic gg.nics=${#taps[@]}" \
+    "${nic_args[@]}" \
     </dev/null > >(stdbuf -oL tr -d '\r' | tee -a "$log") 2>&1 &
 qpid=$!
 
