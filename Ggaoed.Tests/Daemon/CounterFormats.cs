@@ -94,6 +94,8 @@ internal static partial class CounterFormats
                 throw new InvalidOperationException("not a sample line: " + line);
             string family = sample.Groups[1].Value;
             string labels = sample.Groups[2].Value;
+            if (family == prefix + "info")
+                continue; // the info family carries words as labels (the storage engine), not a counter
             if (!family.StartsWith(prefix, StringComparison.Ordinal) || !Regex.IsMatch(labels, @"[{,]" + Regex.Escape(wanted) + @"[,}]"))
                 continue;
             string name = family[prefix.Length..];

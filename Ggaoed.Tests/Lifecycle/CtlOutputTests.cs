@@ -83,9 +83,9 @@ public sealed class CtlOutputTests
             // device target reads read-sect writes write-sect merged iocbs errors qfull depth
             Assert.Equal("e7.0", d0[1]);
             Assert.Equal(new[] { Reads, Reads * SectorsPerRequest, Writes, Writes * SectorsPerRequest },
-                d0[2..6].Select(int.Parse).ToArray());
-            Assert.Equal("0", d0[8]);
-            Assert.Equal("0", d0[10]);
+                d0[3..7].Select(int.Parse).ToArray());
+            Assert.Equal("0", d0[9]);
+            Assert.Equal("0", d0[11]);
             Assert.Contains(lines, l => l.StartsWith(box.Net!.TargetIf + " ", StringComparison.Ordinal));
 
             // JSON.

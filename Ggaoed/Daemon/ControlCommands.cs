@@ -210,7 +210,8 @@ internal sealed class ControlCommands : IControlCommands
         return new CounterOwner(d.Name, _baselines.Read(CounterTable.Device, d))
         {
             SummaryInfo = [target, engine],
-            Labels = [("target", target), ("io_engine", engine)],
+            Labels = [("target", target)],
+            InfoLabels = [("io_engine", engine)],
             JsonInfo = w =>
             {
                 w.WriteString("path", d.Config.Path);

@@ -17,6 +17,9 @@ internal sealed class CounterOwner(string name, long[] values)
     public string[] SummaryInfo { get; init; } = [];
     /// <summary>Prometheus labels after the scope's own (<c>device="d0"</c>).</summary>
     public (string Name, string Value)[] Labels { get; init; } = [];
+    /// <summary>Facts that are words, not numbers (the storage engine): in metrics the labels of the
+    /// scope's info family, ggaoed_SCOPE_info{...} 1, as Prometheus exporters do for build info.</summary>
+    public (string Name, string Value)[] InfoLabels { get; init; } = [];
     /// <summary>JSON fields written after "name" and before the counters (what the owner is, not what it counted).</summary>
     public Action<Utf8JsonWriter>? JsonInfo { get; init; }
 }
@@ -240,8 +243,31 @@ internal static class CounterReport
                     sb.Append(' ').Append(Number(o.Values[i])).Append('\n');
                 }
             }
+            InfoFamily(sb, s);
         }
         return sb.ToString();
+    }
+
+    /// <summary>ggaoed_SCOPE_info{scope="name",...} 1 for the owners that have info labels.</summary>
+    private static void InfoFamily(StringBuilder sb, CounterSection s)
+    {
+        bool any = false;
+        foreach (CounterOwner o in s.Owners)
+            any |= o.InfoLabels.Length > 0;
+        if (!any || s.Scope.Single)
+            return;
+        string name = "ggaoed_" + s.Scope.Name + "_info";
+        sb.Append("# HELP ").Append(name).Append(" Always 1; the labels describe the ").Append(s.Scope.Name).Append(".\n");
+        sb.Append("# TYPE ").Append(name).Append(" gauge\n");
+        foreach (CounterOwner o in s.Owners)
+        {
+            if (o.InfoLabels.Length == 0)
+                continue;
+            sb.Append(name).Append('{').Append(s.Scope.Name).Append("=\"").Append(EscapeLabel(o.Name)).Append('"');
+            foreach ((string label, string value) in o.InfoLabels)
+                sb.Append(',').Append(label).Append("=\"").Append(EscapeLabel(value)).Append('"');
+            sb.Append("} 1\n");
+        }
     }
 
     private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
