@@ -29,6 +29,28 @@ public unsafe class EngineFakeKernelTests
 
     [Theory]
     [MemberData(nameof(Kernels))]
+    public void BaseOffset_ShiftsEveryIo_SoTheDevicesFirstSectorIsTheWindowsFirst(string kernel)
+    {
+        // offset = 8 sectors (vblade -o 8): device LBA 0 is byte 4096 of the store.
+        FakeKernelState k = FakeKernels.Create(kernel);
+        for (int i = 0; i < k.Disk.Length; i++)
+            k.Disk[i] = (byte)(i / Sector);
+        using StorageEngine e = k.Engine(baseOffset: 8 * Sector, immediate: ImmediateReadMode.NoWait);
+        int w = Queue(e, IoKind.Write, 0, 1, 0xEE);
+        Assert.Equal(1, e.SubmitPending());
+        Assert.Equal(8 * Sector, Assert.Single(k.InFlight).Offset);
+        k.CompleteAll();
+        Assert.Equal(new[] { (w, Sector) }, Reap(e).ToArray());
+        Assert.All(k.Disk.AsSpan(8 * Sector, Sector).ToArray(), x => Assert.Equal(0xEE, x));
+        Assert.Equal(7, k.Disk[8 * Sector - 1]); // the sector before the window is untouched
+
+        var into = new byte[Sector];
+        Assert.True(e.TryReadNow(3, 1, into));
+        Assert.All(into, x => Assert.Equal(11, x)); // store sector 8 + 3
+    }
+
+    [Theory]
+    [MemberData(nameof(Kernels))]
     public void AdjacentWrites_GoInOneMergedOp_InOneSubmit_AndLandOnDisk(string kernel)
     {
         FakeKernelState k = FakeKernels.Create(kernel);

@@ -103,11 +103,11 @@ internal abstract unsafe class FakeKernelState
     public abstract StorageEngine CreateEngine(EngineOptions options, int logicalBlockSize = 512);
 
     public StorageEngine Engine(int queueLength = 8, long mergeDelay = 0, long maxDelay = 0, MergeLimits limits = default, int slotBytes = 17 * 512,
-        ImmediateReadMode immediate = ImmediateReadMode.None, bool writeThrough = false, bool edgeTriggered = false)
+        ImmediateReadMode immediate = ImmediateReadMode.None, bool writeThrough = false, bool edgeTriggered = false, long baseOffset = 0)
         => CreateEngine(new EngineOptions
         {
             QueueLength = queueLength, SlotBytes = slotBytes, MergeDelayNanos = mergeDelay, MaxDelayNanos = maxDelay, Limits = limits,
-            ImmediateReads = immediate, WriteThrough = writeThrough, EdgeTriggeredEventFd = edgeTriggered,
+            ImmediateReads = immediate, WriteThrough = writeThrough, EdgeTriggeredEventFd = edgeTriggered, BaseOffsetBytes = baseOffset,
         });
 
     public int Read(byte* buffer, int length, long offset)

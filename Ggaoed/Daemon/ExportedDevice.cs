@@ -85,6 +85,8 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
             ReadOnly = config.ReadOnly,
             DirectIo = config.DirectIo,
             Shared = config.Shared,
+            OffsetSectors = config.OffsetSectors,
+            LengthSectors = config.LengthSectors,
             Predecessor = predecessor,
         });
         try
@@ -106,6 +108,7 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
                 BufferedStore = !Store.DirectIo && !Store.InMemory,
                 // write-cache = false (the default): an answered WRITE is on stable storage.
                 WriteThrough = !Target.WriteCache,
+                BaseOffsetBytes = Store.BaseOffsetBytes,
             });
         }
         catch
@@ -159,6 +162,7 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
         => next.Path != Config.Path || next.Shelf != Config.Shelf || next.Slot != Config.Slot ||
            next.DirectIo != Config.DirectIo || next.QueueLength != Config.QueueLength ||
            next.MergeDelay != Config.MergeDelay || next.MaxDelay != Config.MaxDelay || next.IoEngine != Config.IoEngine ||
+           next.OffsetSectors != Config.OffsetSectors || next.LengthSectors != Config.LengthSectors || next.Shared != Config.Shared ||
            (next.ReadOnly != Config.ReadOnly && !next.ReadOnly);
 
     /// <summary>The protocol settings that follow the configuration (at open and on reload).</summary>

@@ -76,6 +76,12 @@ public readonly struct EngineOptions
     /// O_DSYNC; for O_DIRECT it also flushes the disk's cache). Flushes stay datasync ops.
     /// </summary>
     public bool WriteThrough { get; init; }
+
+    /// <summary>
+    /// Where the exported window starts in the store, in bytes (config offset × 512, vblade -o): added
+    /// to every I/O, so LBA 0 of the device is this byte of the file or disk.
+    /// </summary>
+    public long BaseOffsetBytes { get; init; }
 }
 
 /// <summary>One finished request: its slot and the result (bytes, 0 for a flush, or -errno).</summary>
@@ -114,7 +120,8 @@ public readonly struct IoCompletion(int slot, int result)
 /// </summary>
 public abstract unsafe class StorageEngine : IDisposable
 {
-    private readonly ulong _deviceSectors;
+    private ulong _deviceSectors;
+    private readonly long _baseOffset;
     private readonly IoOp[] _ops;
     private readonly int[] _freeOps;
     private int _freeOpCount;
@@ -169,6 +176,7 @@ public abstract unsafe class StorageEngine : IDisposable
         int n = options.QueueLength;
         Fd = fd;
         _deviceSectors = deviceSectors;
+        _baseOffset = options.BaseOffsetBytes;
         EdgeTriggered = options.EdgeTriggeredEventFd;
         WriteThrough = options.WriteThrough;
         BufferedStore = options.BufferedStore;
@@ -293,7 +301,7 @@ public abstract unsafe class StorageEngine : IDisposable
         bool noWait = _immediate == ImmediateReadMode.NoWait;
         int r;
         fixed (byte* p = destination)
-            r = ReadNow(p, length, (long)(lba * RequestMerger.SectorSize), noWait);
+            r = ReadNow(p, length, _baseOffset + (long)(lba * RequestMerger.SectorSize), noWait);
         if (r == length)
         {
             Counters.ImmediateReads++;
@@ -439,7 +447,7 @@ public abstract unsafe class StorageEngine : IDisposable
         op.Kind = planned.Kind;
         op.FirstSlot = slots[0];
         op.SlotCount = slots.Length;
-        op.Offset = planned.Offset;
+        op.Offset = _baseOffset + planned.Offset;
         op.Bytes = planned.Bytes;
         op.Done = 0;
         op.Attempts = 0;
@@ -574,6 +582,17 @@ public abstract unsafe class StorageEngine : IDisposable
     /// <summary>At least one sector, all of them inside the device.</summary>
     private bool IsOnDevice(ulong lba, int sectors)
         => sectors >= 1 && lba <= _deviceSectors && (ulong)sectors <= _deviceSectors - lba;
+
+    /// <summary>
+    /// The exported size in sectors, which the bounds check uses. It follows the store when the daemon
+    /// re-reads its size (a grown or shrunk file or disk); requests already queued keep going (the
+    /// protocol engine checked them against the size they arrived under).
+    /// </summary>
+    public ulong DeviceSectors
+    {
+        get => _deviceSectors;
+        set => _deviceSectors = value;
+    }
 
     [DoesNotReturn]
     private protected static void ThrowErrno(string call, int negativeErrno)
