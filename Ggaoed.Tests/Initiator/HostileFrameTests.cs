@@ -21,7 +21,7 @@ namespace Ggaoed.Tests.Initiator;
 /// rewrite the string every initiator sees; all three would land in the state directory.
 /// The encoding check is a plain unit test; the VM test carries the trait Stage=vm.
 /// </summary>
-[Collection(VmMultipathCollection.Name)]
+[Collection(VmCollection.Name)]
 public sealed class HostileFrameTests
 {
     private const long MiB = 1024 * 1024;

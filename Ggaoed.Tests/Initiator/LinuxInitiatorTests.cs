@@ -17,6 +17,7 @@ namespace Ggaoed.Tests.Initiator;
 /// Filter with <c>--filter Stage=vm</c> (or <c>Stage!=vm</c> to leave the VM out).
 /// </summary>
 [Trait("Stage", "vm")]
+[Collection(VmCollection.Name)]
 public sealed class LinuxInitiatorTests
 {
 

@@ -15,7 +15,7 @@ namespace Ggaoed.Tests.Initiator;
 /// a path. Each test is one boot of a few minutes under software emulation.
 /// </summary>
 [Trait("Stage", "vm")]
-[Collection(VmMultipathCollection.Name)]
+[Collection(VmCollection.Name)]
 public sealed class MultipathTests
 {
     private const long MiB = 1024 * 1024;
@@ -166,11 +166,12 @@ public sealed class MultipathTests
 }
 
 /// <summary>
-/// The multipath and hostile-frame VM tests run one after another: each boots a VM under software
-/// emulation and several host processes, and their failovers wait on the initiator's timers.
+/// The VM tests run one after another: each boots a VM under software emulation (a CPU's worth of
+/// work on a 2-core machine) and several host processes, and their failovers wait on the initiator's
+/// timers, which a second VM booting beside them would stretch.
 /// </summary>
 [CollectionDefinition(Name)]
-public sealed class VmMultipathCollection
+public sealed class VmCollection
 {
-    public const string Name = "Linux initiator VM: multipath and hostile frames";
+    public const string Name = "Linux initiator VM";
 }
