@@ -92,7 +92,7 @@ bench_start_target() {
         ggaoed)
             mkdir -p "$OUT/ggaoed-state"
             # GGAOED_DEFAULTS: more [defaults] lines from the caller's environment (e.g. "busy-poll = 200").
-            printf '[defaults]\ninterfaces = %s\npid-file = %s\ncontrol-socket = %s\nstate-directory = %s\n%b\n\n[bench]\npath = %s\nshelf = 1\nslot = 1\n%s\n' \
+            printf '[defaults]\ninterfaces = %s\npid-file = %s\ncontrol-socket = %s\nstate-directory = %s\n%b\n\n[bench]\npath = %s\nshelf = 1\nslot = 1\n%b\n' \
                 "$IF_T" "$OUT/ggaoed.pid" "$OUT/ggaoed.sock" "$OUT/ggaoed-state" "${GGAOED_DEFAULTS:-}" "$IMG" "$ggaoed_extra" > "$OUT/ggaoed-bench.conf"
             bench_start_ggaoed "$OUT/ggaoed-bench.conf" || return 1
             ;;
