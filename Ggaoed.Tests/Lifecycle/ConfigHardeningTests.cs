@@ -25,16 +25,17 @@ public sealed class ConfigHardeningTests
     private static readonly byte[] Stranger = [0x02, 0x00, 0x00, 0x00, 0x0e, 0x0e];
 
     /// <summary>
-    /// The configuration under test: d0 admits (and lets change its state) only the list `trusted`,
-    /// and denies another host. <paramref name="empty"/> names the one key (trusted, accept, deny,
-    /// admin-accept) whose value is replaced by <paramref name="emptyValue"/>.
+    /// The configuration under test: d0 admits only the list `trusted` (our initiator) and denies
+    /// another host; with <paramref name="adminAccept"/>, only `trusted` may change its state too.
+    /// <paramref name="empty"/> names the one key (trusted, accept, deny, admin-accept) whose value is
+    /// replaced by <paramref name="emptyValue"/>.
     /// </summary>
-    private static string Groups(string image, string initiator, string? empty = null, string emptyValue = "")
+    private static string Groups(string image, string initiator, bool adminAccept, string? empty = null, string emptyValue = "")
     {
         string Line(string key, string value) => key + " = " + (key == empty ? emptyValue : value) + "\n";
         return "[acls]\n" + Line("trusted", initiator) + "\n"
             + Sandbox.Device("d0", image, Shelf, 0,
-                Line("accept", "trusted") + Line("deny", "02:00:00:00:0d:0d") + Line("admin-accept", "trusted"));
+                Line("accept", "trusted") + Line("deny", "02:00:00:00:0d:0d") + (adminAccept ? Line("admin-accept", "trusted") : ""));
     }
 
     /// <summary>The 1-based line of the first line of <paramref name="file"/> that starts with "KEY =".</summary>
@@ -69,12 +70,14 @@ public sealed class ConfigHardeningTests
         using AoeClient client = box.Client();
         string me = AoeTarget.FormatMac(client.Mac);
         string image = box.CreateImage("d0", 1);
-        box.WriteConfig(Groups(image, me));
+        // admin-accept only where it is under test: the other rows then also load in a ggaoed without it.
+        bool adminAccept = key == "admin-accept";
+        box.WriteConfig(Groups(image, me, adminAccept));
         DaemonProcess daemon = box.StartForeground();
         AoeTarget d0 = FaultRig.Discover(client, Shelf, 0);
         AssertStrangerGetsNothing(client, d0);
 
-        box.WriteConfig(Groups(image, me, key, value));
+        box.WriteConfig(Groups(image, me, adminAccept, key, value));
         string expected = $"{box.ConfigPath}:{LineOf(box.ConfigPath, key)}: {key}: is empty";
         ToolResult check = box.RunBinary("-t", "-c", box.ConfigPath);
         Assert.True(check.ExitCode == 2, $"ggaoed -t exited {check.ExitCode}:\n{check.Output}");
@@ -113,12 +116,23 @@ public sealed class ConfigHardeningTests
 
         File.Delete(ethers);
         Directory.CreateDirectory(ethers);
+        // SIGHUP: the refusal is logged, naming the file, and the daemon lives on.
+        int logged = daemon.StdErr.Length;
+        daemon.Signal(Libc.SIGHUP);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!daemon.StdErr[logged..].Contains("reload refused", StringComparison.Ordinal))
+        {
+            Assert.False(daemon.HasExited, "the daemon exited on SIGHUP:\n" + daemon.Output);
+            Assert.True(clock.Elapsed < Sandbox.StartTimeout, "no reload refusal logged after SIGHUP:\n" + daemon.StdErr);
+            System.Threading.Thread.Sleep(50);
+        }
+        Assert.Contains("/etc/ethers", daemon.StdErr[logged..]);
+        // ggaoectl reload: the same refusal, as its answer and exit status 1.
         ToolResult reload = box.Ctl("reload");
         Assert.True(reload.ExitCode == 1, $"ggaoectl reload exited {reload.ExitCode}:\n{reload.Output}\n{daemon.Output}");
         Assert.Contains("/etc/ethers", reload.Output);
         Assert.Contains("still running the previous configuration", reload.Output);
         Assert.False(daemon.HasExited, daemon.Output);
-        Assert.Contains("/etc/ethers", daemon.StdErr);
 
         // It keeps serving the initiator its accept list named, and answers ggaoectl.
         client.Read(d0, 0, new byte[1024]);
