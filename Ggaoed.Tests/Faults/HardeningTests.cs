@@ -4,7 +4,6 @@ using System.IO;
 using System.Linq;
 using System.Text;
 using Ggaoed.Initiator;
-using Ggaoed.Native;
 using Ggaoed.Protocol;
 using Ggaoed.Tests.Lifecycle;
 using Ggaoed.Tests.Protocol;
