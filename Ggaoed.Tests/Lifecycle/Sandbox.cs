@@ -3,8 +3,11 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
 using System.Text;
+using System.Text.Json;
 using System.Threading;
 using Ggaoed.Ctl;
+using Ggaoed.Initiator;
+using Ggaoed.Tests.Daemon;
 using Ggaoed.Native;
 using Ggaoed.Tests.Build;
 using Ggaoed.Tests.Support;
@@ -27,7 +30,9 @@ internal sealed class Sandbox : IDisposable
 
     public Sandbox(bool network, int mtu = 1500)
     {
-        Binary = PublishedBinary.Get().BinaryPath;
+        // $GGAOED_BIN (as the fault and VM tests take it) runs a test against another build, such as
+        // the code before a fix.
+        Binary = Ggaoed.Tests.Initiator.AoeTargets.GgaoedBinary;
         Dir = Path.Combine(Path.GetTempPath(), "gg-lc-" + Guid.NewGuid().ToString("N").Substring(0, 12));
         Directory.CreateDirectory(Dir);
         if (network)
@@ -41,6 +46,13 @@ internal sealed class Sandbox : IDisposable
     public string PidFile => Path.Combine(Dir, "ggaoed.pid");
     public string ControlSocket => Path.Combine(Dir, "ctl.sock");
     public string StateDir => Path.Combine(Dir, "state");
+
+    /// <summary>
+    /// When set, every daemon <see cref="Launch"/> starts sees this directory as its /etc (a bind mount
+    /// in a private mount namespace of its own, made by unshare(1) just before the exec), so a test can
+    /// give it an /etc/ethers of its choosing, or break it, without touching the host's /etc.
+    /// </summary>
+    public string? PrivateEtc { get; set; }
 
     /// <summary>The interface pattern the daemon serves: the target end of the veth, or a name that exists nowhere.</summary>
     public string Interfaces => Net?.TargetIf ?? "gglcnone0";
@@ -72,18 +84,21 @@ internal sealed class Sandbox : IDisposable
     public static string Device(string name, string path, int shelf, int slot, string extra = "")
         => $"[{name}]\npath = {path}\nshelf = {shelf}\nslot = {slot}\n{extra}\n";
 
-    private (string File, List<string> Args) InTargetNs(IEnumerable<string> args)
+    private (string File, List<string> Args) InTargetNs(IEnumerable<string> args, string? privateEtc = null)
     {
         var list = new List<string>();
-        if (Net == null)
+        if (privateEtc != null)
         {
-            list.AddRange(args);
-            return (Binary, list);
+            // unshare without --fork and the shell's exec keep the pid the daemon's.
+            list.AddRange(new[] { "unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", "mount --bind \"$0\" /etc && exec \"$@\"", privateEtc });
         }
+        list.Add(Binary);
+        list.AddRange(args);
+        if (Net == null)
+            return (list[0], list.GetRange(1, list.Count - 1));
         // `ip netns exec` execs the command in place (no fork), so the pid we see is the daemon's, and it
         // remounts /sys so /sys/class/net lists the namespace's own links.
-        list.AddRange(new[] { "netns", "exec", Net.TargetNs, Binary });
-        list.AddRange(args);
+        list.InsertRange(0, new[] { "netns", "exec", Net.TargetNs });
         return ("ip", list);
     }
 
@@ -97,7 +112,7 @@ internal sealed class Sandbox : IDisposable
         args.Add(ConfigPath);
         if (extraArgs != null)
             args.AddRange(extraArgs);
-        (string file, List<string> full) = InTargetNs(args);
+        (string file, List<string> full) = InTargetNs(args, PrivateEtc);
         var d = new DaemonProcess(file, full, environment);
         _daemons.Add(d);
         return d;
@@ -125,6 +140,14 @@ internal sealed class Sandbox : IDisposable
         Assert.Fail($"ggaoed did not answer on {ControlSocket} within {StartTimeout}:\n{d?.Output}");
     }
 
+    /// <summary>Stops a daemon the way init does (SIGTERM) and asserts a clean exit (status 0).</summary>
+    public static void Stop(DaemonProcess daemon)
+    {
+        daemon.Signal(Libc.SIGTERM);
+        int status = daemon.WaitForExit(StopTimeout);
+        Assert.True(status == 0, $"exit {status} on SIGTERM:\n{daemon.Output}");
+    }
+
     /// <summary>Runs the binary to completion with the given arguments (in the target namespace if any).</summary>
     public ToolResult RunBinary(params string[] args)
     {
@@ -146,6 +169,36 @@ internal sealed class Sandbox : IDisposable
         var full = new List<string> { "netns", "exec", Net!.InitiatorNs, Binary, "ctl" };
         full.AddRange(args);
         return ToolProcess.Run("ip", full, timeout: TimeSpan.FromSeconds(60));
+    }
+
+    /// <summary>An initiator on the initiator end of the veth, opened in its namespace (the socket works from any thread).</summary>
+    public AoeClient Client()
+    {
+        VethPair net = Net ?? throw new InvalidOperationException("this sandbox has no network");
+        return InNetNs.Run(net.InitiatorNs, () => new AoeClient(net.InitiatorIf));
+    }
+
+    /// <summary>
+    /// One device counter or gauge as `ggaoectl stats` prints it, asserting that `stats --json` and
+    /// `metrics` show the same value (they are read one after the other: only for a value that is not moving).
+    /// </summary>
+    public long Counter(string device, string counter)
+    {
+        long text = CounterFormats.FromText(CtlOk("stats").StdOut, "device " + device)[counter];
+        using (JsonDocument json = JsonDocument.Parse(CtlOk("stats", "--json").StdOut))
+            Assert.True(text == CounterFormats.JsonOwner(json.RootElement, "devices", device).GetProperty(counter).GetInt64(),
+                $"{device}.{counter}: stats says {text}, stats --json differs");
+        long metric = CounterFormats.FromMetrics(CtlOk("metrics").StdOut, "device", "device", device)[counter];
+        Assert.True(text == metric, $"{device}.{counter}: stats says {text}, metrics {metric}");
+        return text;
+    }
+
+    /// <summary>`ggaoed ctl -s SOCKET ARGS`, asserting exit status 0.</summary>
+    public ToolResult CtlOk(params string[] args)
+    {
+        ToolResult r = Ctl(args);
+        Assert.True(r.ExitCode == 0, $"ggaoectl {string.Join(' ', args)}: exit {r.ExitCode}:\n{r.Output}");
+        return r;
     }
 
     /// <summary>True while the process exists and is not a zombie.</summary>
