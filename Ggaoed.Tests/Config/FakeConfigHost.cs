@@ -19,10 +19,15 @@ internal sealed class FakeConfigHost : IConfigHost
     public string? EthersText { get; set; }
     public int EthersReads { get; private set; }
 
+    /// <summary>When set, reading /etc/ethers throws it (a directory there, a disk error).</summary>
+    public System.Exception? EthersFailure { get; set; }
+
     public string? ReadEthers(out string where)
     {
         EthersReads++;
         where = "/etc/ethers";
+        if (EthersFailure != null)
+            throw EthersFailure;
         return EthersText;
     }
 

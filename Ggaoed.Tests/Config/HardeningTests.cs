@@ -21,6 +21,17 @@ public class HardeningTests
     private const string EmptyList = "is empty: list MAC addresses, names from [acls] or host names from /etc/ethers, or remove the key";
 
     [Fact]
+    public void UnreadableEthers_IsAnErrorAtTheLineThatNeedsIt_NotACrash()
+    {
+        var host = new FakeConfigHost().WithFile("/srv/a").WithFile("/srv/b");
+        host.EthersFailure = new System.IO.IOException("/etc/ethers is a directory, not a file of MAC addresses and host names");
+        ConfigLoadResult r = ConfigLoader.LoadText(Device + "accept = fileserver\n", "g.conf", host);
+        Assert.False(r.Ok);
+        string line = Assert.Single(ConfigText.Lines(r.Errors));
+        Assert.StartsWith("g.conf:5: accept: cannot read /etc/ethers to look up host names: /etc/ethers is a directory", line);
+    }
+
+    [Fact]
     public void EmptyAccessLists_AreErrors_NotEveryone()
     {
         ConfigLoadResult r = Load("[defaults]\nadmin-accept =\n[acls]\nnobody =\nnone = ;\n" + Device + "accept =\ndeny = ,\nadmin-accept = ,;\n"

@@ -78,6 +78,11 @@ public sealed class SystemConfigHost : IConfigHost
         {
             return null;
         }
+        catch (UnauthorizedAccessException) when (Directory.Exists(_ethersPath))
+        {
+            // .NET says "access denied" for a directory; the admin needs to hear what is wrong.
+            throw new IOException(_ethersPath + " is a directory, not a file of MAC addresses and host names");
+        }
     }
 
     public PathInfo Examine(string path) => ExaminePath(path);

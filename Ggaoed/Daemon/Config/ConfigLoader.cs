@@ -805,7 +805,7 @@ public static class ConfigLoader
                     incomplete |= sub.Incomplete;
                     continue;
                 }
-                if (!token.Contains(':') && Ethers().TryLookup(token, out ulong hostMac))
+                if (!token.Contains(':') && Ethers(e).TryLookup(token, out ulong hostMac))
                 {
                     macs.Add(hostMac);
                     continue;
@@ -836,11 +836,23 @@ public static class ConfigLoader
             return admins?.Macs;
         }
 
-        private EthersFile Ethers()
+        /// <summary>/etc/ethers, read once when the first name needs it (<paramref name="needer"/> is
+        /// the entry blamed when it cannot be read: the configuration cannot be understood without it).</summary>
+        private EthersFile Ethers(KeyFileEntry needer)
         {
             if (_ethers == null)
             {
-                string? text = _host.ReadEthers(out _ethersWhere);
+                string? text;
+                try
+                {
+                    text = _host.ReadEthers(out _ethersWhere);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    Error(needer, "cannot read " + _ethersWhere + " to look up host names: " + ex.Message
+                        + ": make it a readable file or write MAC addresses instead of names");
+                    text = null;
+                }
                 _ethersMissing = text == null;
                 _ethers = text == null ? EthersFile.Empty : EthersFile.Parse(text);
             }
