@@ -9,6 +9,8 @@
 #                         when missing); its daemon row is skipped if it does not answer discovery
 #        GGAOECTL="cmd"   command prefix for discover/bench/null-target (default: "$GGAOED ctl")
 #        DURATION=5       seconds per measurement;  MTUS="9000 1500";  TARGETS="vblade ggaoed null"
+#                         (ggaoed-io_uring, ggaoed-aio: the daemon with that io-engine; with both, a
+#                         second table compares the storage engines)
 #        OUT=dir          where raw JSON results go (default build/bench)
 #        REPEAT=1         rounds per MTU; each round runs every target once, in a rotated order, so
 #                         the targets share the machine's noise; the table shows medians over rounds
@@ -99,8 +101,8 @@ for mtu in $MTUS; do
                               target_cpu_us_per_req: (if .requests > 0 then ($c / $hz * 1e6 / .requests * 100 | round) / 100 else null end)}' >> "$RESULTS"
                 fi
             done
-            if [ "$target" = ggaoed ] && [ -S "$OUT/ggaoed.sock" ]; then
-                $GGAOECTL -s "$OUT/ggaoed.sock" --json stats > "$OUT/ggaoed-stats-$mtu-$rep.json" 2>/dev/null || true
+            if [[ $target == ggaoed* ]] && [ -S "$OUT/ggaoed.sock" ]; then
+                $GGAOECTL -s "$OUT/ggaoed.sock" --json stats > "$OUT/$target-stats-$mtu-$rep.json" 2>/dev/null || true
             fi
             bench_stop_target
         done
@@ -124,3 +126,13 @@ echo "(IOPS and latencies: medians over rounds; max: worst single request; rtx: 
 echo " cpu: the target's CPU time per request in us, median over rounds: the cost that noise does not blur)"
 errs=$(jq -s 'map(.errors + .retransmits) | add // 0' "$RESULTS")
 [ "$errs" = 0 ] || echo "note: $errs errors+retransmits in total; see $RESULTS"
+if [[ " $TARGETS " == *" ggaoed-io_uring "* && " $TARGETS " == *" ggaoed-aio "* ]]; then
+    echo
+    echo "storage engines, same run (IOPS avg-latency-us, medians over rounds; ratio: median of each round's io_uring/aio):"
+    jq -L "$ROOT/tests/bench" -rs 'include "tables";
+      def cell(n): one(n) | if length == 0 then "-" else "\(map(.iops) | med) \(map(.lat_us.avg) | med)" end;
+      (group_by([.mtu, .workload]) | sort_by(-.[0].mtu, .[0].workload)) as $rows
+      | ["mtu", "workload", "io_uring", "aio", "io_uring/aio"],
+        ($rows[] | [(.[0].mtu | tostring), .[0].workload, cell("ggaoed-io_uring"), cell("ggaoed-aio"), r2(ratio("ggaoed-io_uring"; "ggaoed-aio"))])
+      | @tsv' "$RESULTS" | column -t -s $'\t'
+fi

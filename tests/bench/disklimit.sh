@@ -17,7 +17,8 @@
 # Rounds rotate the order of the tools so they share the machine's noise; medians are shown.
 # usage: sudo tests/bench/disklimit.sh            (from the repository root)
 # env:   GGAOED=path (default build/publish/ggaoed)  DIR=/var/tmp  SIZE_MIB=1024  MTU=9000  DURATION=5
-#        REPEAT=3  DEPTH=16  ENGINE=auto (io-engine)  OUT=build/bench-disk  NICE=n
+#        REPEAT=3  DEPTH=16  ENGINES="io_uring" (io-engine values: each gets its own rows, e.g.
+#        ENGINES="io_uring aio" compares the storage engines in the same run)  OUT=build/bench-disk  NICE=n
 #        TARGET_CPU=0 GEN_CPU=1 FIO_CPU=TARGET_CPU  GGAOED_DEFAULTS="..."  BENCH_ARGS="..."  KEEP_IMG=1
 set -euo pipefail
 
@@ -32,7 +33,7 @@ MTU=${MTU:-9000}
 DURATION=${DURATION:-5}
 REPEAT=${REPEAT:-3}
 DEPTH=${DEPTH:-16}
-ENGINE=${ENGINE:-auto}
+ENGINES=${ENGINES:-io_uring}
 NICE=${NICE:-0}
 TARGET_CPU=${TARGET_CPU:-0}
 GEN_CPU=${GEN_CPU:-1}
@@ -53,7 +54,7 @@ bench_prepare disklimit ip taskset jq fio dd
 trap bench_cleanup EXIT INT TERM
 
 bench_setup_link "$MTU"
-echo "disk limit: ${SIZE_MIB} MiB file on $(df --output=fstype "$DIR" | tail -1) ($DIR), O_DIRECT, q$DEPTH random ${BS}-byte I/O, MTU $MTU, ${DURATION}s per run, $REPEAT rounds, io-engine $ENGINE; disk write cache: $(cat "/sys/dev/block/$(mountpoint -d "$(df --output=target "$DIR" | tail -1)")/../queue/write_cache" 2>/dev/null || echo unknown)"
+echo "disk limit: ${SIZE_MIB} MiB file on $(df --output=fstype "$DIR" | tail -1) ($DIR), O_DIRECT, q$DEPTH random ${BS}-byte I/O, MTU $MTU, ${DURATION}s per run, $REPEAT rounds, io-engine $ENGINES; disk write cache: $(cat "/sys/dev/block/$(mountpoint -d "$(df --output=target "$DIR" | tail -1)")/../queue/write_cache" 2>/dev/null || echo unknown)"
 bench_make_disk_file "$IMG" "$SIZE_MIB"
 
 # fio JSON -> {iops, lat_us}; $1 = read or write.
@@ -71,10 +72,10 @@ run_fio() {
       | fio_result "$dir"
 }
 
-# $1 = randread|randwrite, $2 = write-cache value, $3 = depth.
+# $1 = randread|randwrite, $2 = write-cache value, $3 = depth, $4 = io-engine.
 run_ggaoed() {
-    local rw=$1 wc=$2 depth=$3
-    bench_start_target ggaoed "" "direct-io = true\nio-engine = $ENGINE\nwrite-cache = $wc" || return 0
+    local rw=$1 wc=$2 depth=$3 engine=$4
+    bench_start_target ggaoed "" "direct-io = true\nio-engine = $engine\nwrite-cache = $wc" || return 0
     # shellcheck disable=SC2086 # GGAOECTL is a command prefix, BENCH_ARGS a list of words
     ip netns exec $NS_I nice -n "$NICE" taskset -c "$GEN_CPU" $GGAOECTL bench $IF_I --target 1.1 --depth "$depth" --sectors "$SECTORS" \
         --rw "$rw" --duration "$DURATION" ${BENCH_ARGS:-} --json || true
@@ -89,16 +90,17 @@ run_null() {
     bench_stop_target
 }
 
-# name: how to run it
-CASES=(fio-read fio-write-dsync fio-write ggaoed-read ggaoed-write-wc-off ggaoed-write-wc-on null-q1)
+# name (ggaoed cases: CASE@ENGINE): how to run it
+CASES=(fio-read fio-write-dsync fio-write null-q1)
+for e in $ENGINES; do CASES+=("ggaoed-read@$e" "ggaoed-write-wc-off@$e" "ggaoed-write-wc-on@$e"); done
 run_case() {
     case $1 in
         fio-read) run_fio randread ;;
         fio-write-dsync) run_fio randwrite --sync=dsync ;;
         fio-write) run_fio randwrite ;;
-        ggaoed-read) run_ggaoed randread false "$DEPTH" ;;
-        ggaoed-write-wc-off) run_ggaoed randwrite false "$DEPTH" ;;
-        ggaoed-write-wc-on) run_ggaoed randwrite true "$DEPTH" ;;
+        ggaoed-read@*) run_ggaoed randread false "$DEPTH" "${1#*@}" ;;
+        ggaoed-write-wc-off@*) run_ggaoed randwrite false "$DEPTH" "${1#*@}" ;;
+        ggaoed-write-wc-on@*) run_ggaoed randwrite true "$DEPTH" "${1#*@}" ;;
         null-q1) run_null ;;
     esac
 }
@@ -115,7 +117,9 @@ done
 echo
 echo "raw results: $RESULTS"
 echo
-jq -L "$ROOT/tests/bench" -rs --argjson n "$DEPTH" 'include "tables";
+# shellcheck disable=SC2086 # ENGINES is a list of words
+ENGINE_LIST=$(printf '%s\n' $ENGINES | jq -R . | jq -sc .)
+jq -L "$ROOT/tests/bench" -rs --argjson n "$DEPTH" --argjson engines "$ENGINE_LIST" 'include "tables";
   def iops(t): one(t) | map(.iops) | med;
   (one("null-q1") | map(.lat_us.avg) | med) as $rtt_us
   | def row(g; f; what):
@@ -124,9 +128,10 @@ jq -L "$ROOT/tests/bench" -rs --argjson n "$DEPTH" 'include "tables";
       | ($l_us / ($l_us + $rtt_us)) as $limit
       | [what, "\($agg)", "\($fio)", r2(ratio(g; f)), r2($limit), r2(ratio(g; f) / $limit)];
   ["case", "ggaoed IOPS", "fio IOPS", "ratio", "limit", "of limit"],
-  row("ggaoed-read"; "fio-read"; "randread O_DIRECT"),
-  row("ggaoed-write-wc-off"; "fio-write-dsync"; "randwrite write-cache=false vs fio sync=dsync"),
-  row("ggaoed-write-wc-on"; "fio-write"; "randwrite write-cache=true vs plain fio"),
+  ($engines[] as $e |
+    row("ggaoed-read@\($e)"; "fio-read"; "randread O_DIRECT (\($e))"),
+    row("ggaoed-write-wc-off@\($e)"; "fio-write-dsync"; "randwrite write-cache=false vs fio sync=dsync (\($e))"),
+    row("ggaoed-write-wc-on@\($e)"; "fio-write"; "randwrite write-cache=true vs plain fio (\($e))")),
   ["RTT (null target, q1 avg)", "\($rtt_us | round) us", "", "", "", ""]
   | @tsv' "$RESULTS" | column -t -s $'\t'
 echo "(medians over rounds; ratio: the median of each round's ratio; limit = L_disk / (L_disk + RTT), L_disk = $DEPTH / fio IOPS)"

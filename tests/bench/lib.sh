@@ -78,7 +78,7 @@ bench_wait_discovered() {
     return 1
 }
 
-# Starts target $1 (vblade, ggaoed or null) on CPU 0 in the target namespace, exporting $IMG as e1.1,
+# Starts target $1 (vblade, ggaoed, ggaoed-ENGINE or null) on CPU 0 in the target namespace, exporting $IMG as e1.1,
 # and waits until it answers discovery (up to ~5 s). $2: extra vblade options (e.g. -d), $3: extra
 # lines for ggaoed's device group (e.g. "direct-io = true"). Returns non-zero if it can't be started.
 bench_start_target() {
@@ -89,7 +89,10 @@ bench_start_target() {
             ip netns exec "$NS_T" nice -n "$NICE" taskset -c "$TARGET_CPU" vblade $vblade_opts 1 1 "$IF_T" "$IMG" >"$OUT/vblade.log" 2>&1 &
             TPID=$!
             ;;
-        ggaoed)
+        ggaoed|ggaoed-*)
+            # ggaoed-ENGINE (ggaoed-io_uring, ggaoed-aio): the daemon with that io-engine, so one run
+            # can compare the storage engines side by side.
+            [ "$1" = ggaoed ] || ggaoed_extra="${ggaoed_extra:+$ggaoed_extra\n}io-engine = ${1#ggaoed-}"
             mkdir -p "$OUT/ggaoed-state"
             # GGAOED_DEFAULTS: more [defaults] lines from the caller's environment (e.g. "busy-poll = 200").
             printf '[defaults]\ninterfaces = %s\npid-file = %s\ncontrol-socket = %s\nstate-directory = %s\n%b\n\n[bench]\npath = %s\nshelf = 1\nslot = 1\n%b\n' \
