@@ -17,7 +17,8 @@ namespace Ggaoed.Tests.Lifecycle;
 /// Advertisements on the wire (drop-in issue rows 4 and 7; hardening row 7), seen by a raw listener on
 /// the initiator's end of a veth pair with the published daemon on the other: an unsolicited Query
 /// Config response (tag 0, R flag) at start, for a device a reload adds, after an MTU change (in place
-/// and by reopening the port) and after a MAC change; by broadcast, or to each accepted MAC, or by
+/// and by reopening the port), after a reload that reopens the rings or lowers the MTU, and after a
+/// MAC change; by broadcast, or to each accepted MAC, or by
 /// broadcast despite the accept list with broadcast = true; and at most one per device and interface
 /// per second, the last change never lost.
 /// </summary>
@@ -72,8 +73,7 @@ public sealed class AdvertisementWireTests
         Assert.Equal(["5.0 to " + MacAddress.Broadcast], listener.Collect(all => all.Count >= 1, settle: TimeSpan.FromSeconds(1)).Select(a => a.ToString()));
 
         box.WriteConfig(first + Sandbox.Device("d3", box.CreateImage("d3", 1), 5, 3));
-        ToolResult reload = box.Ctl("reload");
-        Assert.True(reload.ExitCode == 0, reload.Output);
+        Reload(box);
         List<Advert> after = listener.Collect(all => all.Count >= 1, settle: TimeSpan.FromSeconds(2));
         Assert.Equal(["5.3 to " + MacAddress.Broadcast], after.Select(a => a.ToString()));
     }
@@ -93,6 +93,28 @@ public sealed class AdvertisementWireTests
         // Smaller: applied in place.
         SetLink(box, "mtu 4000");
         Assert.Equal(7, listener.Collect(all => all.Any(a => a.SectorsPerRequest == 7), settle: TimeSpan.Zero).Last().SectorsPerRequest);
+    }
+
+    [RootFact]
+    public void ReloadThatReopensTheRingsOrLowersTheMtu_IsAdvertised()
+    {
+        using var box = new Sandbox(network: true, mtu: 9000);
+        using var listener = new AdvertListener(box.Net!);
+        string device = Sandbox.Device("d0", box.CreateImage("d0", 1), 5, 0);
+        box.WriteConfig(device);
+        using DaemonProcess daemon = box.StartForeground();
+        Assert.Equal(17, listener.Collect(all => all.Count >= 1, settle: TimeSpan.FromSeconds(1)).Single().SectorsPerRequest);
+
+        // Other ring sizes: the port is closed and opened again.
+        string group = $"[{box.Net!.TargetIf}]\nring-buffer-size = 2048\n";
+        box.WriteConfig(device + group);
+        Assert.Contains(box.Net.TargetIf + ": reopened", Reload(box));
+        Assert.Equal(17, listener.Collect(all => all.Count >= 1, settle: TimeSpan.FromSeconds(1)).Single().SectorsPerRequest);
+
+        // A lower AoE MTU for the interface, applied in place.
+        box.WriteConfig(device + group + "mtu = 4000\n");
+        Assert.Contains("MTU 4000", Reload(box));
+        Assert.Equal(7, listener.Collect(all => all.Count >= 1, settle: TimeSpan.FromSeconds(1)).Single().SectorsPerRequest);
     }
 
     [RootFact]
@@ -134,6 +156,13 @@ public sealed class AdvertisementWireTests
         Assert.InRange(seen.Count, 1, allowed);
         Assert.Equal(7, seen[^1].SectorsPerRequest);
         Assert.Equal(seen.Count, InterfaceCounter(box, "advertisements") - 1);
+    }
+
+    private static string Reload(Sandbox box)
+    {
+        ToolResult r = box.Ctl("reload");
+        Assert.True(r.ExitCode == 0, r.Output);
+        return r.StdOut;
     }
 
     private static void SetLink(Sandbox box, string what) => Sh.Run($"ip -n {box.Net!.TargetNs} link set {box.Net.TargetIf} {what}");

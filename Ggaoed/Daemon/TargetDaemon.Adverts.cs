@@ -42,7 +42,7 @@ internal sealed partial class TargetDaemon
     /// Hook: something a Query Config response shows may have changed (devices assigned to interfaces,
     /// an interface's MAC or MTU, a size). Cheap: one pass over the exported pairs, no syscall.
     /// </summary>
-    internal void AdvertiseChanges()
+    private void AdvertiseChanges()
     {
         _advertiser.BeginPass();
         foreach (NetworkPort? p in _ports)

@@ -10,8 +10,7 @@ public static class FileSystems
     /// QUERY_INFO, a FUSE daemon, Ceph's MDS, a 9P server, AFS) or a cluster lock (GFS2, OCFS2 take a
     /// shared glock / inode lock to return fresh attributes) and so may wait for as long as that peer
     /// takes, or forever when it is gone and the mount is "hard". Local file systems answer from the
-    /// inode in memory. An unknown f_type (0: fstatfs failed) counts as local, as the store was opened
-    /// and read on the same thread just before.
+    /// inode in memory. An unknown f_type (0: fstatfs failed at open) counts as local.
     /// </summary>
     public static bool SizeReadMayWait(long fileSystemType) => fileSystemType switch
     {
