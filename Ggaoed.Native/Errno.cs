@@ -34,6 +34,7 @@ public enum Errno
     ENOSYS = 38,
     ELOOP = 40,
     EBADR = 53,
+    ENODATA = 61,
     ENOTSOCK = 88,
     EMSGSIZE = 90,
     ENOPROTOOPT = 92,

@@ -15,7 +15,9 @@ namespace Ggaoed.Tests.Faults;
 /// get ATA error status at once (a timeout would make Linux retry for aoe_deadsecs), another device of
 /// the same daemon must keep serving correctly in between, and the log must carry one line per burst
 /// (LogLimiter), not one per failed request: a second burst after the limiter's 10 s window adds one
-/// line, which counts the errors the first one stood for.
+/// line, which counts the errors the first one stood for. That second burst is of ENOSPC writes: the
+/// daemon re-reads the truncated file's size within 5 s (its periodic check), after which reads past
+/// the new end are refused with IDNF before any I/O, and no I/O error is logged for them.
 /// </summary>
 [Collection(SerialCollection.Name)]
 public sealed class BackingStoreErrorTests
@@ -90,7 +92,6 @@ public sealed class BackingStoreErrorTests
             }
             // Answered on the first attempt every time: an error, never a timeout.
             Assert.Equal(retransmitsBefore, client.Retransmits);
-            var firstBurstAt = System.Diagnostics.Stopwatch.StartNew();
 
             // 2. Fill the 2 MiB tmpfs under the loop device: sequential writes, each touching fresh pages.
             byte[] chunk = new byte[per * 512];
@@ -111,6 +112,7 @@ public sealed class BackingStoreErrorTests
                     break;
                 }
             }
+            var firstBurstAt = System.Diagnostics.Stopwatch.StartNew();
             int fullErrors = 1;
             retransmitsBefore = client.Retransmits;
             for (int i = 0; i < Burst - 1; i++)
@@ -128,19 +130,22 @@ public sealed class BackingStoreErrorTests
             client.Read(fullT, 0, first);
             Assert.Equal(chunk, first);
 
-            // 3. A second burst of short reads once LogLimiter's 10 s window has passed: one more line,
+            // 3. A second burst of ENOSPC writes once LogLimiter's 10 s window has passed: one more line,
             //    which tells how many errors the first one stood for.
             TimeSpan wait = TimeSpan.FromSeconds(10.5) - firstBurstAt.Elapsed;
             if (wait > TimeSpan.Zero)
                 System.Threading.Thread.Sleep(wait);
             for (int i = 0; i < Burst; i++)
-                Assert.Throws<AtaErrorException>(() => client.Read(shrunkT, (ulong)rnd.NextInt64(4096, (8 << 20) / 512 - per), new byte[per * 512]));
+            {
+                next += (ulong)per;
+                Assert.Throws<AtaErrorException>(() => client.Write(fullT, next, chunk));
+            }
 
             Stats after = rig.Stats();
             _output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{written} writes fit the tmpfs; {Burst} short reads and {fullErrors} ENOSPC writes answered with ATA errors; {goodChecks} write+read checks on the good device"));
-            Assert.Equal(2 * Burst, after.Device("shrunk", "errors") - before.Device("shrunk", "errors"));
-            Assert.Equal(fullErrors, after.Device("full", "errors") - before.Device("full", "errors"));
+            Assert.Equal(Burst, after.Device("shrunk", "errors") - before.Device("shrunk", "errors"));
+            Assert.Equal(fullErrors + Burst, after.Device("full", "errors") - before.Device("full", "errors"));
             Assert.Equal(0, after.Device("good", "errors") - before.Device("good", "errors"));
 
             Assert.Equal(0, rig.Stop());
@@ -148,9 +153,9 @@ public sealed class BackingStoreErrorTests
             // One log line per burst, not one per request (each burst took well under LogLimiter's 10 s).
             // Read after the stop: the log pipe is drained only once the daemon has exited.
             _output.WriteLine(rig.Log);
-            Assert.Equal(2, rig.LogLines("shrunk: Read"));
-            Assert.Equal(1, rig.LogLines($"({Burst - 1} similar errors not logged)"));
-            Assert.Equal(1, rig.LogLines("full: Write"));
+            Assert.Equal(1, rig.LogLines("shrunk: Read"));
+            Assert.Equal(2, rig.LogLines("full: Write"));
+            Assert.Equal(1, rig.LogLines($"({fullErrors - 1} similar errors not logged)"));
             Assert.Equal(0, rig.LogLines("good:") - rig.LogLines("good: exporting"));
             Assert.True(goodModel.AsSpan().SequenceEqual(File.ReadAllBytes(good)), "the good device's file differs from what was written");
         }

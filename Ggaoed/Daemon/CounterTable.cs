@@ -169,6 +169,7 @@ internal static class CounterTable
         new("no_device_frames", Counter, "frames", "Requests addressed to no device exported on this interface.", p => p.Counters.NoDevice),
         new("tx_full_reply_drops", Counter, "replies", "Replies without I/O lost because the TX ring was full (the initiator asks again).", p => p.Counters.TxFullDrops),
         new("deferred_replies", Counter, "replies", "I/O replies that waited for a free TX frame.", p => p.Counters.DeferredReplies),
+        new("advertisements", Counter, "frames", "Unsolicited Query Config responses sent (at start, for a device or interface added or changed), one per recipient.", p => p.Counters.Advertisements),
     ]);
 
     public static readonly CounterScope<TargetDaemon> Daemon = new("daemon", "daemon", single: true,

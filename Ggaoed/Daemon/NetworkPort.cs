@@ -18,6 +18,8 @@ internal struct PortCounters
     public long TxFullDrops;
     /// <summary>I/O replies that had to wait in the deferred queue for a free TX frame.</summary>
     public long DeferredReplies;
+    /// <summary>Unsolicited Query Config responses sent (TargetDaemon.Adverts).</summary>
+    public long Advertisements;
 }
 
 /// <summary>

@@ -179,6 +179,7 @@ internal sealed partial class TargetDaemon
         foreach (string name in LinkNames())
             if (next.IsInterfaceWanted(name) && FindPort(name) == null && TryAttachInterface(name))
                 Note(report, $"{name}: attached");
+        RefreshSizesOnReload(report);
         AssignDevicesToPorts();
         Log.Notice($"configuration reloaded from {_config.FileName}: {_devices.Count} device(s) on {PortCount} interface(s)");
         report.Append($"reloaded: {_devices.Count} device(s) on {PortCount} interface(s)\n");

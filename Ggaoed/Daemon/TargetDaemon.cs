@@ -155,6 +155,7 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
         _reactor.Add(_worker.Fd, Libc.EPOLLIN, _worker);
         _timerHandler = new TimerHandler(this);
         _reactor.Add(_timer.Fd, Libc.EPOLLIN, _timerHandler);
+        StartHousekeeping();
         _reactor.AddTurnHandler(this);
         _reactor.PollAdvisor = this;
         ApplyBusyPoll(_config.Defaults);
@@ -407,6 +408,7 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
                     list.Add(d);
             p.SetDevices(list.ToArray());
         }
+        AdvertiseChanges();
     }
 
     /// <summary>A link appeared, changed or went away (netlink). <paramref name="mac"/>: null when not reported.</summary>
@@ -433,6 +435,7 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
                 case LinkChange.Applied:
                     // A new MAC (replies come from it, unicast requests go to it) or an MTU that still fits.
                     port.SetMtuLimit(MtuLimitFor(name));
+                    AdvertiseChanges();
                     Log.Info($"{name}: now MAC {new MacAddress(port.Port.Mac.Value)}, MTU {port.Port.Mtu} ({port.Aoe.MaxSectors} sectors per request)");
                     break;
             }
@@ -621,6 +624,7 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
             d.Dispose();
         foreach (ExportedDevice d in _retiring)
             d.Dispose();
+        StopHousekeeping();
         _timer.Dispose();
         _wake.Dispose();
         _worker?.Dispose();

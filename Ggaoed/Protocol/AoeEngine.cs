@@ -532,15 +532,18 @@ public static class AoeEngine
     /// <summary>
     /// ATA status/error for a failed backing-store operation: DRDY|ERR plus
     /// UNC (uncorrectable data) for EIO on a read — what a disk reports for an unreadable sector;
-    /// IDNF for a short transfer (<paramref name="errno"/> 0: the backing file ended before the
-    /// request, i.e. the sectors do not exist); ABRT for everything else (write EIO, ENOSPC, EROFS, ...),
-    /// ATA having no better code for them. Any of these fails the Linux bio (status &amp; 0xA9).
+    /// IDNF for a read that came back short (ENODATA, the storage engine's code for it, or 0: the
+    /// store ended before the request, because it shrank after the bounds check, so the sectors do
+    /// not exist, as for a request past the end caught before any I/O); ABRT for everything else
+    /// (write EIO, ENOSPC, EROFS, ...), ATA having no better code for them. Any of these fails the
+    /// Linux bio (status &amp; 0xA9).
     /// </summary>
     public static void MapIoError(int errno, AoeIoKind kind, out byte ataStatus, out byte ataError)
     {
         const int EIO = 5;
+        const int ENODATA = 61;
         ataStatus = Ata.StatusFailed;
-        ataError = errno == 0 ? Ata.ErrorIdnf
+        ataError = errno == 0 || errno == ENODATA ? Ata.ErrorIdnf
             : errno == EIO && kind == AoeIoKind.Read ? Ata.ErrorUnc
             : Ata.ErrorAbrt;
     }

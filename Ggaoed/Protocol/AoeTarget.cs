@@ -238,7 +238,9 @@ public sealed class AoeTarget
     /// when anyone may see it or <see cref="AnnounceByBroadcast"/> is set; otherwise (false) one frame
     /// to each MAC that may see it, added to <paramref name="unicast"/>: the accept list, or the Mac
     /// Mask List when there is no accept list, without denied and masked-out MACs. An accept list that
-    /// names nobody adds nobody: a device nobody may see is not announced.
+    /// names nobody adds nobody: a device nobody may see is not announced. Group addresses are left out:
+    /// no initiator sends from one, and a frame to one would reach everybody (a Mac Mask List closed
+    /// after a corrupt state file holds only the broadcast address, to let nobody in).
     /// </summary>
     public bool AdvertiseTo(System.Collections.Generic.List<MacAddress> unicast)
     {
@@ -247,12 +249,12 @@ public sealed class AoeTarget
         if (AcceptList != null)
         {
             for (int i = 0; i < AcceptList.Count; i++)
-                if (IsVisibleTo(AcceptList[i]))
+                if (!AcceptList[i].IsGroup && IsVisibleTo(AcceptList[i]))
                     unicast.Add(AcceptList[i]);
             return false;
         }
         foreach (MacAddress mac in MaskList.AsSpan())
-            if (IsVisibleTo(mac))
+            if (!mac.IsGroup && IsVisibleTo(mac))
                 unicast.Add(mac);
         return false;
     }

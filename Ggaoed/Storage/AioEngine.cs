@@ -210,7 +210,7 @@ public sealed unsafe class AioEngine<TKernel> : StorageEngine<TKernel> where TKe
         else if (Op(o).Kind == IoKind.Flush)
             FinishOp(o, 0, 0);
         else
-            FinishOp(o, ev.res, -(int)Errno.EIO); // a short transfer fails the requests it did not cover
+            FinishOp(o, ev.res, ShortTransferError(Op(o).Kind)); // a short transfer fails the requests it did not cover
     }
 
     private void FlushSynchronously(int o)

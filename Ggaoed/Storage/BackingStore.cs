@@ -308,11 +308,16 @@ public sealed unsafe class BackingStore : IDisposable
                     throw Fail(path, "fcntl (clearing O_DIRECT)", Marshal.GetLastPInvokeError());
             }
             bool inMemory = false;
+            long fileSystemType = 0;
             statfs fs;
             if (!block && Libc.fstatfs(fd, &fs) == 0)
+            {
+                fileSystemType = fs.f_type;
                 inMemory = fs.f_type is FsMagic.TMPFS_MAGIC or FsMagic.RAMFS_MAGIC or FsMagic.HUGETLBFS_MAGIC;
+            }
             store = new BackingStore(path, fd, options, block, size, blockSize, direct, fallback, inMemory,
                 block ? DeviceNumber.FromDev(st.st_rdev) : default, block ? 0 : st.st_dev, block ? 0 : st.st_ino);
+            store.FileSystemType = fileSystemType;
             if (block)
             {
                 store.Claim = StoreClaim.ExclusiveOpen;
@@ -363,16 +368,39 @@ public sealed unsafe class BackingStore : IDisposable
     /// </summary>
     public SizeRefresh RefreshSize()
     {
-        ulong before = Sectors;
         long size = 0;
         int err = _fd < 0 ? (int)Errno.EBADF : ReadSize(_fd, IsBlockDevice, out size);
-        if (err != 0)
-            return new SizeRefresh(before, before, WindowCut, err);
-        SizeBytes = size;
+        return ApplySize(size, err);
+    }
+
+    /// <summary>
+    /// Takes a size read elsewhere with <see cref="ReadSize"/> (on a duplicate of <see cref="Fd"/>, by a
+    /// thread that may wait where the reactor must not: see <see cref="SizeReadMayWait"/>); <paramref name="errno"/>
+    /// is what that read returned (not 0: the size is kept). Same result as <see cref="RefreshSize"/>.
+    /// </summary>
+    public SizeRefresh ApplySize(long sizeBytes, int errno = 0)
+    {
+        ulong before = Sectors;
+        if (errno != 0)
+            return new SizeRefresh(before, before, WindowCut, errno);
+        SizeBytes = sizeBytes;
         return new SizeRefresh(before, Sectors, WindowCut, 0);
     }
 
-    private static int ReadSize(int fd, bool block, out long size)
+    /// <summary>f_type of the file system holding a file (fstatfs at open; 0 when unknown and for a block device).</summary>
+    public long FileSystemType { get; private set; }
+
+    /// <summary>
+    /// Reading this store's size may wait for another machine: fstat on NFS, SMB, FUSE, Ceph, 9P, AFS,
+    /// GFS2 or OCFS2 asks a server or a lock manager for fresh attributes, and a server that is down
+    /// holds the call for as long as the mount waits (forever with NFS "hard"). Such a store's size is
+    /// read off the reactor thread (<see cref="FileSystems.SizeReadMayWait"/>). A block device's size
+    /// (BLKGETSIZE64) and a local file's (the inode in memory) never wait.
+    /// </summary>
+    public bool SizeReadMayWait => !IsBlockDevice && FileSystems.SizeReadMayWait(FileSystemType);
+
+    /// <summary>The size of the file or device open as <paramref name="fd"/>: 0, or the errno of fstat / BLKGETSIZE64.</summary>
+    public static int ReadSize(int fd, bool block, out long size)
     {
         size = 0;
         if (block)

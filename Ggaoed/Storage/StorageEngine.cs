@@ -89,7 +89,8 @@ public readonly struct IoCompletion(int slot, int result)
 {
     public int Slot { get; } = slot;
 
-    /// <summary>The request's byte count on success (0 for a flush) or -errno (a short transfer is -EIO).</summary>
+    /// <summary>The request's byte count on success (0 for a flush) or -errno (what a short transfer left
+    /// uncovered: -ENODATA for a read, which hit the end of the store, -EIO for a write).</summary>
     public int Result { get; } = result;
 }
 
@@ -365,7 +366,8 @@ public abstract unsafe class StorageEngine : IDisposable
     /// <summary>
     /// Collects finished requests: everything the kernel completed since the last call, plus requests
     /// that failed without reaching it. A merged op is split back into its requests: on a full transfer
-    /// all succeed; on a short one the requests fully covered succeed and the rest get -EIO; on an error
+    /// all succeed; on a short one the requests fully covered succeed and the rest get -ENODATA (a read:
+    /// the end of the store) or -EIO (a write); on an error
     /// all get -errno. The span is valid until the next Reap or SubmitPending; its slots stay owned by
     /// the caller until <see cref="ReleaseSlot"/>.
     /// </summary>
@@ -593,6 +595,16 @@ public abstract unsafe class StorageEngine : IDisposable
         get => _deviceSectors;
         set => _deviceSectors = value;
     }
+
+    /// <summary>
+    /// The result of the requests a short transfer left uncovered. A read comes back short only at the
+    /// end of the file or disk: the store shrank after the protocol engine checked the request against
+    /// its size, and those sectors no longer exist. -ENODATA, which the daemon answers with ATA IDNF,
+    /// as it answers a request past the end caught before any I/O (AoeEngine.MapIoError); an
+    /// unreadable sector is -EIO and UNC. A short write is -EIO.
+    /// </summary>
+    private protected static int ShortTransferError(IoKind kind)
+        => kind == IoKind.Read ? -(int)Errno.ENODATA : -(int)Errno.EIO;
 
     [DoesNotReturn]
     private protected static void ThrowErrno(string call, int negativeErrno)

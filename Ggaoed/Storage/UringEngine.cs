@@ -16,7 +16,8 @@ namespace Ggaoed.Storage;
 /// submit, IORING_FEAT_SUBMIT_STABLE), a flush = FSYNC with IORING_FSYNC_DATASYNC, submitted only once
 /// every earlier request completed (the merger makes a flush a barrier: FSYNC is not ordered against
 /// writes in flight). Results: a short transfer is resubmitted for the rest; a read that returns 0 hit
-/// the end of the file and fails the requests it did not cover (-EIO), as a short AIO transfer does;
+/// the end of the file and fails the requests it did not cover (-ENODATA; a write making no progress
+/// -EIO), as a short AIO transfer does;
 /// -EAGAIN/-EINTR results are resubmitted (bounded); any other error fails the op's requests.
 /// -EBADR from the kernel (completions were lost) or an unexpected enter error stops the engine for
 /// good (<see cref="StorageEngine.FailureReason"/>): every request is then answered with an error.
@@ -309,7 +310,7 @@ public sealed unsafe class UringEngine<TKernel> : StorageEngine<TKernel> where T
         {
             // A read at the end of the file (the store shrank under us), or a write that made no
             // progress: the requests not covered fail, as a short AIO transfer does.
-            FinishOp(o, op.Done, -(int)Errno.EIO);
+            FinishOp(o, op.Done, ShortTransferError(op.Kind));
             return;
         }
         op.Attempts = 0;
