@@ -27,7 +27,7 @@ public class RetransmitFoldingTests(ITestOutputHelper output)
     private const int DiskSectors = 4096;
     private const byte Sectors = 2;
 
-    private sealed record Fixture(VethPair Veth, Scratch Scratch, InProcessTarget Target, AoeClient Client, AoeTarget T, string Disk) : IDisposable
+    private sealed record Fixture(VethPair Veth, Scratch Scratch, InProcessTarget Target, AoeClient Client, DiscoveredTarget T, string Disk) : IDisposable
     {
         public void Dispose()
         {
@@ -46,7 +46,7 @@ public class RetransmitFoldingTests(ITestOutputHelper output)
         InProcessTarget target = DataPathTests.Start(veth, scratch, veth.TargetIf, $"max-delay = {MergeDelaySeconds}",
             new TestDevice("d", disk, 7, 1) { MergeDelay = MergeDelaySeconds });
         AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
-        AoeTarget t = Initiator.Find(Initiator.Discover(client, 1), 7, 1);
+        DiscoveredTarget t = Initiator.Find(Initiator.Discover(client, 1), 7, 1);
         return new Fixture(veth, scratch, target, client, t, disk);
     }
 

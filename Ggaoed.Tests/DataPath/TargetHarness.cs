@@ -314,17 +314,17 @@ internal static class Initiator
         => InNetNs.Run(netns, () => new AoeClient(ifname) { RequestTimeout = TimeSpan.FromMilliseconds(500) });
 
     /// <summary>Discovers until <paramref name="expected"/> targets answered (a freshly started target may miss the first query).</summary>
-    public static List<AoeTarget> Discover(AoeClient client, int expected)
+    public static List<DiscoveredTarget> Discover(AoeClient client, int expected)
     {
-        List<AoeTarget> found = client.DiscoverUntil(f => f.Count >= expected, TimeSpan.FromMilliseconds(300));
+        List<DiscoveredTarget> found = client.DiscoverUntil(f => f.Count >= expected, TimeSpan.FromMilliseconds(300));
         if (found.Count < expected)
             throw new InvalidOperationException($"discovered {found.Count} target(s) on {client.Interface}, expected {expected}");
         return found;
     }
 
-    public static AoeTarget Find(List<AoeTarget> targets, ushort shelf, byte slot)
+    public static DiscoveredTarget Find(List<DiscoveredTarget> targets, ushort shelf, byte slot)
     {
-        foreach (AoeTarget t in targets)
+        foreach (DiscoveredTarget t in targets)
             if (t.Shelf == shelf && t.Slot == slot)
                 return t;
         throw new InvalidOperationException($"e{shelf}.{slot} not discovered");

@@ -61,7 +61,7 @@ public class ZeroAllocationTests(ITestOutputHelper output)
         File.WriteAllText(file, text);
         using var target = new InProcessTarget(veth.TargetNs, TestConfig.Load(text, file), d => d.Reactor.AddTurnHandler(probe));
         using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
-        AoeTarget t = Initiator.Find(Initiator.Discover(client, 1), 11, 1);
+        DiscoveredTarget t = Initiator.Find(Initiator.Discover(client, 1), 11, 1);
 
         // Random and sequential (merged into PREADV/PWRITEV) traffic in both directions.
         var pipelines = new[]

@@ -306,7 +306,7 @@ public sealed class DaemonLifeTests
         InNetNs.Run(box.Net!.InitiatorNs, () =>
         {
             using var client = new Ggaoed.Initiator.AoeClient(box.Net.InitiatorIf);
-            foreach (Ggaoed.Initiator.AoeTarget t in client.DiscoverUntil(found => found.Count >= 2))
+            foreach (Ggaoed.Initiator.DiscoveredTarget t in client.DiscoverUntil(found => found.Count >= 2))
                 client.Write(t, 6, new byte[1024]);
             return 0;
         });

@@ -46,7 +46,7 @@ public static class BenchCommand
             switch (args[i])
             {
                 case "--target":
-                    if (!AoeTarget.TryParseAddress(CtlArgs.Value(args, ref i), out o.Shelf, out o.Slot))
+                    if (!DiscoveredTarget.TryParseAddress(CtlArgs.Value(args, ref i), out o.Shelf, out o.Slot))
                         throw new FormatException("--target wants shelf.slot, e.g. 1.1");
                     haveTarget = true;
                     break;
@@ -118,13 +118,13 @@ public static class BenchCommand
         {
             using var client = new AoeClient(o.Iface);
             // A config query addressed to the one target (still to the broadcast MAC: we don't know its MAC yet).
-            List<AoeTarget> found = client.Discover(TimeSpan.FromSeconds(1), o.Shelf, o.Slot);
+            List<DiscoveredTarget> found = client.Discover(TimeSpan.FromSeconds(1), o.Shelf, o.Slot);
             if (found.Count == 0)
             {
                 Console.Error.WriteLine($"bench: no answer from e{o.Shelf}.{o.Slot} on {o.Iface}");
                 return 1;
             }
-            AoeTarget target = found[0];
+            DiscoveredTarget target = found[0];
             if (target.Identify == null)
             {
                 Console.Error.WriteLine($"bench: e{o.Shelf}.{o.Slot} did not answer IDENTIFY");
@@ -175,11 +175,11 @@ public static class BenchCommand
 
     private static string F(double v, string format = "0.0") => v.ToString(format, CultureInfo.InvariantCulture);
 
-    internal static string FormatText(Options o, AoeTarget t, AoeClient c, int sectors, PipelineResult r, LatencyHistogram h)
+    internal static string FormatText(Options o, DiscoveredTarget t, AoeClient c, int sectors, PipelineResult r, LatencyHistogram h)
     {
         double secs = Math.Max(r.Seconds, 1e-9);
         var sb = new StringBuilder();
-        sb.Append($"e{t.Address} ({AoeTarget.FormatMac(t.Mac)}) via {c.Interface} mtu {c.Mtu}: {PatternName(o.Pattern)}, {sectors * 512} B/request, depth {o.Depth}, {F(secs, "0.00")} s\n");
+        sb.Append($"e{t.Address} ({DiscoveredTarget.FormatMac(t.Mac)}) via {c.Interface} mtu {c.Mtu}: {PatternName(o.Pattern)}, {sectors * 512} B/request, depth {o.Depth}, {F(secs, "0.00")} s\n");
         sb.Append($"  IOPS {F(r.Completed / secs, "0")}   {F(r.Bytes / secs / 1e6, "0.0")} MB/s   requests {r.Completed}\n");
         sb.Append($"  latency us: avg {F(Us((long)h.Mean))}  p50 {F(Us(h.Percentile(50)))}  p90 {F(Us(h.Percentile(90)))}  p99 {F(Us(h.Percentile(99)))}  p99.9 {F(Us(h.Percentile(99.9)))}  max {F(Us(h.Max))}\n");
         sb.Append($"  retransmits {r.Retransmits}  errors {r.Errors} (ata {r.AtaErrors}, aoe {r.AoeErrors}, timed out {r.TimedOut})  unexpected {r.Unexpected}\n");
@@ -188,7 +188,7 @@ public static class BenchCommand
         return sb.ToString();
     }
 
-    internal static string FormatJson(Options o, AoeTarget t, AoeClient c, int sectors, PipelineResult r, LatencyHistogram h)
+    internal static string FormatJson(Options o, DiscoveredTarget t, AoeClient c, int sectors, PipelineResult r, LatencyHistogram h)
     {
         double secs = Math.Max(r.Seconds, 1e-9);
         var sb = new StringBuilder("{");
