@@ -206,7 +206,7 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
         if (_heldCount > 0 && TryFoldRetransmit(io, frame, port))
             return true;
         // A read the page cache (or tmpfs) can serve without waiting goes now, straight into a TX frame (StorageEngine.TryReadNow).
-        if (io.Kind == AoeIoKind.Read && Engine.CanReadNow)
+        if (io.Kind == IoKind.Read && Engine.CanReadNow)
         {
             long start = Stopwatch.GetTimestamp();
             if (port.TrySendImmediateRead(io, Engine))
@@ -233,15 +233,9 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
         StartService(now);
         _slotPort[slot] = port.Id;
         _slotPortGeneration[slot] = port.Generation;
-        IoKind kind = io.Kind switch
-        {
-            AoeIoKind.Read => IoKind.Read,
-            AoeIoKind.Write => IoKind.Write,
-            _ => IoKind.Flush,
-        };
-        if (kind == IoKind.Write)
+        if (io.Kind == IoKind.Write)
             frame.Slice(io.PayloadOffset, io.ByteLength).CopyTo(Engine.SlotBuffer(slot));
-        Engine.Enqueue(slot, kind, io.Lba, io.SectorCount);
+        Engine.Enqueue(slot, io.Kind, io.Lba, io.SectorCount);
         _daemon.MarkDirty(this);
         return true;
     }
@@ -303,7 +297,7 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
                 now = Stopwatch.GetTimestamp();
             if (now - _heldSince[slot] < RetransmitMinAgeTicks)
                 continue;
-            if (io.Kind == AoeIoKind.Write &&
+            if (io.Kind == IoKind.Write &&
                 !frame.Slice(io.PayloadOffset, io.ByteLength).SequenceEqual(Engine.SlotBuffer(slot).Slice(0, io.ByteLength)))
                 continue;
             _requests[slot] = io;

@@ -152,7 +152,7 @@ internal sealed class NetworkPort : IEventHandler, IDisposable
         if (!Port.TryGetTxBuffer(out int tx, out Span<byte> buffer))
             return false;
         int length = AoeEngine.WriteIoReply(buffer, io, _iface, status, error);
-        if (length > AoeWire.AtaPayloadOffset && io.Kind == AoeIoKind.Read)
+        if (length > AoeWire.AtaPayloadOffset && io.Kind == IoKind.Read)
             data.Slice(0, io.ByteLength).CopyTo(buffer.Slice(AoeWire.AtaPayloadOffset));
         Port.CommitTx(tx, length);
         _daemon.MarkDirty(this);

@@ -71,7 +71,7 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
             if (ic.Mtu is int m && m > maxMtu)
                 maxMtu = m;
         _slotMtu = maxMtu;
-        _slotBytes = AoeWire.MaxSectorsForMtu(_slotMtu) * 512;
+        _slotBytes = AoeWire.MaxSectorsForMtu(_slotMtu) * Sector.Size;
     }
 
     public string StateDirectory => _config.Defaults.StateDirectory;

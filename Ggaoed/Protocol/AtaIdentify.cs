@@ -9,6 +9,9 @@ namespace Ggaoed.Protocol;
 /// </summary>
 public static class AtaIdentify
 {
+    /// <summary>IDENTIFY DEVICE data is 256 words; Linux needs all of them (AOE-NOTES 0.10).</summary>
+    public const int BlockLength = 512;
+
     public const int WordGeneralConfig = 0;
     public const int WordSerial = 10;       // 10-19, 20 chars
     public const int WordFirmware = 23;     // 23-26, 8 chars
@@ -39,9 +42,9 @@ public static class AtaIdentify
 
     public static void Build(Span<byte> block, AoeTarget target)
     {
-        if (block.Length < 512)
-            throw new ArgumentException("IDENTIFY data is 512 bytes", nameof(block));
-        block = block.Slice(0, 512);
+        if (block.Length < BlockLength)
+            throw new ArgumentException("IDENTIFY data is " + BlockLength + " bytes", nameof(block));
+        block = block.Slice(0, BlockLength);
         block.Clear();
         ulong sectors = target.SectorCount;
 
@@ -86,11 +89,11 @@ public static class AtaIdentify
 
         // Word 255: signature 0xA5 in the low byte and, in the high byte, the value that makes all
         // 512 bytes sum to zero modulo 256 (ATA8-ACS 7.16.7.89).
-        block[510] = 0xA5;
+        block[WordIntegrity * 2] = 0xA5;
         byte sum = 0;
-        for (int i = 0; i < 511; i++)
+        for (int i = 0; i < BlockLength - 1; i++)
             sum += block[i];
-        block[511] = (byte)(-sum);
+        block[WordIntegrity * 2 + 1] = (byte)(-sum);
     }
 
     /// <summary>ATA string: ASCII, space padded, characters 2i and 2i+1 in the high and low byte of word i.</summary>
