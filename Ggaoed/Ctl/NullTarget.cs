@@ -79,7 +79,7 @@ public sealed unsafe class NullTarget : IDisposable
         {
             int err = Marshal.GetLastPInvokeError();
             Dispose();
-            throw new System.IO.IOException("epoll: " + Marshal.GetPInvokeErrorMessage(err));
+            throw new System.IO.IOException("epoll: " + ErrnoText.Describe(err));
         }
     }
 

@@ -357,7 +357,7 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
             long now = TimerFd.NowNanos();
             if (_ioErrorLimiter.ShouldLog(now, out long suppressed))
                 Log.Error($"{Name}: {io.Kind} of {io.SectorCount} sector(s) at LBA {io.Lba} on {Config.Path} failed: " +
-                          $"{SystemError.Describe(-result)}; answered with ATA error{(suppressed > 0 ? $" ({suppressed} similar errors not logged)" : "")}");
+                          $"{ErrnoText.Describe(-result)}; answered with ATA error{(suppressed > 0 ? $" ({suppressed} similar errors not logged)" : "")}");
         }
         _slotStatus[slot] = status;
         _slotError[slot] = error;

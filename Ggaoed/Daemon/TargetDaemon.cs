@@ -317,7 +317,7 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
         if_nameindex* list = Libc.if_nameindex();
         if (list == null)
         {
-            Log.Warning($"cannot list network interfaces: {SystemError.Describe(Marshal.GetLastPInvokeError())}");
+            Log.Warning($"cannot list network interfaces: {ErrnoText.Describe(Marshal.GetLastPInvokeError())}");
             return names;
         }
         for (if_nameindex* e = list; e->if_index != 0; e++)
@@ -491,7 +491,7 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
             if (p.Port.LinkError != 0)
             {
                 // The interface vanished or went down under a send; netlink brings it back when it returns.
-                DetachInterface(p, "send failed: " + SystemError.Describe(p.Port.LinkError));
+                DetachInterface(p, "send failed: " + ErrnoText.Describe(p.Port.LinkError));
                 continue;
             }
             // EPOLLOUT only when the socket will tell us something: deferred replies wait for the same
@@ -590,7 +590,7 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
         foreach (ExportedDevice d in _devices)
         {
             if (!d.Config.ReadOnly && Libc.fdatasync(d.Store.Fd) != 0)
-                Log.Error($"{d.Name}: fdatasync {d.Config.Path}: {SystemError.Describe(Marshal.GetLastPInvokeError())}");
+                Log.Error($"{d.Name}: fdatasync {d.Config.Path}: {ErrnoText.Describe(Marshal.GetLastPInvokeError())}");
             SaveState(d);
         }
         int unsaved = _worker!.WaitForAll(ShutdownSaveWaitMs);

@@ -51,13 +51,6 @@ public sealed class StorageException : IOException
     public StorageException(string message, int errno) : base(message) => Errno = errno;
 
     public int Errno { get; }
-
-    /// <summary>"No such file or directory (ENOENT)".</summary>
-    public static string Describe(int errno)
-    {
-        string name = Enum.IsDefined((Errno)errno) ? ((Errno)errno).ToString() : "errno " + errno;
-        return Marshal.GetPInvokeErrorMessage(errno) + " (" + name + ")";
-    }
 }
 
 /// <summary>How to open a backing store; the daemon fills it from a device's configuration.</summary>
@@ -456,7 +449,7 @@ public sealed unsafe class BackingStore : IDisposable
             throw Locked(want);
         // ENOLCK (NFS mounted nolock-less without a lock daemon), EINVAL/EOPNOTSUPP (no OFD locks here).
         Claim = StoreClaim.Unavailable;
-        ClaimProblem = Path + ": cannot lock the file (" + StorageException.Describe(errno)
+        ClaimProblem = Path + ": cannot lock the file (" + ErrnoText.Describe(errno)
             + "), so a second daemon exporting it would not be stopped";
     }
 
@@ -508,7 +501,7 @@ public sealed unsafe class BackingStore : IDisposable
     }
 
     private static StorageException Fail(string path, string what, int errno)
-        => new(path + ": " + what + ": " + StorageException.Describe(errno), errno);
+        => new(path + ": " + what + ": " + ErrnoText.Describe(errno), errno);
 
     /// <summary>Closes the store; its claim ends with it (unless a successor took it over).</summary>
     public void Dispose()

@@ -42,7 +42,7 @@ internal sealed unsafe class EventFdWaiter : IDisposable
     private static void Fail(string call)
     {
         int errno = Marshal.GetLastPInvokeError();
-        throw new StorageException(call + ": " + StorageException.Describe(errno), errno);
+        throw new StorageException(call + ": " + ErrnoText.Describe(errno), errno);
     }
 }
 

@@ -596,7 +596,7 @@ public abstract unsafe class StorageEngine : IDisposable
 
     [DoesNotReturn]
     private protected static void ThrowErrno(string call, int negativeErrno)
-        => throw new StorageException(call + " failed: " + StorageException.Describe(-negativeErrno), -negativeErrno);
+        => throw new StorageException(call + " failed: " + ErrnoText.Describe(-negativeErrno), -negativeErrno);
 
     [DoesNotReturn]
     private static void ThrowBadRequest(ulong lba, int sectors)
