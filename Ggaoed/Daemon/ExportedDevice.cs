@@ -172,10 +172,16 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
         Target.AnnounceByBroadcast = config.Broadcast;
         Target.Shared = config.Shared;
         Target.ConfigureWriteCache(config.WriteCache, config.WriteCachePinned);
+        ApplyAccessLists(Target, config);
+    }
+
+    /// <summary>The configuration's accept, deny and admin-accept lists as the protocol engine checks them.</summary>
+    internal static void ApplyAccessLists(AoeTarget target, DeviceConfig config)
+    {
         // Null = no list; empty = a list that names nobody (fail closed), kept apart by MacSet?.
-        Target.AcceptList = ToSet(config.Accept);
-        Target.DenyList = ToSet(config.Deny) ?? MacSet.Empty;
-        Target.AdminAcceptList = ToSet(config.AdminAccept);
+        target.AcceptList = ToSet(config.Accept);
+        target.DenyList = ToSet(config.Deny) ?? MacSet.Empty;
+        target.AdminAcceptList = ToSet(config.AdminAccept);
     }
 
     private static MacSet? ToSet(ulong[]? values)
