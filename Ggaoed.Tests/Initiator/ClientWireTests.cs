@@ -156,7 +156,7 @@ public class ClientWireTests
         Assert.Equal(0x1_2345_6789UL, i.Sectors);
         Assert.Equal("ggaoed null target", i.Model);
         Assert.Equal("NULL3.4", i.Serial);
-        Assert.Equal("ggnull", i.Firmware);
+        Assert.Equal("2.0", i.Firmware); // the protocol's IDENTIFY builder: the same version as its Query Config reply
         // "gg" sits in word 27 with the first character in the high byte.
         Assert.Equal((byte)'g', d[54 + 1]);
     }
