@@ -607,6 +607,11 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IHa
         try
         {
             e.Device.Submit();
+            // A device in error that a reload replaced still owes the completions its failure left in
+            // the engine (their eventfd edge was spent on the failed attempt): reaped every turn
+            // until it is idle and can be closed.
+            if (e.Device.Faulted && e.Device.Retiring && !e.Device.IsIdle)
+                e.Device.Deliver();
         }
         catch (Exception ex) when (HandlerFaults.IsContainable(ex))
         {
@@ -760,11 +765,14 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IHa
 
     private int InFlight()
     {
+        // A device in error may never finish what its failure left behind: not waited for.
         int n = 0;
         foreach (DeviceEntry e in _devices)
-            n += e.Device.Engine.QueueDepth + e.Device.RepliesWaiting;
+            if (!e.Device.Faulted)
+                n += e.Device.Engine.QueueDepth + e.Device.RepliesWaiting;
         foreach (DeviceEntry e in _retiring)
-            n += e.Device.Engine.QueueDepth + e.Device.RepliesWaiting;
+            if (!e.Device.Faulted)
+                n += e.Device.Engine.QueueDepth + e.Device.RepliesWaiting;
         return n;
     }
 
