@@ -81,7 +81,7 @@ public static class DiscoverCommand
             {
                 t.Address,
                 DiscoveredTarget.FormatMac(t.Mac),
-                t.Identify == null ? "?" : FormatSize(t.Sectors * 512),
+                t.Identify == null ? "?" : FormatSize(t.Sectors * AoeWire.SectorSize),
                 t.MaxSectorsPerFrame(mtu).ToString(CultureInfo.InvariantCulture),
                 t.Config.BufferCount.ToString(CultureInfo.InvariantCulture),
                 "0x" + t.Config.FirmwareVersion.ToString("x4", CultureInfo.InvariantCulture),
@@ -103,7 +103,7 @@ public static class DiscoverCommand
               .Append(", \"slot\": ").Append(t.Slot)
               .Append(", \"mac\": \"").Append(DiscoveredTarget.FormatMac(t.Mac)).Append('"')
               .Append(", \"sectors\": ").Append(t.Sectors)
-              .Append(", \"bytes\": ").Append(t.Sectors * 512)
+              .Append(", \"bytes\": ").Append(t.Sectors * AoeWire.SectorSize)
               .Append(", \"lba48\": ").Append(t.Lba48 ? "true" : "false")
               .Append(", \"sectors_per_frame\": ").Append(t.MaxSectorsPerFrame(mtu))
               .Append(", \"advertised_sectors\": ").Append(t.Config.SectorCount)
