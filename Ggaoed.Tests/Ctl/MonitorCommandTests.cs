@@ -122,6 +122,6 @@ public class MonitorCommandTests
     [Fact]
     public void Discover_PrintsNoTableWhenNothingAnswered()
     {
-        Assert.Equal("", DiscoverCommand.FormatTable(new List<AoeTarget>(), 1500));
+        Assert.Equal("", DiscoverCommand.FormatTable(new List<DiscoveredTarget>(), 1500));
     }
 }

@@ -14,8 +14,8 @@ namespace Ggaoed.Tests.Daemon;
 internal static partial class CounterFormats
 {
     /// <summary>Fields of a JSON owner object that describe it rather than count anything.</summary>
-    public static readonly string[] DeviceJsonInfo = ["name", "path", "shelf", "slot", "size_bytes", "read_only", "io_engine"];
-    public static readonly string[] InterfaceJsonInfo = ["name", "mode"];
+    public static readonly string[] DeviceJsonInfo = ["name", "path", "shelf", "slot", "size_bytes", "read_only", "io_engine", "fault"];
+    public static readonly string[] InterfaceJsonInfo = ["name", "mode", "fault"];
 
     /// <summary>The "name value" pairs under the line "<paramref name="heading"/>:" of text stats (e.g. "device d0").</summary>
     public static Dictionary<string, long> FromText(string text, string heading)

@@ -137,6 +137,55 @@ public class ReactorTests
         public void OnEvents(uint events) { timer.Acknowledge(); Fired++; }
     }
 
+    private sealed class Thrower : IEventHandler, ITurnHandler
+    {
+        public EventFd Fd = new();
+        public bool ThrowOnTurn;
+        public void OnEvents(uint events) { Fd.Drain(); throw new InvalidOperationException("a bug in a handler"); }
+        public void OnEndOfTurn()
+        {
+            if (ThrowOnTurn)
+                throw new InvalidOperationException("a bug at the end of the turn");
+        }
+    }
+
+    private sealed class Sink : IHandlerFaultSink
+    {
+        public readonly System.Collections.Generic.List<(object Handler, Exception Error)> Faults = new();
+        public void OnHandlerFault(object handler, Exception e) => Faults.Add((handler, e));
+    }
+
+    [Fact]
+    public void AHandlerThatThrows_IsContained_CountedAndReported_AndTheRestOfTheTurnRuns()
+    {
+        using var reactor = new Reactor();
+        var sink = new Sink();
+        reactor.FaultSink = sink;
+        var bad = new Thrower { ThrowOnTurn = true };
+        var good = new Counter();
+        reactor.Add(bad.Fd.Fd, Libc.EPOLLIN, bad);
+        reactor.Add(good.Fd.Fd, Libc.EPOLLIN, good);
+        reactor.AddTurnHandler(bad);
+        reactor.AddTurnHandler(good);
+        bad.Fd.Signal();
+        good.Fd.Signal();
+
+        // Before: the exception left RunOnce, and with it the daemon's loop.
+        Assert.Equal(2, reactor.RunOnce(1000));
+        Assert.Equal(1, good.Events);
+        Assert.Equal(1, good.Turns);
+        Assert.Equal(2, reactor.HandlerFailures); // the event and the end of the turn
+        Assert.Equal(2, sink.Faults.Count);
+        Assert.All(sink.Faults, f => Assert.Same(bad, f.Handler));
+        Assert.Contains(sink.Faults, f => f.Error.Message == "a bug in a handler");
+
+        // The loop goes on: the next turn dispatches as before.
+        good.Fd.Signal();
+        Assert.Equal(1, reactor.RunOnce(1000));
+        Assert.Equal(2, good.Events);
+        Assert.Equal(3, reactor.HandlerFailures); // the turn handler throws every turn
+    }
+
     [Fact]
     public void LogLimiter_LogsFirstOfABurst_ThenCountsTheRest()
     {

@@ -7,7 +7,7 @@ using Ggaoed.Initiator;
 namespace Ggaoed.Tests.DataPath;
 
 /// <summary>One way to reach the device under test: a socket on an initiator interface and the target found through it.</summary>
-internal sealed record TargetPath(PacketSocket Socket, AoeTarget Target);
+internal sealed record TargetPath(PacketSocket Socket, DiscoveredTarget Target);
 
 /// <summary>What a <see cref="ModelCheckedLoad"/> run saw.</summary>
 internal sealed class ModelResult
@@ -325,7 +325,7 @@ internal sealed class ModelCheckedLoad
             r.Unexpected++;
             return false;
         }
-        AoeTarget target = _paths[_path[s]].Target;
+        DiscoveredTarget target = _paths[_path[s]].Target;
         if (h.Shelf != target.Shelf || h.Slot != target.Slot)
             r.Failures.Add($"{Describe(s)}: answered as e{h.Shelf}.{h.Slot}");
         else if (h.IsError)

@@ -32,7 +32,7 @@ public sealed class SizeFollowTests
     }
 
     /// <summary>IDENTIFY until it reports <paramref name="sectors"/> (the daemon applies a size on its own thread).</summary>
-    private static void WaitForSize(AoeClient client, AoeTarget t, ulong sectors, string what)
+    private static void WaitForSize(AoeClient client, DiscoveredTarget t, ulong sectors, string what)
     {
         long deadline = Environment.TickCount64 + 10_000;
         ulong seen;
@@ -51,7 +51,7 @@ public sealed class SizeFollowTests
         using var loop = new LoopImage(4 << 20);
         using InProcessTarget target = Start(veth, scratch, new TestDevice("blk", loop.Device, 13, 2));
         using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
-        AoeTarget t = Initiator.Find(Initiator.Discover(client, 1), 13, 2);
+        DiscoveredTarget t = Initiator.Find(Initiator.Discover(client, 1), 13, 2);
         Assert.Equal(8192UL, t.Sectors);
 
         loop.Resize(8 << 20);
@@ -74,7 +74,7 @@ public sealed class SizeFollowTests
         string disk = scratch.CreateDisk("d.img", 2048, seed: 71);
         using InProcessTarget target = Start(veth, scratch, new TestDevice("d", disk, 13, 3));
         using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
-        AoeTarget t = Initiator.Find(Initiator.Discover(client, 1), 13, 3);
+        DiscoveredTarget t = Initiator.Find(Initiator.Discover(client, 1), 13, 3);
 
         using (var f = new FileStream(disk, FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
             f.SetLength(4096 * Sector);
@@ -95,7 +95,7 @@ public sealed class SizeFollowTests
         string disk = scratch.CreateDisk("d.img", 2048, seed: 72);
         using InProcessTarget target = Start(veth, scratch, new TestDevice("d", disk, 13, 4) { DirectIo = directIo });
         using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
-        AoeTarget t = Initiator.Find(Initiator.Discover(client, 1), 13, 4);
+        DiscoveredTarget t = Initiator.Find(Initiator.Discover(client, 1), 13, 4);
 
         using (var f = new FileStream(disk, FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
             f.SetLength(1024 * Sector);

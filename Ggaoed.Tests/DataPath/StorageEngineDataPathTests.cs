@@ -50,9 +50,9 @@ public class StorageEngineDataPathTests(ITestOutputHelper output)
                 new TestDevice("b", fast, 20, 2) { IoEngine = engine });
             DataPathTests.AssertEngine(target, "a", engine);
             using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
-            List<AoeTarget> found = Initiator.Discover(client, 2);
-            AoeTarget a = Initiator.Find(found, 20, 1);
-            AoeTarget b = Initiator.Find(found, 20, 2);
+            List<DiscoveredTarget> found = Initiator.Discover(client, 2);
+            DiscoveredTarget a = Initiator.Find(found, 20, 1);
+            DiscoveredTarget b = Initiator.Find(found, 20, 2);
             slow.DropCache(); // what discovery's IDENTIFY may have left
             ExportedDevice deviceA = target.Device("a");
             long readsBefore = deviceA.Engine.Counters.ReadRequests;
@@ -125,9 +125,9 @@ public class StorageEngineDataPathTests(ITestOutputHelper output)
             new TestDevice("s", shrinking, 21, 1) { IoEngine = engine, DirectIo = directIo },
             new TestDevice("o", other, 21, 2) { IoEngine = engine });
         using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
-        List<AoeTarget> found = Initiator.Discover(client, 2);
-        AoeTarget ts = Initiator.Find(found, 21, 1);
-        AoeTarget to = Initiator.Find(found, 21, 2);
+        List<DiscoveredTarget> found = Initiator.Discover(client, 2);
+        DiscoveredTarget ts = Initiator.Find(found, 21, 1);
+        DiscoveredTarget to = Initiator.Find(found, 21, 2);
 
         using PacketSocket second = InNetNs.Run(veth.InitiatorNs, () => PacketSocket.Open(veth.InitiatorIf));
         var reads = new AoePipeline(second, ts, depth: 16, sectors: 17, BenchPattern.RandRead, 0, sectors, seed: 3);
@@ -188,7 +188,7 @@ public class StorageEngineDataPathTests(ITestOutputHelper output)
                 Assert.Equal(EngineKind.Aio, target.Device("one").Engine.Kind);
                 Assert.Equal(EngineKind.Aio, target.Device("two").Engine.Kind);
                 using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
-                AoeTarget t = Initiator.Find(Initiator.Discover(client, 2), 22, 1);
+                DiscoveredTarget t = Initiator.Find(Initiator.Discover(client, 2), 22, 1);
                 var back = new byte[512];
                 client.Read(t, 3, back);
                 Assert.Equal(File.ReadAllBytes(d1).AsSpan(3 * 512, 512).ToArray(), back);

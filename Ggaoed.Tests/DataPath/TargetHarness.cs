@@ -72,6 +72,7 @@ internal sealed record TestDevice(string Name, string Path, ushort Shelf, byte S
     public bool? DirectIo { get; init; }
     /// <summary>The io-engine key ("aio", "io_uring", "auto"); null leaves it to [defaults].</summary>
     public string? IoEngine { get; init; }
+    public bool TraceIo { get; init; }
 }
 
 /// <summary>Writes a ggaoed.conf for a test: everything the daemon writes goes into the scratch directory.</summary>
@@ -105,6 +106,8 @@ internal static class TestConfig
                 sb.Append("direct-io = ").Append(direct ? "true" : "false").Append('\n');
             if (d.IoEngine != null)
                 sb.Append("io-engine = ").Append(d.IoEngine).Append('\n');
+            if (d.TraceIo)
+                sb.Append("trace-io = true\n");
             if (d.MergeDelay is double m)
                 sb.Append("merge-delay = ").Append(m.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append('\n');
         }
@@ -137,9 +140,11 @@ internal sealed class InProcessTarget : IDisposable
 
     /// <param name="onReactorThread">Runs on the reactor thread after Start and before the loop (e.g. to add a turn handler).</param>
     /// <param name="uring">What the daemon assumes about io_uring instead of probing (null: probe).</param>
-    public InProcessTarget(string netns, GgaoedConfig config, Action<TargetDaemon>? onReactorThread = null, Ggaoed.Storage.UringSupport? uring = null)
+    /// <param name="options">Sets more of the daemon's options (e.g. Debug, as -d does, or a fault injector).</param>
+    public InProcessTarget(string netns, GgaoedConfig config, Action<TargetDaemon>? onReactorThread = null, Ggaoed.Storage.UringSupport? uring = null,
+        Action<DaemonOptions>? options = null)
     {
-        _thread = new Thread(() => Body(netns, config, onReactorThread, uring)) { Name = "ggaoed reactor (test)", IsBackground = true };
+        _thread = new Thread(() => Body(netns, config, onReactorThread, uring, options)) { Name = "ggaoed reactor (test)", IsBackground = true };
         _thread.Start();
         if (!_started.Wait(TimeSpan.FromSeconds(30)))
             throw new TimeoutException("the in-process daemon did not start within 30 s");
@@ -163,7 +168,8 @@ internal sealed class InProcessTarget : IDisposable
         throw new ArgumentException("no device " + name);
     }
 
-    private void Body(string netns, GgaoedConfig config, Action<TargetDaemon>? onReactorThread, Ggaoed.Storage.UringSupport? uring)
+    private void Body(string netns, GgaoedConfig config, Action<TargetDaemon>? onReactorThread, Ggaoed.Storage.UringSupport? uring,
+        Action<DaemonOptions>? options)
     {
         TargetDaemon? daemon = null;
         try
@@ -173,7 +179,9 @@ internal sealed class InProcessTarget : IDisposable
                 if (Ggaoed.Native.Libc.setns((int)ns.DangerousGetHandle(), Ggaoed.Native.Libc.CLONE_NEWNET) != 0)
                     throw new InvalidOperationException($"setns({netns}) failed: errno {Marshal.GetLastPInvokeError()}");
             }
-            daemon = new TargetDaemon(config, new DaemonOptions { Foreground = true, ConfigPath = config.FileName, UringSupport = uring });
+            var o = new DaemonOptions { Foreground = true, ConfigPath = config.FileName, UringSupport = uring };
+            options?.Invoke(o);
+            daemon = new TargetDaemon(config, o);
             daemon.Start();
             _daemon = daemon;
             onReactorThread?.Invoke(daemon);
@@ -314,17 +322,17 @@ internal static class Initiator
         => InNetNs.Run(netns, () => new AoeClient(ifname) { RequestTimeout = TimeSpan.FromMilliseconds(500) });
 
     /// <summary>Discovers until <paramref name="expected"/> targets answered (a freshly started target may miss the first query).</summary>
-    public static List<AoeTarget> Discover(AoeClient client, int expected)
+    public static List<DiscoveredTarget> Discover(AoeClient client, int expected)
     {
-        List<AoeTarget> found = client.DiscoverUntil(f => f.Count >= expected, TimeSpan.FromMilliseconds(300));
+        List<DiscoveredTarget> found = client.DiscoverUntil(f => f.Count >= expected, TimeSpan.FromMilliseconds(300));
         if (found.Count < expected)
             throw new InvalidOperationException($"discovered {found.Count} target(s) on {client.Interface}, expected {expected}");
         return found;
     }
 
-    public static AoeTarget Find(List<AoeTarget> targets, ushort shelf, byte slot)
+    public static DiscoveredTarget Find(List<DiscoveredTarget> targets, ushort shelf, byte slot)
     {
-        foreach (AoeTarget t in targets)
+        foreach (DiscoveredTarget t in targets)
             if (t.Shelf == shelf && t.Slot == slot)
                 return t;
         throw new InvalidOperationException($"e{shelf}.{slot} not discovered");

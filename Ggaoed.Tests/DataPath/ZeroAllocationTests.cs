@@ -61,7 +61,7 @@ public class ZeroAllocationTests(ITestOutputHelper output)
         File.WriteAllText(file, text);
         using var target = new InProcessTarget(veth.TargetNs, TestConfig.Load(text, file), d => d.Reactor.AddTurnHandler(probe));
         using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
-        AoeTarget t = Initiator.Find(Initiator.Discover(client, 1), 11, 1);
+        DiscoveredTarget t = Initiator.Find(Initiator.Discover(client, 1), 11, 1);
 
         // Random and sequential (merged into PREADV/PWRITEV) traffic in both directions.
         var pipelines = new[]
@@ -105,7 +105,11 @@ public class ZeroAllocationTests(ITestOutputHelper output)
         ExportedDevice d = target.Device("d");
         DataPathTests.AssertEngine(target, "d", engine);
         Assert.Equal(0, d.Engine.Counters.Errors);
-        Assert.True(d.Engine.Counters.WriteRequests >= 60_000 && d.Engine.Counters.ReadRequests >= 60_000);
+        // Two identical requests in flight at once (random LBAs, one data pattern per pipeline) share one
+        // I/O (folded), so the engine may count a few less than were sent.
+        long folded = d.Counters.FoldedRetransmits;
+        Assert.True(d.Engine.Counters.WriteRequests + folded >= 60_000 && d.Engine.Counters.ReadRequests + folded >= 60_000,
+            $"{d.Engine.Counters.WriteRequests} writes, {d.Engine.Counters.ReadRequests} reads, {folded} folded");
         Assert.True(d.Engine.Counters.MergedRequests > 0, "the sequential part was never merged: the merge path was not measured");
     }
 

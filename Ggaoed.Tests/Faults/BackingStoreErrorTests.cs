@@ -54,9 +54,9 @@ public sealed class BackingStoreErrorTests
             using AoeClient client = rig.Client();
             // "No retransmits" below must mean "answered, not lost", never "slow on a busy machine".
             client.RequestTimeout = TimeSpan.FromSeconds(5);
-            AoeTarget goodT = FaultRig.Discover(client, 4, 1);
-            AoeTarget shrunkT = FaultRig.Discover(client, 4, 2);
-            AoeTarget fullT = FaultRig.Discover(client, 4, 3);
+            DiscoveredTarget goodT = FaultRig.Discover(client, 4, 1);
+            DiscoveredTarget shrunkT = FaultRig.Discover(client, 4, 2);
+            DiscoveredTarget fullT = FaultRig.Discover(client, 4, 3);
             int per = fullT.MaxSectorsPerFrame(client.Mtu);
             var rnd = new Random(3);
             int goodChecks = 0;

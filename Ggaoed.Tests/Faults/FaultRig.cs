@@ -191,9 +191,9 @@ internal sealed class FaultRig : IDisposable
     }
 
     /// <summary>Discovers <paramref name="shelf"/>.<paramref name="slot"/> (a daemon just started may miss the first query).</summary>
-    public static AoeTarget Discover(AoeClient client, ushort shelf, byte slot)
+    public static DiscoveredTarget Discover(AoeClient client, ushort shelf, byte slot)
     {
-        Predicate<AoeTarget> isIt = t => t.Shelf == shelf && t.Slot == slot && t.Identify != null;
+        Predicate<DiscoveredTarget> isIt = t => t.Shelf == shelf && t.Slot == slot && t.Identify != null;
         return client.DiscoverUntil(f => f.Exists(isIt), TimeSpan.FromMilliseconds(200), shelf, slot, attempts: 20).Find(isIt)
             ?? throw new InvalidOperationException($"e{shelf}.{slot} did not answer discovery on {client.Interface}");
     }

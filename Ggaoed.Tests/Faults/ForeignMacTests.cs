@@ -33,9 +33,9 @@ public sealed class ForeignMacTests
         for (int i = 0; i < names.Length; i++)
             paths[i] = rig.RandomDisk(names[i] + ".img", DiskBytes, seed: 100 + i, out _);
         using AoeClient client = rig.Client();
-        string own = AoeTarget.FormatMac(client.Mac);
+        string own = DiscoveredTarget.FormatMac(client.Mac);
         rig.WriteConfig(
-            $"[denied]\npath = {paths[0]}\nshelf = {Shelf}\nslot = 1\ndeny = {AoeTarget.FormatMac(Foreign)}\n\n" +
+            $"[denied]\npath = {paths[0]}\nshelf = {Shelf}\nslot = 1\ndeny = {DiscoveredTarget.FormatMac(Foreign)}\n\n" +
             $"[acceptonly]\npath = {paths[1]}\nshelf = {Shelf}\nslot = 2\naccept = {own}\n\n" +
             $"[masked]\npath = {paths[2]}\nshelf = {Shelf}\nslot = 3\n\n" +
             $"[reserved]\npath = {paths[3]}\nshelf = {Shelf}\nslot = 4\n");
@@ -43,7 +43,7 @@ public sealed class ForeignMacTests
         Sh.Run($"ip -n {rig.Pair.InitiatorNs} link set {rig.Pair.InitiatorIf} promisc on");
 
         // The real initiator sees all four, then puts itself on the mask list of 2.3 and reserves 2.4.
-        var targets = new AoeTarget[names.Length];
+        var targets = new DiscoveredTarget[names.Length];
         for (int i = 0; i < names.Length; i++)
             targets[i] = FaultRig.Discover(client, Shelf, (byte)(i + 1));
         byte[] targetMac = targets[0].Mac;
@@ -60,7 +60,7 @@ public sealed class ForeignMacTests
         Assert.Equal(1, reserveReply[25]);                  // NMacs 1: us
         Assert.Equal(client.Mac, reserveReply.AsSpan(26, 6).ToArray());
         // And the real initiator still works on all of them.
-        foreach (AoeTarget t in targets)
+        foreach (DiscoveredTarget t in targets)
             client.Read(t, 0, new byte[1024]);
 
         var shaBefore = new string[names.Length];

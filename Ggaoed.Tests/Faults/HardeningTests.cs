@@ -9,7 +9,7 @@ using Ggaoed.Tests.Lifecycle;
 using Ggaoed.Tests.Protocol;
 using Ggaoed.Tests.Support;
 using Xunit;
-using AoeTarget = Ggaoed.Initiator.AoeTarget;
+
 
 namespace Ggaoed.Tests.Faults;
 
@@ -60,7 +60,7 @@ public sealed class HardeningTests
         }
     }
 
-    private static string Mac(ReadOnlySpan<byte> reply, int offset) => AoeTarget.FormatMac(reply.Slice(offset, 6));
+    private static string Mac(ReadOnlySpan<byte> reply, int offset) => DiscoveredTarget.FormatMac(reply.Slice(offset, 6));
 
     [RootFact]
     public void BroadcastStateChanges_FromAnyone_ChangeNothing_GetNoAnswer_AndAreCounted_WhileBroadcastReadsAreAnswered()
@@ -69,7 +69,7 @@ public sealed class HardeningTests
         box.WriteConfig(Sandbox.Device("d0", box.CreateImage("d0", 1), Shelf, 0) + Sandbox.Device("d1", box.CreateImage("d1", 1), Shelf, 1));
         DaemonProcess daemon = box.StartForeground();
         using AoeClient client = box.Client();
-        AoeTarget d1 = FaultRig.Discover(client, Shelf, 1);
+        DiscoveredTarget d1 = FaultRig.Discover(client, Shelf, 1);
         byte[] me = client.Mac;
 
         // Each state change to the whole broadcast address, to our shelf's broadcast slot and to slot 0
@@ -139,10 +139,10 @@ public sealed class HardeningTests
         byte[] me = client.Mac;
         box.WriteConfig(
             Sandbox.Device("outside", box.CreateImage("outside", 1), Shelf, 0, "admin-accept = 02:00:00:00:00:aa\n") +
-            Sandbox.Device("inside", box.CreateImage("inside", 1), Shelf, 1, $"admin-accept = 02:00:00:00:00:aa, {AoeTarget.FormatMac(me)}\n") +
+            Sandbox.Device("inside", box.CreateImage("inside", 1), Shelf, 1, $"admin-accept = 02:00:00:00:00:aa, {DiscoveredTarget.FormatMac(me)}\n") +
             Sandbox.Device("open", box.CreateImage("open", 1), Shelf, 2));
         DaemonProcess daemon = box.StartForeground();
-        AoeTarget[] targets = [FaultRig.Discover(client, Shelf, 0), FaultRig.Discover(client, Shelf, 1), FaultRig.Discover(client, Shelf, 2)];
+        DiscoveredTarget[] targets = [FaultRig.Discover(client, Shelf, 0), FaultRig.Discover(client, Shelf, 1), FaultRig.Discover(client, Shelf, 2)];
         byte[] Ask(byte[] frame, int slot) => RawAoe.Ask(client.Socket, RawAoe.Address(frame, targets[slot].Mac, me, Shelf, (byte)slot));
         byte[] setIfEmpty = AoeFrames.ConfigQuery(ConfigSetIfEmpty, "set by admin"u8);
         byte[] maskAddMe = AoeFrames.Mask(MaskEdit, (DirectiveAdd, MacAddress.Read(me)));
@@ -185,8 +185,8 @@ public sealed class HardeningTests
             r = Ask(cacheOn, slot);
             Assert.True(r[14] == 0x18 && r[27] == StatusReady, $"{name}: SET FEATURES: status 0x{r[27]:x2}");
             Assert.Contains($"{name}: \"set by admin\"", box.CtlOk("show-config", name).StdOut);
-            Assert.Contains($"{name}: {AoeTarget.FormatMac(me)}", box.CtlOk("show-macmask", name).StdOut);
-            Assert.Contains($"{name}: {AoeTarget.FormatMac(me)}", box.CtlOk("show-reserve", name).StdOut);
+            Assert.Contains($"{name}: {DiscoveredTarget.FormatMac(me)}", box.CtlOk("show-macmask", name).StdOut);
+            Assert.Contains($"{name}: {DiscoveredTarget.FormatMac(me)}", box.CtlOk("show-reserve", name).StdOut);
             Assert.Equal(1, box.Counter(name, "write_cache"));
             Assert.Equal(0, box.Counter(name, "admin_refused"));
         }
@@ -202,7 +202,7 @@ public sealed class HardeningTests
         box.WriteConfig(Sandbox.Device("d0", paths[0], Shelf, 0, "broadcast = true\n") + Sandbox.Device("d1", paths[1], Shelf, 1));
         DaemonProcess daemon = box.StartForeground();
         using AoeClient client = box.Client();
-        AoeTarget d0 = FaultRig.Discover(client, Shelf, 0);
+        DiscoveredTarget d0 = FaultRig.Discover(client, Shelf, 0);
         FaultRig.Discover(client, Shelf, 1);
         byte[] me = client.Mac;
 
@@ -246,7 +246,7 @@ public sealed class HardeningTests
         box.WriteConfig($"[{box.Net!.TargetIf}]\nmtu = 1500\n\n" + Sandbox.Device("d0", path, Shelf, 0));
         DaemonProcess daemon = box.StartForeground();
         using AoeClient client = box.Client();
-        AoeTarget d0 = FaultRig.Discover(client, Shelf, 0);
+        DiscoveredTarget d0 = FaultRig.Discover(client, Shelf, 0);
         Assert.Equal(2, d0.Config.SectorCount);
 
         (string What, byte[] Frame)[] oversized =

@@ -262,7 +262,7 @@ internal sealed class VerifyWorkload : IDisposable
                         || h.Command != AoeWire.CommandConfig || h.Tag != tag || h.IsError)
                         continue;
                     _targetMac = _rx.AsSpan(6, 6).ToArray();
-                    var target = new AoeTarget(_shelf, _slot, _targetMac, AoeWire.ParseConfig(_rx.AsSpan(0, n)));
+                    var target = new DiscoveredTarget(_shelf, _slot, _targetMac, AoeWire.ParseConfig(_rx.AsSpan(0, n)));
                     _maxSectors = target.MaxSectorsPerFrame(_socket.Mtu);
                     Reopens++;
                     return;

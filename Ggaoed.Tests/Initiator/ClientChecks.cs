@@ -9,14 +9,14 @@ namespace Ggaoed.Tests.Initiator;
 internal static class ClientChecks
 {
     /// <summary>The same target driven with READ/WRITE SECTORS (0x20/0x30), as for a small disk.</summary>
-    public static AoeTarget AsLba28(AoeTarget found)
+    public static DiscoveredTarget AsLba28(DiscoveredTarget found)
         => new(found.Shelf, found.Slot, found.Mac, found.Config) { Identify = found.Identify! with { Lba48 = false } };
 
     /// <summary>
     /// Writes random data at the first, the last and two random LBAs, reads each back, and finds it in
     /// the backing file at LBA × 512.
     /// </summary>
-    public static void WrittenDataReadsBackAndIsInTheFile(AoeClient client, AoeTarget t, string backingFile, int seed)
+    public static void WrittenDataReadsBackAndIsInTheFile(AoeClient client, DiscoveredTarget t, string backingFile, int seed)
     {
         var rnd = new Random(seed);
         ulong[] lbas = [0, t.Sectors - 40, (ulong)rnd.NextInt64(1, (long)t.Sectors - 40), (ulong)rnd.NextInt64(1, (long)t.Sectors - 40)];

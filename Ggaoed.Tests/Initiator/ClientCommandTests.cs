@@ -91,9 +91,9 @@ public sealed class ClientCommandTests
         {
             string iif = pair.InitiatorIf;
             using var client = InNetNs.Run(pair.InitiatorNs, () => new AoeClient(iif));
-            List<AoeTarget> found = client.DiscoverUntil(f => f.Count > 0, TimeSpan.FromMilliseconds(250), attempts: 40);
+            List<DiscoveredTarget> found = client.DiscoverUntil(f => f.Count > 0, TimeSpan.FromMilliseconds(250), attempts: 40);
             Assert.NotEmpty(found);
-            AoeTarget t = found[0];
+            DiscoveredTarget t = found[0];
             Assert.Equal(4, t.Shelf);
             Assert.Equal(5, t.Slot);
             Assert.Equal(8UL * 2048, t.Sectors);

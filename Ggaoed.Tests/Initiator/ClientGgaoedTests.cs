@@ -77,7 +77,7 @@ public sealed class ClientGgaoedTests
             }
         }
 
-        public AoeTarget DiscoverOne()
+        public DiscoveredTarget DiscoverOne()
         {
             var found = Client.DiscoverUntil(f => f.Count > 0 || Daemon.HasExited, TimeSpan.FromMilliseconds(250), attempts: 40);
             if (found.Count > 0)
@@ -113,7 +113,7 @@ public sealed class ClientGgaoedTests
     public void Discover_FindsGgaoed_WithTheFileSize_AndAFrameSizeForTheMtu(int mtu)
     {
         using var rig = new DaemonRig(mtu);
-        AoeTarget t = rig.DiscoverOne();
+        DiscoveredTarget t = rig.DiscoverOne();
         Assert.Equal(9, t.Shelf);
         Assert.Equal(2, t.Slot);
         Assert.NotNull(t.Identify);
@@ -129,8 +129,8 @@ public sealed class ClientGgaoedTests
     public void WrittenData_ReadsBack_AndIsInTheFileAtLbaTimes512(int mtu, bool lba48)
     {
         using var rig = new DaemonRig(mtu);
-        AoeTarget found = rig.DiscoverOne();
-        AoeTarget t = lba48 ? found : ClientChecks.AsLba28(found);
+        DiscoveredTarget found = rig.DiscoverOne();
+        DiscoveredTarget t = lba48 ? found : ClientChecks.AsLba28(found);
         ClientChecks.WrittenDataReadsBackAndIsInTheFile(rig.Client, t, rig.File, seed: 77 + mtu);
     }
 
@@ -138,7 +138,7 @@ public sealed class ClientGgaoedTests
     public void ReadAndWritePastTheEnd_AreAtaErrors()
     {
         using var rig = new DaemonRig(9000);
-        AoeTarget t = rig.DiscoverOne();
+        DiscoveredTarget t = rig.DiscoverOne();
         AtaErrorException e = Assert.Throws<AtaErrorException>(() => rig.Client.Read(t, t.Sectors - 1, new byte[1024]));
         Assert.True(AoeWire.IsAtaFailure(e.Status));
         Assert.Throws<AtaErrorException>(() => rig.Client.Write(t, t.Sectors, new byte[512]));
@@ -151,7 +151,7 @@ public sealed class ClientGgaoedTests
     public void Pipeline_Depth16_CompletesWithoutErrors(BenchPattern pattern)
     {
         using var rig = new DaemonRig(9000);
-        AoeTarget t = rig.DiscoverOne();
+        DiscoveredTarget t = rig.DiscoverOne();
         var pipe = new AoePipeline(rig.Client.Socket, t, depth: 16, sectors: t.MaxSectorsPerFrame(rig.Client.Mtu), pattern, 0, t.Sectors)
         {
             // Generous: the CI machine is shared; this test is about correctness, not speed. The drain

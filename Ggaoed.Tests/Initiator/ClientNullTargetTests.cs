@@ -47,9 +47,9 @@ public sealed class ClientNullTargetTests
         /// Discovers the one target, asking again if a query went unanswered (the target is a thread
         /// of this process; on a loaded machine it may not run within one window).
         /// </summary>
-        public AoeTarget DiscoverOne(ushort shelf = AoeWire.BroadcastShelf)
+        public DiscoveredTarget DiscoverOne(ushort shelf = AoeWire.BroadcastShelf)
         {
-            List<AoeTarget> found = Client.DiscoverUntil(f => f.Count > 0, TimeSpan.FromMilliseconds(300), shelf);
+            List<DiscoveredTarget> found = Client.DiscoverUntil(f => f.Count > 0, TimeSpan.FromMilliseconds(300), shelf);
             RetransmitsBefore = Client.Retransmits;
             return Assert.Single(found);
         }
@@ -69,7 +69,7 @@ public sealed class ClientNullTargetTests
     public void Discover_FindsNullTarget_WithItsAddressMacConfigAndSize()
     {
         using var rig = new Rig();
-        AoeTarget t = rig.DiscoverOne();
+        DiscoveredTarget t = rig.DiscoverOne();
         Assert.Equal(7, t.Shelf);
         Assert.Equal(3, t.Slot);
         Assert.Equal(rig.Target.BufferCount, t.Config.BufferCount);
@@ -81,7 +81,7 @@ public sealed class ClientNullTargetTests
         Assert.True(t.Lba48);
         Assert.Equal("ggaoed null target", t.Identify!.Model);
         string mac = Sh.Run($"ip -n {rig.Pair.TargetNs} -br link show {rig.Pair.TargetIf}");
-        Assert.Contains(AoeTarget.FormatMac(t.Mac), mac);
+        Assert.Contains(DiscoveredTarget.FormatMac(t.Mac), mac);
     }
 
     [RootFact]
@@ -96,7 +96,7 @@ public sealed class ClientNullTargetTests
     public void ReadsReturnZeros_WritesAreAcknowledged_AcrossFrames()
     {
         using var rig = new Rig(mtu: 1500);
-        AoeTarget t = rig.DiscoverOne();
+        DiscoveredTarget t = rig.DiscoverOne();
         // Long enough that only a lost frame could cause a retransmit, never a slow thread.
         rig.Client.RequestTimeout = TimeSpan.FromSeconds(10);
         Assert.Equal(2, t.MaxSectorsPerFrame(rig.Client.Mtu));
@@ -112,7 +112,7 @@ public sealed class ClientNullTargetTests
     public void Lba48Target_GetsCommands24And34_WithTheFullLba()
     {
         using var rig = new Rig(sectors: 1UL << 40); // 512 TiB: nothing is stored
-        AoeTarget t = rig.DiscoverOne();
+        DiscoveredTarget t = rig.DiscoverOne();
         Assert.Equal(1UL << 40, t.Sectors);
         rig.Client.Write(t, 0x12_3456_789AUL, new byte[512]);
         Assert.Equal((0x34, 0x12_3456_789AUL, 1), ((int)rig.Target.LastAta.Command, rig.Target.LastAta.Lba, (int)rig.Target.LastAta.Sectors));
@@ -124,7 +124,7 @@ public sealed class ClientNullTargetTests
     public void Lba28Target_GetsCommands20And30_AndItsLbaSurvivesTheDeviceNibble()
     {
         using var rig = new Rig(lba48: false, sectors: 0x0FFF_FFFF); // the LBA28 maximum
-        AoeTarget t = rig.DiscoverOne();
+        DiscoveredTarget t = rig.DiscoverOne();
         Assert.False(t.Lba48);
         Assert.Equal(0x0FFF_FFFFUL, t.Sectors); // words 60-61
         // Bits 24-27 travel in lba3's low nibble under the 0xE0 device bits.
@@ -138,7 +138,7 @@ public sealed class ClientNullTargetTests
     public void ReadPastTheEnd_IsAnAtaError_WithIdnf()
     {
         using var rig = new Rig();
-        AoeTarget t = rig.DiscoverOne();
+        DiscoveredTarget t = rig.DiscoverOne();
         byte[] buf = new byte[1024];
         rig.Client.Read(t, Sectors - 2, buf);
         AtaErrorException e = Assert.Throws<AtaErrorException>(() => rig.Client.Read(t, Sectors - 1, buf));
@@ -150,7 +150,7 @@ public sealed class ClientNullTargetTests
     public void DroppedFirstResponses_AreRetransmittedWithNewTags_AndTheRequestSucceeds()
     {
         using var rig = new Rig(dropFirst: 0);
-        AoeTarget t = rig.DiscoverOne();
+        DiscoveredTarget t = rig.DiscoverOne();
         rig.Target.DropFirst = 2;
         // 0.3 s, then 0.6 s for the dropped attempts; the answered third one has 1.2 s.
         rig.Client.RequestTimeout = TimeSpan.FromMilliseconds(300);
@@ -164,7 +164,7 @@ public sealed class ClientNullTargetTests
     public void NoAnswerAtAll_TimesOutAfterMaxAttempts()
     {
         using var rig = new Rig();
-        AoeTarget t = rig.DiscoverOne();
+        DiscoveredTarget t = rig.DiscoverOne();
         rig.Target.DropFirst = 1000;
         rig.Client.RequestTimeout = TimeSpan.FromMilliseconds(20);
         rig.Client.MaxAttempts = 3;
@@ -176,7 +176,7 @@ public sealed class ClientNullTargetTests
     public void Pipeline_RetransmitsDroppedRequests_AndCompletesAll()
     {
         using var rig = new Rig();
-        AoeTarget t = rig.DiscoverOne();
+        DiscoveredTarget t = rig.DiscoverOne();
         rig.Target.DropFirst = 3;
         var pipe = new AoePipeline(rig.Client.Socket, t, depth: 8, sectors: 17, BenchPattern.RandRead, 0, t.Sectors)
         {
@@ -198,7 +198,7 @@ public sealed class ClientNullTargetTests
     public void Pipeline_SteadyState_AllocatesNothing(BenchPattern pattern, bool spin)
     {
         using var rig = new Rig();
-        AoeTarget t = rig.DiscoverOne();
+        DiscoveredTarget t = rig.DiscoverOne();
         var pipe = new AoePipeline(rig.Client.Socket, t, depth: 16, sectors: 8, pattern, 0, t.Sectors) { Spin = spin };
         pipe.Run(TimeSpan.FromSeconds(30), maxRequests: 5_000); // warm-up: JIT, first-call stubs
         long before = GC.GetAllocatedBytesForCurrentThread();
@@ -213,7 +213,7 @@ public sealed class ClientNullTargetTests
     public void DiscoverCommand_PrintsTheTargetRow()
     {
         using var rig = new Rig();
-        List<AoeTarget> found = [rig.DiscoverOne()];
+        List<DiscoveredTarget> found = [rig.DiscoverOne()];
         string table = DiscoverCommand.FormatTable(found, rig.Client.Mtu);
         Assert.Matches(@"\n7\.3\s+[0-9a-f:]{17}\s+1\.0 GiB\s+17\s+64\s+0x0200\s+null-cfg\n", table);
     }

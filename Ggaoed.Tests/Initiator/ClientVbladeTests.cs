@@ -51,7 +51,7 @@ public sealed class ClientVbladeTests
         }
 
         /// <summary>vblade needs a moment to open its socket: retry discovery briefly.</summary>
-        public AoeTarget DiscoverOne()
+        public DiscoveredTarget DiscoverOne()
         {
             var found = Client.DiscoverUntil(f => f.Count > 0 || Vblade.HasExited, TimeSpan.FromMilliseconds(250), attempts: 20);
             if (found.Count > 0)
@@ -81,7 +81,7 @@ public sealed class ClientVbladeTests
     public void Discover_FindsVblade_WithTheFileSize(int mtu)
     {
         using var rig = new VbladeRig(mtu);
-        AoeTarget t = rig.DiscoverOne();
+        DiscoveredTarget t = rig.DiscoverOne();
         Assert.Equal(5, t.Shelf);
         Assert.Equal(6, t.Slot);
         Assert.NotNull(t.Identify);
@@ -97,8 +97,8 @@ public sealed class ClientVbladeTests
     public void WrittenData_ReadsBack_AndIsInTheFileAtLbaTimes512(int mtu, bool lba48)
     {
         using var rig = new VbladeRig(mtu);
-        AoeTarget found = rig.DiscoverOne();
-        AoeTarget t = lba48 ? found : ClientChecks.AsLba28(found);
+        DiscoveredTarget found = rig.DiscoverOne();
+        DiscoveredTarget t = lba48 ? found : ClientChecks.AsLba28(found);
         ClientChecks.WrittenDataReadsBackAndIsInTheFile(rig.Client, t, rig.File, seed: 1234 + mtu);
     }
 
@@ -106,7 +106,7 @@ public sealed class ClientVbladeTests
     public void ReadPastTheEnd_ReportsTheAtaError()
     {
         using var rig = new VbladeRig(9000);
-        AoeTarget t = rig.DiscoverOne();
+        DiscoveredTarget t = rig.DiscoverOne();
         AtaErrorException e = Assert.Throws<AtaErrorException>(() => rig.Client.Read(t, t.Sectors, new byte[512]));
         Assert.True(AoeWire.IsAtaFailure(e.Status));
     }
@@ -115,7 +115,7 @@ public sealed class ClientVbladeTests
     public void Pipeline_AgainstVblade_CompletesWithoutErrors()
     {
         using var rig = new VbladeRig(9000);
-        AoeTarget t = rig.DiscoverOne();
+        DiscoveredTarget t = rig.DiscoverOne();
         var pipe = new AoePipeline(rig.Client.Socket, t, depth: 8, sectors: t.MaxSectorsPerFrame(rig.Client.Mtu), BenchPattern.RandWrite, 0, t.Sectors)
         {
             // The drain ends as soon as the last answer comes; on a shared machine it must outlast a

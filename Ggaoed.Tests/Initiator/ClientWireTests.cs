@@ -143,7 +143,7 @@ public class ClientWireTests
     [InlineData(255, 9000, 17)]
     public void MaxSectorsPerFrame_IsMinOfMtuAndAdvertised(byte advertised, int mtu, int expected)
     {
-        var t = new AoeTarget(1, 1, new byte[6], new ConfigInfo(16, 0, advertised, 1, 0, []));
+        var t = new DiscoveredTarget(1, 1, new byte[6], new ConfigInfo(16, 0, advertised, 1, 0, []));
         Assert.Equal(expected, t.MaxSectorsPerFrame(mtu));
     }
 
@@ -156,7 +156,7 @@ public class ClientWireTests
         Assert.Equal(0x1_2345_6789UL, i.Sectors);
         Assert.Equal("ggaoed null target", i.Model);
         Assert.Equal("NULL3.4", i.Serial);
-        Assert.Equal("ggnull", i.Firmware);
+        Assert.Equal("2.0", i.Firmware); // the protocol's IDENTIFY builder: the same version as its Query Config reply
         // "gg" sits in word 27 with the first character in the high byte.
         Assert.Equal((byte)'g', d[54 + 1]);
     }
@@ -205,7 +205,7 @@ public class ClientWireTests
     [InlineData("a.b", false, 0, 0)]
     public void TargetAddress_Parses_AndRejectsBroadcast(string s, bool ok, int shelf, int slot)
     {
-        Assert.Equal(ok, AoeTarget.TryParseAddress(s, out ushort sh, out byte sl));
+        Assert.Equal(ok, DiscoveredTarget.TryParseAddress(s, out ushort sh, out byte sl));
         if (ok)
         {
             Assert.Equal(shelf, sh);
@@ -235,7 +235,7 @@ public class ClientWireTests
     [Fact]
     public void DiscoverTable_HasOneRowPerTarget_WithSizeAndFrameSectors()
     {
-        var a = new AoeTarget(1, 2, [0xaa, 0xbb, 0xcc, 0, 1, 2], new ConfigInfo(16, 0x4019, 17, 1, 0, "cfg"u8.ToArray()))
+        var a = new DiscoveredTarget(1, 2, [0xaa, 0xbb, 0xcc, 0, 1, 2], new ConfigInfo(16, 0x4019, 17, 1, 0, "cfg"u8.ToArray()))
         {
             Identify = new IdentifyInfo(2_097_152, true, "m", "s", "f"),
         };

@@ -297,7 +297,7 @@ public sealed unsafe class PacketBatchTests
     /// </summary>
     private static readonly TimeSpan NoRetransmitTimeout = TimeSpan.FromSeconds(5);
 
-    private static AoeTarget TargetAt(PacketSocket target) =>
+    private static DiscoveredTarget TargetAt(PacketSocket target) =>
         new(BurstTarget.Shelf, BurstTarget.Slot, target.Mac, new ConfigInfo(64, 1, 2, 1, 0, []))
         {
             Identify = new IdentifyInfo(1 << 20, true, "burst", "1", "1"),

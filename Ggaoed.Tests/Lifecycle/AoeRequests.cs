@@ -24,7 +24,7 @@ internal static class AoeRequests
     /// <summary>A response: the whole frame and whether the Error flag was set.</summary>
     public readonly record struct Reply(byte[] Frame, bool IsError, byte Error);
 
-    public static Reply ForceSetConfig(AoeClient client, AoeTarget target, string value)
+    public static Reply ForceSetConfig(AoeClient client, DiscoveredTarget target, string value)
     {
         byte[] text = Encoding.ASCII.GetBytes(value);
         var arg = new byte[8 + text.Length];
@@ -34,7 +34,7 @@ internal static class AoeRequests
         return Call(client, target, AoeWire.CommandConfig, arg);
     }
 
-    public static Reply AddToMaskList(AoeClient client, AoeTarget target, ReadOnlySpan<byte> mac)
+    public static Reply AddToMaskList(AoeClient client, DiscoveredTarget target, ReadOnlySpan<byte> mac)
     {
         var arg = new byte[4 + 8];
         arg[1] = MaskEdit;
@@ -44,7 +44,7 @@ internal static class AoeRequests
         return Call(client, target, CommandMacMask, arg);
     }
 
-    public static Reply Reserve(AoeClient client, AoeTarget target, ReadOnlySpan<byte> mac)
+    public static Reply Reserve(AoeClient client, DiscoveredTarget target, ReadOnlySpan<byte> mac)
     {
         var arg = new byte[2 + 6];
         arg[0] = ReserveSet;
@@ -54,7 +54,7 @@ internal static class AoeRequests
     }
 
     /// <summary>Sends one request and waits for the response with its tag (three tries of a second each).</summary>
-    public static Reply Call(AoeClient client, AoeTarget target, byte command, ReadOnlySpan<byte> arg)
+    public static Reply Call(AoeClient client, DiscoveredTarget target, byte command, ReadOnlySpan<byte> arg)
     {
         int length = Math.Max(AoeWire.MinFrame, AoeWire.HeaderLength + arg.Length);
         var frame = new byte[length];

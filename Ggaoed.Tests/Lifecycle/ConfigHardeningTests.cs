@@ -47,7 +47,7 @@ public sealed class ConfigHardeningTests
     }
 
     /// <summary>Asserts that the device answers the stranger nothing (spoofed source; the initiator end is promiscuous).</summary>
-    private static void AssertStrangerGetsNothing(AoeClient client, AoeTarget target)
+    private static void AssertStrangerGetsNothing(AoeClient client, DiscoveredTarget target)
     {
         byte[] query = RawAoe.Address(AoeFrames.ConfigQuery(0, []), target.Mac, Stranger, Shelf, 0);
         Assert.Empty(RawAoe.Exchange(client.Socket, [query], expected: 0, TimeSpan.FromMilliseconds(500)));
@@ -67,13 +67,13 @@ public sealed class ConfigHardeningTests
         using var box = new Sandbox(network: true);
         Sh.Run($"ip -n {box.Net!.InitiatorNs} link set {box.Net.InitiatorIf} promisc on");
         using AoeClient client = box.Client();
-        string me = AoeTarget.FormatMac(client.Mac);
+        string me = DiscoveredTarget.FormatMac(client.Mac);
         string image = box.CreateImage("d0", 1);
         // admin-accept only where it is under test: the other rows then also load in a ggaoed without it.
         bool adminAccept = key == "admin-accept";
         box.WriteConfig(Groups(image, me, adminAccept));
         DaemonProcess daemon = box.StartForeground();
-        AoeTarget d0 = FaultRig.Discover(client, Shelf, 0);
+        DiscoveredTarget d0 = FaultRig.Discover(client, Shelf, 0);
         AssertStrangerGetsNothing(client, d0);
 
         box.WriteConfig(Groups(image, me, adminAccept, key, value));
@@ -106,11 +106,11 @@ public sealed class ConfigHardeningTests
         string etc = Path.Combine(box.Dir, "etc");
         string ethers = Path.Combine(etc, "ethers");
         Directory.CreateDirectory(etc);
-        File.WriteAllText(ethers, AoeTarget.FormatMac(client.Mac) + " aoe-initiator\n");
+        File.WriteAllText(ethers, DiscoveredTarget.FormatMac(client.Mac) + " aoe-initiator\n");
         box.PrivateEtc = etc;
         box.WriteConfig(Sandbox.Device("d0", box.CreateImage("d0", 1), Shelf, 0, "accept = aoe-initiator\n"));
         DaemonProcess daemon = box.StartForeground();
-        AoeTarget d0 = FaultRig.Discover(client, Shelf, 0);   // admitted by its name in ethers
+        DiscoveredTarget d0 = FaultRig.Discover(client, Shelf, 0);   // admitted by its name in ethers
         client.Read(d0, 0, new byte[1024]);
 
         File.Delete(ethers);
@@ -138,7 +138,7 @@ public sealed class ConfigHardeningTests
         box.CtlOk("stats");
         // Once ethers is a file again, the same configuration reloads.
         Directory.Delete(ethers);
-        File.WriteAllText(ethers, AoeTarget.FormatMac(client.Mac) + " aoe-initiator\n");
+        File.WriteAllText(ethers, DiscoveredTarget.FormatMac(client.Mac) + " aoe-initiator\n");
         box.CtlOk("reload");
         client.Read(d0, 0, new byte[1024]);
         Sandbox.Stop(daemon);

@@ -50,7 +50,7 @@ public sealed class CtlOutputTests
                     RequestTimeout = TimeSpan.FromSeconds(10),
                     MaxAttemptTimeout = TimeSpan.FromSeconds(10),
                 };
-                AoeTarget t = client.DiscoverUntilFound(x => x.Slot == 0).Single(x => x.Slot == 0);
+                DiscoveredTarget t = client.DiscoverUntilFound(x => x.Slot == 0).Single(x => x.Slot == 0);
                 var data = new byte[SectorsPerRequest * 512];
                 for (int i = 0; i < Writes; i++)
                     client.Write(t, (ulong)(i * SectorsPerRequest), data);
@@ -138,7 +138,7 @@ public sealed class CtlOutputTests
             InNetNs.Run(box.Net!.InitiatorNs, () =>
             {
                 using var client = new AoeClient(box.Net.InitiatorIf);
-                AoeTarget t = client.DiscoverUntilFound(x => x.Slot == 0).Single(x => x.Slot == 0);
+                DiscoveredTarget t = client.DiscoverUntilFound(x => x.Slot == 0).Single(x => x.Slot == 0);
                 client.Write(t, 0, new byte[1024]);
                 return 0;
             });
@@ -388,7 +388,7 @@ public sealed class CtlOutputTests
                 // A query for a shelf nobody exports (the interface's no_device_frames), and a read past the
                 // end of d0 (an IDNF reply): counters outside the I/O path that clear-stats must cover too.
                 client.Discover(TimeSpan.FromMilliseconds(200), shelf: 99, slot: 0);
-                AoeTarget t = client.DiscoverUntilFound(x => x.Slot == 0).Single(x => x.Slot == 0);
+                DiscoveredTarget t = client.DiscoverUntilFound(x => x.Slot == 0).Single(x => x.Slot == 0);
                 Assert.Throws<AtaErrorException>(() => client.Read(t, 8192, new byte[512]));
                 return 0;
             });
@@ -429,7 +429,7 @@ public sealed class CtlOutputTests
         InNetNs.Run(box.Net!.InitiatorNs, () =>
         {
             using var client = new AoeClient(box.Net.InitiatorIf) { RequestTimeout = TimeSpan.FromSeconds(10), MaxAttemptTimeout = TimeSpan.FromSeconds(10) };
-            AoeTarget t = client.DiscoverUntilFound(x => x.Slot == 0).Single(x => x.Slot == 0);
+            DiscoveredTarget t = client.DiscoverUntilFound(x => x.Slot == 0).Single(x => x.Slot == 0);
             // Before any I/O: IDNF for a read past the end (4 MiB = 8192 sectors), ABRT for an unknown ATA command.
             Assert.Throws<AtaErrorException>(() => client.Read(t, 8192, new byte[512]));
             Assert.Throws<AtaErrorException>(() => client.Execute(t, 0xFF, false, 0, 0, ReadOnlySpan<byte>.Empty, Span<byte>.Empty));

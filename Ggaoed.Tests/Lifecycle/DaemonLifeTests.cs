@@ -295,7 +295,7 @@ public sealed class DaemonLifeTests
     }
 
     [RootFact]
-    public void Debug_TracesEachRequest_OnlyForDevicesWithTraceIo()
+    public void Debug_TracesEachRequestOfEveryDevice_WithItsResult()
     {
         using var box = new Sandbox(network: true);
         box.WriteConfig(
@@ -306,15 +306,16 @@ public sealed class DaemonLifeTests
         InNetNs.Run(box.Net!.InitiatorNs, () =>
         {
             using var client = new Ggaoed.Initiator.AoeClient(box.Net.InitiatorIf);
-            foreach (Ggaoed.Initiator.AoeTarget t in client.DiscoverUntil(found => found.Count >= 2))
+            foreach (Ggaoed.Initiator.DiscoveredTarget t in client.DiscoverUntil(found => found.Count >= 2))
                 client.Write(t, 6, new byte[1024]);
             return 0;
         });
         daemon.Signal(Libc.SIGTERM);
         Assert.Equal(0, daemon.WaitForExit(Sandbox.StopTimeout));
 
-        Assert.Matches(@"d0: Write lba 6 sectors 2 tag 0x[0-9a-f]{8} from ", daemon.StdErr);
-        Assert.DoesNotMatch(@"d1: Write lba", daemon.StdErr);
+        // -d implies trace-io for every device (ggaoed 1.1: "-d logs every request"), each line with its result.
+        Assert.Matches(@"d0: WRITE SECTORS( EXT)? lba 6 sectors 2 tag 0x[0-9a-f]{8} from [0-9a-f:]{17}: ok", daemon.StdErr);
+        Assert.Matches(@"d1: WRITE SECTORS( EXT)? lba 6 sectors 2 tag 0x[0-9a-f]{8} from [0-9a-f:]{17}: ok", daemon.StdErr);
     }
 
     private static string[] ProcStat(int pid)

@@ -25,11 +25,11 @@ public sealed class DurabilityTests
     private static readonly string[] Names = ["free", "on", "off"];
 
     /// <summary>The three devices, once each answers (also the way to know a restarted daemon listens again).</summary>
-    private static AoeTarget[] Discover(AoeClient client) =>
+    private static DiscoveredTarget[] Discover(AoeClient client) =>
         [FaultRig.Discover(client, Shelf, 0), FaultRig.Discover(client, Shelf, 1), FaultRig.Discover(client, Shelf, 2)];
 
     /// <summary>IDENTIFY words 82 and 85 of shelf 7 slot <paramref name="slot"/>.</summary>
-    private static (int Supported, int Enabled) WriteCacheWords(AoeClient client, AoeTarget target)
+    private static (int Supported, int Enabled) WriteCacheWords(AoeClient client, DiscoveredTarget target)
     {
         byte[] r = RawAoe.Ask(client.Socket, RawAoe.Address(AoeFrames.AtaFrame(0, 0, 1, AtaIdentify, 0), target.Mac, client.Mac, Shelf, target.Slot));
         Assert.True(r.Length >= 36 + 512 && r[27] == StatusReady, $"IDENTIFY: {r.Length} bytes, status 0x{r[27]:x2}");
@@ -38,7 +38,7 @@ public sealed class DurabilityTests
     }
 
     /// <summary>SET FEATURES (enable or disable write cache); returns the ATA (status, error) of the reply.</summary>
-    private static (byte Status, byte Error) SetFeatures(AoeClient client, AoeTarget target, byte feature)
+    private static (byte Status, byte Error) SetFeatures(AoeClient client, DiscoveredTarget target, byte feature)
     {
         byte[] r = RawAoe.Ask(client.Socket, RawAoe.Address(AoeFrames.AtaFrame(0, feature, 0, AtaSetFeatures, 0), target.Mac, client.Mac, Shelf, target.Slot));
         Assert.False(RawAoe.IsAoeError(r), "SET FEATURES answered with AoE error " + r[15]);
@@ -46,7 +46,7 @@ public sealed class DurabilityTests
     }
 
     /// <summary>Asserts, for each device, what IDENTIFY word 85 and the write_cache gauge say.</summary>
-    private static void AssertWriteCache(Sandbox box, AoeClient client, AoeTarget[] targets, params bool[] on)
+    private static void AssertWriteCache(Sandbox box, AoeClient client, DiscoveredTarget[] targets, params bool[] on)
     {
         for (int i = 0; i < targets.Length; i++)
         {
@@ -67,7 +67,7 @@ public sealed class DurabilityTests
             Sandbox.Device(Names[2], box.CreateImage(Names[2], 1), Shelf, 2, "write-cache = false\n"));
         DaemonProcess daemon = box.StartForeground();
         using AoeClient client = box.Client();
-        AoeTarget[] targets = Discover(client);
+        DiscoveredTarget[] targets = Discover(client);
 
         // Off by default, as configured otherwise; only the unset one is the initiator's to change.
         AssertWriteCache(box, client, targets, false, true, false);
@@ -104,7 +104,7 @@ public sealed class DurabilityTests
         box.WriteConfig(Sandbox.Device("shared", box.CreateImage("shared", 1), Shelf, 0, "shared = true\ndirect-io = true\n"));
         DaemonProcess daemon = box.StartForeground();
         using AoeClient client = box.Client();
-        AoeTarget target = FaultRig.Discover(client, Shelf, 0);
+        DiscoveredTarget target = FaultRig.Discover(client, Shelf, 0);
         var me = Ggaoed.Protocol.MacAddress.Read(client.Mac);
         byte[] Ask(byte[] frame) => RawAoe.Ask(client.Socket, RawAoe.Address(frame, target.Mac, client.Mac, Shelf, 0));
 

@@ -130,16 +130,16 @@ public sealed class ReloadTests
             InNetNs.Run(net.InitiatorNs, () =>
             {
                 using var client = new AoeClient(net.InitiatorIf);
-                List<AoeTarget> targets = client.DiscoverUntil(found => found.Count >= 3);
+                List<DiscoveredTarget> targets = client.DiscoverUntil(found => found.Count >= 3);
                 Assert.Equal(new[] { "7.0", "7.2", "7.3" }, targets.Select(t => t.Address).ToArray());
                 var data = new byte[1024];
                 data.AsSpan().Fill(0x5A);
-                AoeTarget d2 = targets.Single(t => t.Slot == 2);
+                DiscoveredTarget d2 = targets.Single(t => t.Slot == 2);
                 client.Write(d2, 8, data);
                 var back = new byte[1024];
                 client.Read(d2, 8, back);
                 Assert.Equal(data, back);
-                AoeTarget d3 = targets.Single(t => t.Slot == 3);
+                DiscoveredTarget d3 = targets.Single(t => t.Slot == 3);
                 Assert.Throws<AtaErrorException>(() => client.Write(d3, 0, data));
                 return 0;
             });
@@ -151,7 +151,7 @@ public sealed class ReloadTests
             InNetNs.Run(net.InitiatorNs, () =>
             {
                 using var client = new AoeClient(net.InitiatorIf);
-                AoeTarget d3 = client.DiscoverUntilFound(t => t.Slot == 3).Single(t => t.Slot == 3);
+                DiscoveredTarget d3 = client.DiscoverUntilFound(t => t.Slot == 3).Single(t => t.Slot == 3);
                 client.Write(d3, 0, new byte[1024]);
                 return 0;
             });
@@ -219,7 +219,7 @@ public sealed class ReloadTests
         InNetNs.Run(box.Net!.InitiatorNs, () =>
         {
             using var client = new AoeClient(box.Net.InitiatorIf);
-            AoeTarget t = client.DiscoverUntil(found => found.Count > 0).Single();
+            DiscoveredTarget t = client.DiscoverUntil(found => found.Count > 0).Single();
             Assert.Equal(0, t.Slot);
             client.Write(t, 0, new byte[1024]);
             return 0;
@@ -288,7 +288,7 @@ public sealed class ReloadTests
         InNetNs.Run(box.Net!.InitiatorNs, () =>
         {
             using var client = new AoeClient(box.Net.InitiatorIf);
-            List<AoeTarget> targets = client.DiscoverUntil(found => found.Count >= 3);
+            List<DiscoveredTarget> targets = client.DiscoverUntil(found => found.Count >= 3);
             Assert.Equal(new[] { "7.0", "7.1", "7.3" }, targets.Select(t => t.Address).ToArray());
             var data = new byte[1024];
             client.Write(targets[1], 0, data);

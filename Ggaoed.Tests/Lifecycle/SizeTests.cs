@@ -112,7 +112,7 @@ public sealed class SizeTests
         public string Image { get; }
         public AdvertListener? Listener { get; }
         public AoeClient Client { get; }
-        public AoeTarget Target { get; }
+        public DiscoveredTarget Target { get; }
 
         public void Reload()
         {

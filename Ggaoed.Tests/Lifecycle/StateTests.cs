@@ -51,7 +51,7 @@ public sealed class StateTests
             initiatorMac = InNetNs.Run(box.Net!.InitiatorNs, () =>
             {
                 using var client = new AoeClient(box.Net.InitiatorIf);
-                AoeTarget t = client.DiscoverUntilFound(x => x.Shelf == 7 && x.Slot == 0, identify: false).Single(x => x.Shelf == 7 && x.Slot == 0);
+                DiscoveredTarget t = client.DiscoverUntilFound(x => x.Shelf == 7 && x.Slot == 0, identify: false).Single(x => x.Shelf == 7 && x.Slot == 0);
 
                 AoeRequests.Reply set = AoeRequests.ForceSetConfig(client, t, ConfigString);
                 Assert.False(set.IsError, "config force-set refused: error " + set.Error);
@@ -60,7 +60,7 @@ public sealed class StateTests
                 Assert.Equal(0, mask.Frame[AoeWire.HeaderLength + 2]); // merror
                 AoeRequests.Reply reserve = AoeRequests.Reserve(client, t, client.Mac);
                 Assert.False(reserve.IsError, "reserve refused: error " + reserve.Error);
-                return AoeTarget.FormatMac(client.Mac);
+                return DiscoveredTarget.FormatMac(client.Mac);
             });
 
             Assert.Contains($"d0: \"{ConfigString}\"", Ok(box.Ctl("show-config")).StdOut);
@@ -138,7 +138,7 @@ public sealed class StateTests
         InNetNs.Run(box.Net!.InitiatorNs, () =>
         {
             using var client = new AoeClient(box.Net.InitiatorIf);
-            AoeTarget t = client.DiscoverUntilFound(x => x.Slot == 1, identify: false).Single(x => x.Slot == 1);
+            DiscoveredTarget t = client.DiscoverUntilFound(x => x.Slot == 1, identify: false).Single(x => x.Slot == 1);
             Assert.False(AoeRequests.ForceSetConfig(client, t, ConfigString).IsError);
             return 0;
         });
@@ -188,7 +188,7 @@ public sealed class StateTests
         void Set(string value) => InNetNs.Run(box.Net!.InitiatorNs, () =>
         {
             using var client = new AoeClient(box.Net.InitiatorIf);
-            AoeTarget t = client.DiscoverUntilFound(x => x.Shelf == 7 && x.Slot == 0, identify: false).Single(x => x.Shelf == 7 && x.Slot == 0);
+            DiscoveredTarget t = client.DiscoverUntilFound(x => x.Shelf == 7 && x.Slot == 0, identify: false).Single(x => x.Shelf == 7 && x.Slot == 0);
             AoeRequests.Reply set = AoeRequests.ForceSetConfig(client, t, value);
             Assert.False(set.IsError, "config force-set refused: error " + set.Error);
             return 0;

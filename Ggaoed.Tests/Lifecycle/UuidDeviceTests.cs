@@ -40,7 +40,7 @@ public sealed class UuidDeviceTests
             byte[] got = InNetNs.Run(box.Net!.InitiatorNs, () =>
             {
                 using var client = new AoeClient(box.Net.InitiatorIf);
-                AoeTarget t = client.DiscoverUntilFound(x => x.Shelf == 9 && x.Slot == 4).Single(x => x.Shelf == 9 && x.Slot == 4);
+                DiscoveredTarget t = client.DiscoverUntilFound(x => x.Shelf == 9 && x.Slot == 4).Single(x => x.Shelf == 9 && x.Slot == 4);
                 Assert.Equal((ulong)(16 << 20) / 512, t.Sectors);
                 var buffer = new byte[4096];
                 client.Read(t, 0, buffer);

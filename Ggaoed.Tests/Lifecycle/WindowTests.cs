@@ -32,7 +32,7 @@ public sealed class WindowTests
         InNetNs.Run(box.Net!.InitiatorNs, () =>
         {
             using var client = new AoeClient(box.Net.InitiatorIf);
-            AoeTarget t = client.DiscoverUntilFound(x => x.Shelf == 7 && x.Slot == 0).Single(x => x.Shelf == 7 && x.Slot == 0);
+            DiscoveredTarget t = client.DiscoverUntilFound(x => x.Shelf == 7 && x.Slot == 0).Single(x => x.Shelf == 7 && x.Slot == 0);
             Assert.Equal(32UL, t.Identify!.Sectors);
 
             var first = new byte[Sector];

@@ -110,9 +110,9 @@ internal sealed class Workload : IDisposable
         }
     }
 
-    private AoeTarget Find(AoeClient client, ushort shelf, byte slot)
+    private DiscoveredTarget Find(AoeClient client, ushort shelf, byte slot)
     {
-        Func<AoeTarget, bool> isIt = x => x.Shelf == shelf && x.Slot == slot && x.Identify != null;
+        Func<DiscoveredTarget, bool> isIt = x => x.Shelf == shelf && x.Slot == slot && x.Identify != null;
         return client.DiscoverUntil(f => f.Any(isIt), TimeSpan.FromMilliseconds(500), attempts: 5).FirstOrDefault(isIt)
             ?? throw new InvalidOperationException($"target {shelf}.{slot} not found");
     }
@@ -120,7 +120,7 @@ internal sealed class Workload : IDisposable
     private void RunPipeline(string ifname, ushort shelf, byte slot, ulong lbas)
     {
         using var client = new AoeClient(ifname);
-        AoeTarget target = Find(client, shelf, slot);
+        DiscoveredTarget target = Find(client, shelf, slot);
         // Short rounds so the counters are visible while it runs and Stop() returns promptly.
         while (!_stop)
         {
@@ -140,7 +140,7 @@ internal sealed class Workload : IDisposable
     private void RunWriter(string ifname, ushort shelf, byte slot, int writer)
     {
         using var client = new AoeClient(ifname);
-        AoeTarget target = Find(client, shelf, slot);
+        DiscoveredTarget target = Find(client, shelf, slot);
         int bytes = BlockSectors * 512;
         var readBack = new byte[bytes];
         var rng = new Random(1000 + writer);

@@ -30,20 +30,20 @@ public sealed class PortFollowsLinkTests
         byte[] model = File.ReadAllBytes(disk);
         using InProcessTarget target = DataPathTests.Start(veth, scratch, veth.TargetIf, new TestDevice("d", disk, 3, 4));
         using AoeClient client = Peer.Client(veth.InitiatorNs, veth.InitiatorIf);
-        AoeTarget before = Peer.Find(Peer.Discover(client, 1), 3, 4);
-        Assert.NotEqual(NewMac, AoeTarget.FormatMac(before.Mac));
+        DiscoveredTarget before = Peer.Find(Peer.Discover(client, 1), 3, 4);
+        Assert.NotEqual(NewMac, DiscoveredTarget.FormatMac(before.Mac));
         NetworkPort port = target.Daemon.FindPort(veth.TargetIf)!;
 
         // While the link stays up: no down/up event, only RTM_NEWLINK with the new IFLA_ADDRESS.
         Sh.Run($"ip -n {veth.TargetNs} link set {veth.TargetIf} address {NewMac}");
 
         // The config reply (and the IDENTIFY that Discover sends to the replying MAC) come from the new MAC.
-        AoeTarget? after = null;
+        DiscoveredTarget? after = null;
         long deadline = Environment.TickCount64 + 10_000;
         while (after == null && Environment.TickCount64 < deadline)
         {
-            foreach (AoeTarget t in client.Discover(TimeSpan.FromMilliseconds(300)))
-                if (t.Shelf == 3 && t.Slot == 4 && AoeTarget.FormatMac(t.Mac) == NewMac && t.Identify != null)
+            foreach (DiscoveredTarget t in client.Discover(TimeSpan.FromMilliseconds(300)))
+                if (t.Shelf == 3 && t.Slot == 4 && DiscoveredTarget.FormatMac(t.Mac) == NewMac && t.Identify != null)
                     after = t;
         }
         Assert.True(after != null, "no reply from the new MAC " + NewMac);
@@ -78,7 +78,7 @@ public sealed class PortFollowsLinkTests
         long deadline = Environment.TickCount64 + 10_000;
         while (sectors != 2 && Environment.TickCount64 < deadline)
         {
-            foreach (AoeTarget t in client.Discover(TimeSpan.FromMilliseconds(300), identify: false))
+            foreach (DiscoveredTarget t in client.Discover(TimeSpan.FromMilliseconds(300), identify: false))
                 sectors = t.Config.SectorCount;
         }
         Assert.Equal(2, sectors);
@@ -103,8 +103,8 @@ public sealed class PortFollowsLinkTests
 
         // The initiator on the same lo, in the same namespace.
         using AoeClient client = Peer.Client(veth.TargetNs, "lo");
-        AoeTarget t = Peer.Find(Peer.Discover(client, 1), 6, 1);
-        Assert.Equal("00:00:00:00:00:00", AoeTarget.FormatMac(t.Mac));
+        DiscoveredTarget t = Peer.Find(Peer.Discover(client, 1), 6, 1);
+        Assert.Equal("00:00:00:00:00:00", DiscoveredTarget.FormatMac(t.Mac));
         Assert.Equal((ulong)DiskSectors, t.Sectors);
         byte[] back = new byte[1024];
         client.Read(t, 7, back);

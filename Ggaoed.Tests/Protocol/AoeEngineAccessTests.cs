@@ -2,6 +2,7 @@ using System;
 using Ggaoed.Protocol;
 using Xunit;
 using static Ggaoed.Tests.Protocol.AoeFrames;
+using Ggaoed.Storage;
 
 namespace Ggaoed.Tests.Protocol;
 
@@ -235,7 +236,7 @@ public class AoeTargetCountersTests
         Assert.Equal((2L, 1L, 0L, 0L), (c.AtaErrorAbrt, c.AtaErrorIdnf, c.AtaErrorUnc, c.AtaErrorOther));
 
         // What the daemon sends after failed I/O is counted by the same table.
-        foreach ((int errno, AoeIoKind kind) in new[] { (5, AoeIoKind.Read), (0, AoeIoKind.Read), (28, AoeIoKind.Write) })
+        foreach ((int errno, IoKind kind) in new[] { (5, IoKind.Read), (0, IoKind.Read), (28, IoKind.Write) })
         {
             AoeEngine.MapIoError(errno, kind, out _, out byte error);
             c.CountAtaError(error);

@@ -2,6 +2,7 @@ using System;
 using Ggaoed.Protocol;
 using Xunit;
 using static Ggaoed.Tests.Protocol.AoeFrames;
+using Ggaoed.Storage;
 
 namespace Ggaoed.Tests.Protocol;
 
@@ -19,7 +20,7 @@ public class AoeEngineAtaTests
         byte[] frame = AtaFrame(0x00, 0, 2, command, Lba28Of16);
         Assert.Equal(AoeDecision.Io, Run(frame, t, out byte[] reply, out AoeIoRequest io));
         Assert.Empty(reply);
-        Assert.Equal(AoeIoKind.Read, io.Kind);
+        Assert.Equal(IoKind.Read, io.Kind);
         Assert.Equal(16UL, io.Lba);
         Assert.Equal(2, io.SectorCount);
         Assert.Equal(8192L, io.ByteOffset);
@@ -81,7 +82,7 @@ public class AoeEngineAtaTests
         AoeTarget t = NewTarget();
         byte[] frame = AtaFrame(0x01, 0, 2, command, 998, payloadBytes: 1024);
         Assert.Equal(AoeDecision.Io, Run(frame, t, out _, out AoeIoRequest io));
-        Assert.Equal(AoeIoKind.Write, io.Kind);
+        Assert.Equal(IoKind.Write, io.Kind);
         Assert.Equal(998UL, io.Lba);
         Assert.Equal(2, io.SectorCount);
         Assert.Equal(AoeWire.AtaPayloadOffset, io.PayloadOffset);
@@ -94,7 +95,7 @@ public class AoeEngineAtaTests
     {
         // Linux probes tainted paths with a READ carrying maxbcnt bytes of zeros (AOE-NOTES 0.11).
         Assert.Equal(AoeDecision.Io, Run(AtaFrame(0, 0, 2, 0x20, Lba28Of16, payloadBytes: 1024, payloadFill: 0), NewTarget(), out _, out AoeIoRequest io));
-        Assert.Equal(AoeIoKind.Read, io.Kind);
+        Assert.Equal(IoKind.Read, io.Kind);
         Assert.Equal(0, io.PayloadLength);
     }
 
@@ -219,7 +220,7 @@ public class AoeEngineAtaTests
     public void FlushCache_BecomesFlushRequest(byte command)
     {
         Assert.Equal(AoeDecision.Io, Run(AtaFrame(0, 0, 0, command, 0), NewTarget(), out _, out AoeIoRequest io));
-        Assert.Equal(AoeIoKind.Flush, io.Kind);
+        Assert.Equal(IoKind.Flush, io.Kind);
         Assert.Equal(0, io.SectorCount);
         Assert.Equal(command, io.AtaCommand);
         Assert.Equal(Tag, io.Tag);
@@ -304,7 +305,7 @@ public class AoeEngineAtaTests
     public void WriteIoReply_ForFailedRead_Is60BytesWithErrorInAtaHeader()
     {
         Run(AtaFrame(0, 0, 2, 0x20, 0), NewTarget(), out _, out AoeIoRequest io);
-        AoeEngine.MapIoError(5, AoeIoKind.Read, out byte status, out byte error);
+        AoeEngine.MapIoError(5, IoKind.Read, out byte status, out byte error);
         var frame = new byte[1514];
         int length = AoeEngine.WriteIoReply(frame, io, Iface1500, status, error);
         Assert.Equal(60, length);
@@ -312,12 +313,12 @@ public class AoeEngineAtaTests
     }
 
     [Theory]
-    [InlineData(5, AoeIoKind.Read, Ata.ErrorUnc)]
-    [InlineData(5, AoeIoKind.Write, Ata.ErrorAbrt)]
-    [InlineData(28, AoeIoKind.Write, Ata.ErrorAbrt)]
-    [InlineData(0, AoeIoKind.Read, Ata.ErrorIdnf)]
-    [InlineData(5, AoeIoKind.Flush, Ata.ErrorAbrt)]
-    public void MapIoError_GivesDrdyErrAndAFittingErrorBit(int errno, AoeIoKind kind, byte expectedError)
+    [InlineData(5, IoKind.Read, Ata.ErrorUnc)]
+    [InlineData(5, IoKind.Write, Ata.ErrorAbrt)]
+    [InlineData(28, IoKind.Write, Ata.ErrorAbrt)]
+    [InlineData(0, IoKind.Read, Ata.ErrorIdnf)]
+    [InlineData(5, IoKind.Flush, Ata.ErrorAbrt)]
+    public void MapIoError_GivesDrdyErrAndAFittingErrorBit(int errno, IoKind kind, byte expectedError)
     {
         AoeEngine.MapIoError(errno, kind, out byte status, out byte error);
         Assert.Equal(0x41, status);

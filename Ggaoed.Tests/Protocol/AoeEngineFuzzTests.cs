@@ -11,6 +11,7 @@ using Xunit;
 using Xunit.Abstractions;
 using Xunit.Sdk;
 using static Ggaoed.Tests.Protocol.AoeFrames;
+using Ggaoed.Storage;
 
 namespace Ggaoed.Tests.Protocol;
 
@@ -588,7 +589,7 @@ public sealed class AoeEngineFuzzTests(ITestOutputHelper output)
             int n = AoeEngine.WriteIoReply(_reply, io, iface, status, error);
             _frameAllocated += GC.GetAllocatedBytesForCurrentThread() - allocated;
             _replyLength = n;
-            Check(n == (io.Kind == AoeIoKind.Read && !failed ? 36 + io.ByteLength : 60), $"I/O reply length {n}");
+            Check(n == (io.Kind == IoKind.Read && !failed ? 36 + io.ByteLength : 60), $"I/O reply length {n}");
             ReadOnlySpan<byte> r = _reply.AsSpan(0, n);
             CheckReply(r, request, t, iface, default);
             Check(r[24] == io.Aflags && r[25] == error && r[26] == io.RequestSectorCount && r[27] == status
@@ -612,7 +613,7 @@ public sealed class AoeEngineFuzzTests(ITestOutputHelper output)
             Note(Seen.TargetReserved, e.AoeError == AoeWire.ErrTargetReserved);
             if (d == AoeDecision.Io)
             {
-                Note(e.IoKind == AoeIoKind.Read ? Seen.IoRead : e.IoKind == AoeIoKind.Write ? Seen.IoWrite : Seen.IoFlush);
+                Note(e.IoKind == IoKind.Read ? Seen.IoRead : e.IoKind == IoKind.Write ? Seen.IoWrite : Seen.IoFlush);
                 Note(Seen.IoWhileReserved, reservedBefore);
                 Note(Seen.IoOnShared, cfg.Shared);
                 Note(Seen.IoOnReadOnly, cfg.ReadOnly);
@@ -732,7 +733,7 @@ public sealed class AoeEngineFuzzTests(ITestOutputHelper output)
         Check(!(BinaryPrimitives.ReadUInt16BigEndian(request.Slice(16)) == 0xFFFF || request[18] == 0xFF), "broadcast ATA served");
         Check(io.Aflags == request[24] && io.AtaCommand == request[27] && io.RequestSectorCount == request[26]
             && io.RawLba == ReadLba(request.Slice(28)), "I/O echo fields");
-        if (io.Kind == AoeIoKind.Flush)
+        if (io.Kind == IoKind.Flush)
         {
             Check(io.SectorCount == 0 && io.PayloadLength == 0, "flush with sectors or data");
             return;
@@ -740,14 +741,14 @@ public sealed class AoeEngineFuzzTests(ITestOutputHelper output)
         Check(io.SectorCount is >= 1 and <= 255, "I/O sector count out of 1..255");
         Check(io.Lba < target.SectorCount && (ulong)io.SectorCount <= target.SectorCount - io.Lba, "I/O outside the device");
         Check(io.SectorCount <= iface.MaxSectors, "I/O exceeds what the interface carries");
-        if (io.Kind == AoeIoKind.Read)
+        if (io.Kind == IoKind.Read)
         {
             Check(io.PayloadOffset == 0 && io.PayloadLength == 0, "read with a payload");
             Check(36 + io.ByteLength <= iface.MaxFrameLength, "read reply would exceed the MTU");
         }
         else
         {
-            Check(io.Kind == AoeIoKind.Write, "unknown I/O kind");
+            Check(io.Kind == IoKind.Write, "unknown I/O kind");
             Check(!target.ReadOnly, "write to a read-only device");
             Check(io.PayloadOffset == 36 && io.PayloadLength == io.SectorCount * 512, "write payload slice");
             Check(io.PayloadOffset + io.PayloadLength <= request.Length, "write payload beyond frame");

@@ -1,6 +1,7 @@
 using System;
 using System.Buffers.Binary;
 using Ggaoed.Protocol;
+using Ggaoed.Storage;
 
 namespace Ggaoed.Tests.Protocol;
 
@@ -35,7 +36,7 @@ internal struct FuzzExpectation
     public bool AdminRefused, Oversized;
     /// <summary>The model changed the persistent state (config string, lists, write cache choice).</summary>
     public bool StateChanged;
-    public AoeIoKind IoKind;
+    public IoKind IoKind;
     public ulong IoLba;
     public int IoSectors;
 }
@@ -229,7 +230,7 @@ internal sealed class AoeReferenceModel
                 else
                 {
                     e.Decision = AoeDecision.Io;
-                    e.IoKind = write ? AoeIoKind.Write : AoeIoKind.Read;
+                    e.IoKind = write ? IoKind.Write : IoKind.Read;
                     e.IoLba = lba;
                     e.IoSectors = count;
                 }
@@ -240,7 +241,7 @@ internal sealed class AoeReferenceModel
                 return;
             case Ata.CmdFlushCache or Ata.CmdFlushCacheExt:
                 e.Decision = AoeDecision.Io;
-                e.IoKind = AoeIoKind.Flush;
+                e.IoKind = IoKind.Flush;
                 return;
             case Ata.CmdCheckPowerMode:
                 AtaReply(ref e, 0);

@@ -6,6 +6,7 @@ using Ggaoed.Protocol;
 using Xunit;
 using Xunit.Abstractions;
 using static Ggaoed.Tests.Protocol.AoeFrames;
+using Ggaoed.Storage;
 
 namespace Ggaoed.Tests.Protocol;
 
@@ -155,7 +156,7 @@ public class AoeTsharkInteropTests
             AoeDecision d = AoeEngine.Handle(request, t, iface, reply, out int n, out AoeIoRequest io);
             if (d == AoeDecision.Io)
             {
-                if (io.Kind == AoeIoKind.Read)
+                if (io.Kind == IoKind.Read)
                     reply.AsSpan(36, io.ByteLength).Fill(0x42);
                 n = AoeEngine.WriteIoReply(reply, io, iface, status, error);
             }

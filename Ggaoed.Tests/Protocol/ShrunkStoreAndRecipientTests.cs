@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using Ggaoed.Native;
 using Ggaoed.Protocol;
+using Ggaoed.Storage;
 using Xunit;
 using static Ggaoed.Tests.Protocol.AoeFrames;
 
@@ -17,13 +18,13 @@ public class ShrunkStoreAndRecipientTests
     public void ReadCutShortByTheEndOfTheStore_IsIdnf_NotUnc()
     {
         // The storage engine reports the sectors a short read left uncovered as ENODATA.
-        AoeEngine.MapIoError((int)Errno.ENODATA, AoeIoKind.Read, out byte status, out byte error);
+        AoeEngine.MapIoError((int)Errno.ENODATA, IoKind.Read, out byte status, out byte error);
         Assert.Equal(Ata.StatusFailed, status);
         Assert.Equal(Ata.ErrorIdnf, error);
         // An unreadable sector stays UNC, a failed write ABRT.
-        AoeEngine.MapIoError((int)Errno.EIO, AoeIoKind.Read, out _, out error);
+        AoeEngine.MapIoError((int)Errno.EIO, IoKind.Read, out _, out error);
         Assert.Equal(Ata.ErrorUnc, error);
-        AoeEngine.MapIoError((int)Errno.EIO, AoeIoKind.Write, out _, out error);
+        AoeEngine.MapIoError((int)Errno.EIO, IoKind.Write, out _, out error);
         Assert.Equal(Ata.ErrorAbrt, error);
     }
 

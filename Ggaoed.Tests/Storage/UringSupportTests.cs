@@ -33,7 +33,7 @@ public class UringSupportTests
         var fake = new FakeUring { SetupError = -(int)Errno.ENOSYS };
         UringSupport s = Probe(fake);
         Assert.False(s.Available);
-        Assert.Equal("io_uring_setup: " + StorageException.Describe((int)Errno.ENOSYS) + ": the kernel is built without io_uring (CONFIG_IO_URING)", s.Reason);
+        Assert.Equal("io_uring_setup: " + ErrnoText.Describe((int)Errno.ENOSYS) + ": the kernel is built without io_uring (CONFIG_IO_URING)", s.Reason);
         Assert.DoesNotContain('\n', s.Reason);
     }
 

@@ -15,11 +15,11 @@ public static class Discovery
     /// but a query or its answer can miss it on a loaded one, or a target just started may not be
     /// listening yet; like a real initiator, ask again instead of failing.
     /// </summary>
-    public static List<AoeTarget> DiscoverUntil(this AoeClient client, Func<List<AoeTarget>, bool> enough,
+    public static List<DiscoveredTarget> DiscoverUntil(this AoeClient client, Func<List<DiscoveredTarget>, bool> enough,
         TimeSpan? window = null, ushort shelf = AoeWire.BroadcastShelf, byte slot = AoeWire.BroadcastSlot,
         bool identify = true, int attempts = 10)
     {
-        List<AoeTarget> found = [];
+        List<DiscoveredTarget> found = [];
         for (int attempt = 0; attempt < attempts; attempt++)
         {
             found = client.Discover(window ?? TimeSpan.FromSeconds(1), shelf, slot, identify);
@@ -30,6 +30,6 @@ public static class Discovery
     }
 
     /// <summary>Discovers until a target matching <paramref name="match"/> answers; the list is returned.</summary>
-    public static List<AoeTarget> DiscoverUntilFound(this AoeClient client, Predicate<AoeTarget> match, bool identify = true) =>
+    public static List<DiscoveredTarget> DiscoverUntilFound(this AoeClient client, Predicate<DiscoveredTarget> match, bool identify = true) =>
         client.DiscoverUntil(found => found.Exists(match), identify: identify);
 }

@@ -46,7 +46,7 @@ public static class BenchCommand
             switch (args[i])
             {
                 case "--target":
-                    if (!AoeTarget.TryParseAddress(CtlArgs.Value(args, ref i), out o.Shelf, out o.Slot))
+                    if (!DiscoveredTarget.TryParseAddress(CtlArgs.Value(args, ref i), out o.Shelf, out o.Slot))
                         throw new FormatException("--target wants shelf.slot, e.g. 1.1");
                     haveTarget = true;
                     break;
@@ -54,9 +54,9 @@ public static class BenchCommand
                 case "--sectors": o.Sectors = int.Parse(CtlArgs.Value(args, ref i), CultureInfo.InvariantCulture); break;
                 case "--size":
                     int bytes = int.Parse(CtlArgs.Value(args, ref i), CultureInfo.InvariantCulture);
-                    if (bytes <= 0 || bytes % 512 != 0)
-                        throw new FormatException("--size must be a positive multiple of 512");
-                    o.Sectors = bytes / 512;
+                    if (bytes <= 0 || bytes % AoeWire.SectorSize != 0)
+                        throw new FormatException("--size must be a positive multiple of " + AoeWire.SectorSize);
+                    o.Sectors = bytes / AoeWire.SectorSize;
                     break;
                 case "--rw":
                     o.Pattern = CtlArgs.Value(args, ref i) switch
@@ -118,13 +118,13 @@ public static class BenchCommand
         {
             using var client = new AoeClient(o.Iface);
             // A config query addressed to the one target (still to the broadcast MAC: we don't know its MAC yet).
-            List<AoeTarget> found = client.Discover(TimeSpan.FromSeconds(1), o.Shelf, o.Slot);
+            List<DiscoveredTarget> found = client.Discover(TimeSpan.FromSeconds(1), o.Shelf, o.Slot);
             if (found.Count == 0)
             {
                 Console.Error.WriteLine($"bench: no answer from e{o.Shelf}.{o.Slot} on {o.Iface}");
                 return 1;
             }
-            AoeTarget target = found[0];
+            DiscoveredTarget target = found[0];
             if (target.Identify == null)
             {
                 Console.Error.WriteLine($"bench: e{o.Shelf}.{o.Slot} did not answer IDENTIFY");
@@ -132,7 +132,7 @@ public static class BenchCommand
             }
             int maxSectors = target.MaxSectorsPerFrame(client.Mtu);
             int sectors = o.Sectors == 0 ? maxSectors : o.Sectors;
-            if (sectors < 1 || AoeWire.AtaHeaderLength + sectors * 512 > client.Mtu + 14)
+            if (sectors < 1 || AoeWire.AtaHeaderLength + sectors * AoeWire.SectorSize > client.Mtu + 14)
             {
                 Console.Error.WriteLine($"bench: {sectors} sectors don't fit a frame on MTU {client.Mtu} (max {AoeWire.SectorsForMtu(client.Mtu)})");
                 return 2;
@@ -175,11 +175,11 @@ public static class BenchCommand
 
     private static string F(double v, string format = "0.0") => v.ToString(format, CultureInfo.InvariantCulture);
 
-    internal static string FormatText(Options o, AoeTarget t, AoeClient c, int sectors, PipelineResult r, LatencyHistogram h)
+    internal static string FormatText(Options o, DiscoveredTarget t, AoeClient c, int sectors, PipelineResult r, LatencyHistogram h)
     {
         double secs = Math.Max(r.Seconds, 1e-9);
         var sb = new StringBuilder();
-        sb.Append($"e{t.Address} ({AoeTarget.FormatMac(t.Mac)}) via {c.Interface} mtu {c.Mtu}: {PatternName(o.Pattern)}, {sectors * 512} B/request, depth {o.Depth}, {F(secs, "0.00")} s\n");
+        sb.Append($"e{t.Address} ({DiscoveredTarget.FormatMac(t.Mac)}) via {c.Interface} mtu {c.Mtu}: {PatternName(o.Pattern)}, {sectors * AoeWire.SectorSize} B/request, depth {o.Depth}, {F(secs, "0.00")} s\n");
         sb.Append($"  IOPS {F(r.Completed / secs, "0")}   {F(r.Bytes / secs / 1e6, "0.0")} MB/s   requests {r.Completed}\n");
         sb.Append($"  latency us: avg {F(Us((long)h.Mean))}  p50 {F(Us(h.Percentile(50)))}  p90 {F(Us(h.Percentile(90)))}  p99 {F(Us(h.Percentile(99)))}  p99.9 {F(Us(h.Percentile(99.9)))}  max {F(Us(h.Max))}\n");
         sb.Append($"  retransmits {r.Retransmits}  errors {r.Errors} (ata {r.AtaErrors}, aoe {r.AoeErrors}, timed out {r.TimedOut})  unexpected {r.Unexpected}\n");
@@ -188,7 +188,7 @@ public static class BenchCommand
         return sb.ToString();
     }
 
-    internal static string FormatJson(Options o, AoeTarget t, AoeClient c, int sectors, PipelineResult r, LatencyHistogram h)
+    internal static string FormatJson(Options o, DiscoveredTarget t, AoeClient c, int sectors, PipelineResult r, LatencyHistogram h)
     {
         double secs = Math.Max(r.Seconds, 1e-9);
         var sb = new StringBuilder("{");
@@ -197,7 +197,7 @@ public static class BenchCommand
         sb.Append(", \"mtu\": ").Append(c.Mtu);
         sb.Append(", \"rw\": \"").Append(PatternName(o.Pattern)).Append('"');
         sb.Append(", \"depth\": ").Append(o.Depth);
-        sb.Append(", \"bytes_per_request\": ").Append(sectors * 512);
+        sb.Append(", \"bytes_per_request\": ").Append(sectors * AoeWire.SectorSize);
         sb.Append(", \"seconds\": ").Append(F(secs, "0.000"));
         sb.Append(", \"requests\": ").Append(r.Completed);
         sb.Append(", \"iops\": ").Append(F(r.Completed / secs, "0"));

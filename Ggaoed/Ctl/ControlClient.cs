@@ -17,7 +17,7 @@ internal static unsafe class ControlClient
         int fd = Libc.socket(Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0);
         if (fd < 0)
         {
-            reply = "socket: " + SystemError.Describe(Marshal.GetLastPInvokeError());
+            reply = "socket: " + ErrnoText.Describe(Marshal.GetLastPInvokeError());
             return false;
         }
         try
@@ -34,7 +34,7 @@ internal static unsafe class ControlClient
             if (Libc.connect(fd, &addr, (uint)(2 + path.Length + 1)) != 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
-                reply = $"cannot connect to ggaoed at {socketPath}: {SystemError.Describe(errno)}" +
+                reply = $"cannot connect to ggaoed at {socketPath}: {ErrnoText.Describe(errno)}" +
                         (errno == (int)Errno.ENOENT || errno == (int)Errno.ECONNREFUSED ? " (is ggaoed running? see -s / control-socket)" : "");
                 return false;
             }
@@ -47,7 +47,7 @@ internal static unsafe class ControlClient
                     nint n = Libc.send(fd, p + sent, (nuint)(request.Length - sent), Libc.MSG_NOSIGNAL);
                     if (n <= 0)
                     {
-                        reply = "send: " + SystemError.Describe(Marshal.GetLastPInvokeError());
+                        reply = "send: " + ErrnoText.Describe(Marshal.GetLastPInvokeError());
                         return false;
                     }
                     sent += (int)n;

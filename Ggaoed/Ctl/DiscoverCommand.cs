@@ -46,7 +46,7 @@ public static class DiscoverCommand
             return 2;
         }
 
-        List<AoeTarget> targets;
+        List<DiscoveredTarget> targets;
         int mtu;
         try
         {
@@ -67,7 +67,7 @@ public static class DiscoverCommand
 
     /// <summary>One row per target under a header; nothing at all when no target answered (a header
     /// with no rows would only stand in front of the message on stderr).</summary>
-    internal static string FormatTable(List<AoeTarget> targets, int mtu)
+    internal static string FormatTable(List<DiscoveredTarget> targets, int mtu)
     {
         if (targets.Count == 0)
             return "";
@@ -75,13 +75,13 @@ public static class DiscoverCommand
         {
             new[] { "shelf.slot", "MAC", "size", "sectors/frame", "bufcnt", "fw", "config-string" },
         };
-        foreach (AoeTarget t in targets)
+        foreach (DiscoveredTarget t in targets)
         {
             rows.Add(new[]
             {
                 t.Address,
-                AoeTarget.FormatMac(t.Mac),
-                t.Identify == null ? "?" : FormatSize(t.Sectors * 512),
+                DiscoveredTarget.FormatMac(t.Mac),
+                t.Identify == null ? "?" : FormatSize(t.Sectors * AoeWire.SectorSize),
                 t.MaxSectorsPerFrame(mtu).ToString(CultureInfo.InvariantCulture),
                 t.Config.BufferCount.ToString(CultureInfo.InvariantCulture),
                 "0x" + t.Config.FirmwareVersion.ToString("x4", CultureInfo.InvariantCulture),
@@ -91,19 +91,19 @@ public static class DiscoverCommand
         return TextTable.Append(new StringBuilder(), rows).ToString();
     }
 
-    internal static string FormatJson(List<AoeTarget> targets, int mtu)
+    internal static string FormatJson(List<DiscoveredTarget> targets, int mtu)
     {
         var sb = new StringBuilder("[");
         for (int i = 0; i < targets.Count; i++)
         {
-            AoeTarget t = targets[i];
+            DiscoveredTarget t = targets[i];
             if (i > 0)
                 sb.Append(',');
             sb.Append("\n  {\"shelf\": ").Append(t.Shelf)
               .Append(", \"slot\": ").Append(t.Slot)
-              .Append(", \"mac\": \"").Append(AoeTarget.FormatMac(t.Mac)).Append('"')
+              .Append(", \"mac\": \"").Append(DiscoveredTarget.FormatMac(t.Mac)).Append('"')
               .Append(", \"sectors\": ").Append(t.Sectors)
-              .Append(", \"bytes\": ").Append(t.Sectors * 512)
+              .Append(", \"bytes\": ").Append(t.Sectors * AoeWire.SectorSize)
               .Append(", \"lba48\": ").Append(t.Lba48 ? "true" : "false")
               .Append(", \"sectors_per_frame\": ").Append(t.MaxSectorsPerFrame(mtu))
               .Append(", \"advertised_sectors\": ").Append(t.Config.SectorCount)

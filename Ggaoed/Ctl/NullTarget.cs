@@ -3,17 +3,20 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Threading;
-using Ggaoed.Initiator;
 using Ggaoed.Native;
 using Ggaoed.Network;
+using Ggaoed.Protocol;
+using Ggaoed.Storage;
+using PacketSocket = Ggaoed.Initiator.PacketSocket;
 
 namespace Ggaoed.Ctl;
 
 /// <summary>
 /// The benchmark ceiling: an AoE target that answers Query Config, IDENTIFY, reads (zeros) and writes
-/// (discarded) without any storage I/O. It shares nothing with the daemon's protocol engine, so
-/// "ggaoed / null" measures the daemon against the cost of the packet path alone. It speaks the wire
-/// format itself (offsets per AoEr11) because it is the other side of the initiator's codec.
+/// (discarded) without any storage I/O. It does not run the daemon's protocol engine (no access lists,
+/// masks or reservations, no queue), so "ggaoed / null" measures the daemon against the cost of the
+/// packet path alone; it shares only the wire vocabulary (<see cref="AoeWire"/>, <see cref="Ata"/>) and
+/// the IDENTIFY block (<see cref="AtaIdentify"/>), so both describe a target the same way.
 /// <para>To be an honest ceiling it moves frames the cheapest way this machine offers, the same
 /// transport the daemon uses: the TPACKET_V2 RX/TX rings of <see cref="PacketPort"/>. Each wake-up
 /// drains every received frame, writes each answer straight into a TX ring frame (no staging copy),
@@ -25,10 +28,8 @@ namespace Ggaoed.Ctl;
 /// </summary>
 public sealed unsafe class NullTarget : IDisposable
 {
-    private const byte AtaStatusOk = 0x40;      // DRDY
-    private const byte AtaStatusErr = 0x41;     // DRDY | ERR
-    private const byte AtaErrAbort = 0x04;      // ABRT
-    private const byte AtaErrIdNotFound = 0x10; // IDNF: LBA out of range
+    /// <summary>IDENTIFY's model string (words 27-46), so a test or an admin sees what answered.</summary>
+    public const string Model = "ggaoed null target";
 
     /// <summary>The epoll timeout: how soon the loop notices <see cref="Stop"/>.</summary>
     private const int StopCheckMs = 100;
@@ -41,6 +42,7 @@ public sealed unsafe class NullTarget : IDisposable
     private readonly bool[] _txDirty; // per TX frame: its data area holds something other than zeros
     private readonly int _epfd;
     private byte[] _identify;
+    private bool _lba48 = true;
     private byte[] _config = [];
     private volatile bool _stop;
     private Thread? _thread;
@@ -52,7 +54,7 @@ public sealed unsafe class NullTarget : IDisposable
     /// </summary>
     public NullTarget(PacketSocket socket, ushort shelf, byte slot, ulong sectors)
     {
-        if (shelf == 0xFFFF || slot == 0xFF)
+        if (shelf == AoeWire.BroadcastShelf || slot == AoeWire.BroadcastSlot)
         {
             socket.Dispose();
             throw new ArgumentException("shelf 65535 and slot 255 are broadcast addresses");
@@ -79,7 +81,7 @@ public sealed unsafe class NullTarget : IDisposable
         {
             int err = Marshal.GetLastPInvokeError();
             Dispose();
-            throw new System.IO.IOException("epoll: " + Marshal.GetPInvokeErrorMessage(err));
+            throw new System.IO.IOException("epoll: " + ErrnoText.Describe(err));
         }
     }
 
@@ -87,9 +89,9 @@ public sealed unsafe class NullTarget : IDisposable
     public int Mtu => _port.Mtu;
 
     /// <summary>Advertised buffer count (Linux uses min(bufcnt, 64) as its window and needs at least 2).</summary>
-    public ushort BufferCount { get; set; } = 64;
+    public ushort BufferCount { get; set; } = AoeTarget.DefaultBufferCount;
 
-    public ushort FirmwareVersion { get; set; } = 0x0200;
+    public ushort FirmwareVersion { get; set; } = AoeTarget.DefaultFirmwareVersion;
 
     /// <summary>
     /// Whether IDENTIFY advertises LBA48 (words 83/86 bit 10). Off, initiators must use the LBA28
@@ -97,8 +99,12 @@ public sealed unsafe class NullTarget : IDisposable
     /// </summary>
     public bool Lba48
     {
-        get => (_identify[86 * 2 + 1] & 0x04) != 0;
-        set => _identify = BuildIdentify(_sectors, _shelf, _slot, value);
+        get => _lba48;
+        set
+        {
+            _lba48 = value;
+            _identify = BuildIdentify(_sectors, _shelf, _slot, value);
+        }
     }
 
     /// <summary>The last ATA request answered (command, LBA as decoded, sector count): lets tests see the wire.</summary>
@@ -148,7 +154,7 @@ public sealed unsafe class NullTarget : IDisposable
         {
             while (_port.TryReceive(out int rx, out Span<byte> frame))
             {
-                if (frame.Length >= 24)
+                if (frame.Length >= AoeWire.ArgOffset)
                     Answer(frame);
                 _port.ReleaseRx(rx);
             }
@@ -180,40 +186,48 @@ public sealed unsafe class NullTarget : IDisposable
     /// <summary>Builds the answer to <paramref name="rq"/> in <paramref name="tx"/>; 0 = no answer.</summary>
     private int Handle(ReadOnlySpan<byte> rq, Span<byte> tx, ref bool dirty)
     {
-        if (BinaryPrimitives.ReadUInt16BigEndian(rq.Slice(12)) != 0x88A2 || (rq[14] & 0x08) != 0)
+        if (BinaryPrimitives.ReadUInt16BigEndian(rq.Slice(AoeWire.EthTypeOffset)) != AoeWire.EtherType || (rq[AoeWire.VerFlagsOffset] & AoeWire.FlagResponse) != 0)
             return 0; // not AoE, or a response (ours or another target's)
-        ushort shelf = BinaryPrimitives.ReadUInt16BigEndian(rq.Slice(16));
-        byte slot = rq[18];
-        if ((shelf != _shelf && shelf != 0xFFFF) || (slot != _slot && slot != 0xFF))
+        ushort shelf = BinaryPrimitives.ReadUInt16BigEndian(rq.Slice(AoeWire.MajorOffset));
+        byte slot = rq[AoeWire.MinorOffset];
+        if ((shelf != _shelf && shelf != AoeWire.BroadcastShelf) || (slot != _slot && slot != AoeWire.BroadcastSlot))
             return 0;
-        rq.Slice(6, 6).CopyTo(tx);
-        _mac.CopyTo(tx.Slice(6));
-        tx[12] = 0x88;
-        tx[13] = 0xA2;
-        tx[14] = 0x10 | 0x08;
-        tx[15] = 0;
-        BinaryPrimitives.WriteUInt16BigEndian(tx.Slice(16), _shelf);
-        tx[18] = _slot;
-        tx[19] = rq[19];
-        rq.Slice(20, 4).CopyTo(tx.Slice(20));
+        byte command = rq[AoeWire.CommandOffset];
+        rq.Slice(AoeWire.EthSourceOffset, 6).CopyTo(tx.Slice(AoeWire.EthDestinationOffset));
+        _mac.CopyTo(tx.Slice(AoeWire.EthSourceOffset));
+        BinaryPrimitives.WriteUInt16BigEndian(tx.Slice(AoeWire.EthTypeOffset), AoeWire.EtherType);
+        tx[AoeWire.VerFlagsOffset] = AoeWire.ReplyVerFlags;
+        tx[AoeWire.ErrorOffset] = 0;
+        BinaryPrimitives.WriteUInt16BigEndian(tx.Slice(AoeWire.MajorOffset), _shelf);
+        tx[AoeWire.MinorOffset] = _slot;
+        tx[AoeWire.CommandOffset] = command;
+        rq.Slice(AoeWire.TagOffset, 4).CopyTo(tx.Slice(AoeWire.TagOffset));
         Requests++;
-        switch (rq[19])
+        switch (command)
         {
-            case 0:
-                return rq.Length < 36 ? 0 : Ata(rq, tx, ref dirty);
-            case 1:
+            case AoeWire.CmdAta:
+                return rq.Length < AoeWire.AtaPayloadOffset ? 0 : AnswerAta(rq, tx, ref dirty);
+            case AoeWire.CmdQueryConfig:
                 dirty = true;
-                return Config(rq, tx);
+                return AnswerConfig(rq, tx);
             default:
-                if (rq[19] >= 0xF0)
+                if (command >= VendorCommands)
                     return 0; // vendor-specific: nothing to say
-                tx[14] |= 0x04;
-                tx[15] = 1; // AoEr11 error 1: unrecognized command code
-                return Pad(tx, 24);
+                return AoeError(tx, AoeWire.ErrUnrecognizedCommand);
         }
     }
 
-    private int Ata(ReadOnlySpan<byte> rq, Span<byte> tx, ref bool dirty)
+    /// <summary>AoE commands 0xF0-0xFF are vendor-specific (AoEr11 section 2.4): not ours to answer.</summary>
+    private const byte VendorCommands = 0xF0;
+
+    private static int AoeError(Span<byte> tx, byte code)
+    {
+        tx[AoeWire.VerFlagsOffset] |= AoeWire.FlagError;
+        tx[AoeWire.ErrorOffset] = code;
+        return Pad(tx, AoeWire.ArgOffset);
+    }
+
+    private int AnswerAta(ReadOnlySpan<byte> rq, Span<byte> tx, ref bool dirty)
     {
         if (DropFirst > 0)
         {
@@ -221,157 +235,125 @@ public sealed unsafe class NullTarget : IDisposable
             Dropped++;
             return 0;
         }
-        byte aflags = rq[24];
-        byte scnt = rq[26];
-        byte cmd = rq[27];
-        tx[24] = aflags;
-        tx[25] = 0;
-        tx[26] = scnt;
-        rq.Slice(28, 8).CopyTo(tx.Slice(28));
+        byte aflags = rq[AoeWire.AtaAflagsOffset];
+        byte scnt = rq[AoeWire.AtaSectorCountOffset];
+        byte cmd = rq[AoeWire.AtaCmdStatusOffset];
+        tx[AoeWire.AtaAflagsOffset] = aflags;
+        tx[AoeWire.AtaErrFeatureOffset] = 0;
+        tx[AoeWire.AtaSectorCountOffset] = scnt;
+        rq.Slice(AoeWire.AtaLbaOffset, 8).CopyTo(tx.Slice(AoeWire.AtaLbaOffset)); // six LBA bytes and two reserved
         ulong lba = 0;
         for (int i = 5; i >= 0; i--)
-            lba = (lba << 8) | rq[28 + i];
-        bool ext = cmd is 0x24 or 0x34;
+            lba = (lba << 8) | rq[AoeWire.AtaLbaOffset + i]; // little-endian (AOE-NOTES 0.1)
+        bool ext = cmd is Ata.CmdReadSectorsExt or Ata.CmdWriteSectorsExt;
         if (!ext)
-            lba &= 0x0FFF_FFFF; // LBA28: lba3's top nibble is device-register junk
-        int bytes = scnt * 512;
+            lba &= AtaIdentify.MaxLba28Capacity; // LBA28: lba3's top nibble is device-register junk
+        int bytes = scnt * Sector.Size;
         LastAta = (cmd, lba, scnt);
         switch (cmd)
         {
-            case 0xEC:
-                tx[27] = AtaStatusOk;
-                _identify.CopyTo(tx.Slice(36));
+            case Ata.CmdIdentify:
+                tx[AoeWire.AtaCmdStatusOffset] = Ata.StatusOk;
+                _identify.CopyTo(tx.Slice(AoeWire.AtaPayloadOffset));
                 dirty = true;
-                return 36 + 512;
-            case 0x20:
-            case 0x24:
-                if (36 + bytes > tx.Length)
-                    return AtaError(tx, AtaErrAbort);
+                return AoeWire.AtaPayloadOffset + AtaIdentify.BlockLength;
+            case Ata.CmdReadSectors:
+            case Ata.CmdReadSectorsExt:
+                if (AoeWire.AtaPayloadOffset + bytes > tx.Length)
+                    return AtaError(tx, Ata.ErrorAbrt);
                 if (lba + scnt > _sectors)
-                    return AtaError(tx, AtaErrIdNotFound);
-                tx[27] = AtaStatusOk;
+                    return AtaError(tx, Ata.ErrorIdnf);
+                tx[AoeWire.AtaCmdStatusOffset] = Ata.StatusOk;
                 if (dirty)
                 {
                     // Reads answer zeros straight from the TX frame; only IDENTIFY and Query Config
                     // write into a frame's data area (other replies end before byte 60 and Pad zeros).
-                    tx.Slice(36).Clear();
+                    tx.Slice(AoeWire.AtaPayloadOffset).Clear();
                     dirty = false;
                 }
-                return Pad(tx, 36 + bytes);
-            case 0x30:
-            case 0x34:
-                if (rq.Length < 36 + bytes)
-                    return AtaError(tx, AtaErrAbort);
+                return Pad(tx, AoeWire.AtaPayloadOffset + bytes);
+            case Ata.CmdWriteSectors:
+            case Ata.CmdWriteSectorsExt:
+                if (rq.Length < AoeWire.AtaPayloadOffset + bytes)
+                    return AtaError(tx, Ata.ErrorAbrt);
                 if (lba + scnt > _sectors)
-                    return AtaError(tx, AtaErrIdNotFound);
-                tx[27] = AtaStatusOk;
-                return Pad(tx, 36);
-            case 0xE7:
-            case 0xEA:
-                tx[27] = AtaStatusOk;
-                return Pad(tx, 36);
+                    return AtaError(tx, Ata.ErrorIdnf);
+                tx[AoeWire.AtaCmdStatusOffset] = Ata.StatusOk;
+                return Pad(tx, AoeWire.AtaPayloadOffset);
+            case Ata.CmdFlushCache:
+            case Ata.CmdFlushCacheExt:
+                tx[AoeWire.AtaCmdStatusOffset] = Ata.StatusOk;
+                return Pad(tx, AoeWire.AtaPayloadOffset);
             default:
-                return AtaError(tx, AtaErrAbort);
+                return AtaError(tx, Ata.ErrorAbrt);
         }
     }
 
     private static int AtaError(Span<byte> tx, byte error)
     {
-        tx[25] = error;
-        tx[27] = AtaStatusErr;
-        return Pad(tx, 36);
+        tx[AoeWire.AtaErrFeatureOffset] = error;
+        tx[AoeWire.AtaCmdStatusOffset] = Ata.StatusFailed;
+        return Pad(tx, AoeWire.AtaPayloadOffset);
     }
 
     private static int Pad(Span<byte> tx, int length)
     {
-        if (length >= 60)
+        if (length >= AoeWire.MinFrameLength)
             return length;
-        tx.Slice(length, 60 - length).Clear();
-        return 60;
+        tx.Slice(length, AoeWire.MinFrameLength - length).Clear();
+        return AoeWire.MinFrameLength;
     }
 
-    private int Config(ReadOnlySpan<byte> rq, Span<byte> tx)
+    private int AnswerConfig(ReadOnlySpan<byte> rq, Span<byte> tx)
     {
         // Missing argument bytes count as zero (nmap sends a 24-byte query).
-        byte ccmd = rq.Length > 29 ? (byte)(rq[29] & 0x0F) : (byte)0;
-        int reqLen = rq.Length >= 32 ? BinaryPrimitives.ReadUInt16BigEndian(rq.Slice(30)) : 0;
-        ReadOnlySpan<byte> reqStr = rq.Length > 32 ? rq.Slice(32, Math.Min(reqLen, rq.Length - 32)) : ReadOnlySpan<byte>.Empty;
+        byte ccmd = rq.Length > AoeWire.CfgVerCmdOffset ? (byte)(rq[AoeWire.CfgVerCmdOffset] & 0x0F) : (byte)0;
+        int reqLen = rq.Length >= AoeWire.CfgStringOffset ? BinaryPrimitives.ReadUInt16BigEndian(rq.Slice(AoeWire.CfgLengthOffset)) : 0;
+        ReadOnlySpan<byte> reqStr = rq.Length > AoeWire.CfgStringOffset
+            ? rq.Slice(AoeWire.CfgStringOffset, Math.Min(reqLen, rq.Length - AoeWire.CfgStringOffset))
+            : ReadOnlySpan<byte>.Empty;
         switch (ccmd)
         {
-            case 0:
+            case AoeWire.CCmdRead:
                 break;
-            case 1: // exact match
+            case AoeWire.CCmdTestExact:
                 if (!reqStr.SequenceEqual(_config))
                     return 0;
                 break;
-            case 2: // prefix match
+            case AoeWire.CCmdTestPrefix:
                 if (!_config.AsSpan().StartsWith(reqStr))
                     return 0;
                 break;
-            case 3: // set if unset
+            case AoeWire.CCmdSetIfEmpty:
                 if (_config.Length != 0 && !reqStr.SequenceEqual(_config))
-                {
-                    tx[14] |= 0x04;
-                    tx[15] = 4; // config string present
-                    return Pad(tx, 24);
-                }
+                    return AoeError(tx, AoeWire.ErrConfigStringPresent);
                 _config = reqStr.ToArray();
                 break;
-            case 4: // force set
+            case AoeWire.CCmdForceSet:
                 _config = reqStr.ToArray();
                 break;
             default:
-                tx[14] |= 0x04;
-                tx[15] = 2; // bad argument
-                return Pad(tx, 24);
+                return AoeError(tx, AoeWire.ErrBadArgument);
         }
-        BinaryPrimitives.WriteUInt16BigEndian(tx.Slice(24), BufferCount);
-        BinaryPrimitives.WriteUInt16BigEndian(tx.Slice(26), FirmwareVersion);
-        tx[28] = (byte)Math.Min(255, Math.Max(0, (_port.Mtu - 36) / 512));
-        tx[29] = (byte)(0x10 | ccmd);
-        BinaryPrimitives.WriteUInt16BigEndian(tx.Slice(30), (ushort)_config.Length);
-        _config.CopyTo(tx.Slice(32));
-        return Pad(tx, 32 + _config.Length);
+        BinaryPrimitives.WriteUInt16BigEndian(tx.Slice(AoeWire.CfgBufferCountOffset), BufferCount);
+        BinaryPrimitives.WriteUInt16BigEndian(tx.Slice(AoeWire.CfgFirmwareOffset), FirmwareVersion);
+        tx[AoeWire.CfgSectorCountOffset] = (byte)AoeWire.MaxSectorsForMtu(_port.Mtu);
+        tx[AoeWire.CfgVerCmdOffset] = (byte)((AoeWire.Version << 4) | ccmd);
+        BinaryPrimitives.WriteUInt16BigEndian(tx.Slice(AoeWire.CfgLengthOffset), (ushort)_config.Length);
+        _config.CopyTo(tx.Slice(AoeWire.CfgStringOffset));
+        return Pad(tx, AoeWire.CfgStringOffset + _config.Length);
     }
 
-    /// <summary>512 bytes of IDENTIFY DEVICE data: LBA48 supported and enabled, capacity in both places.</summary>
+    /// <summary>
+    /// The IDENTIFY DEVICE block the null target answers with: the protocol's own builder
+    /// (<see cref="AtaIdentify"/>) for a target "NULLshelf.slot" of <paramref name="sectors"/> sectors.
+    /// </summary>
     internal static byte[] BuildIdentify(ulong sectors, ushort shelf, byte slot, bool lba48 = true)
     {
-        byte[] d = new byte[512];
-        void W(int word, ushort v) => BinaryPrimitives.WriteUInt16LittleEndian(d.AsSpan(word * 2), v);
-        void S(int word, int words, string text)
-        {
-            for (int i = 0; i < words * 2; i++)
-            {
-                // ATA strings: two characters per word, the first in the high byte; space padded.
-                byte c = i < text.Length ? (byte)text[i] : (byte)' ';
-                d[word * 2 + (i ^ 1)] = c;
-            }
-        }
-        W(0, 0x0040); // fixed device
-        W(1, 16383);
-        W(3, 16);
-        W(6, 63);
-        S(10, 10, "NULL" + shelf + "." + slot);
-        S(23, 4, "ggnull");
-        S(27, 20, "ggaoed null target");
-        W(47, 0x8001);
-        W(49, 1 << 9); // LBA supported
-        uint lba28 = (uint)Math.Min(sectors, 0x0FFF_FFFFUL);
-        W(60, (ushort)lba28);
-        W(61, (ushort)(lba28 >> 16));
-        W(80, 0x00F0); // ATA-4..7
-        if (lba48)
-        {
-            W(83, (1 << 14) | (1 << 10)); // valid, LBA48 supported
-            W(86, 1 << 10); // LBA48 enabled
-            BinaryPrimitives.WriteUInt64LittleEndian(d.AsSpan(200), sectors);
-        }
-        else
-        {
-            W(83, 1 << 14);
-        }
-        return d;
+        var target = new AoeTarget(shelf, slot, sectors) { Name = "NULL" + shelf + "." + slot, Model = Model };
+        byte[] block = new byte[AtaIdentify.BlockLength];
+        AtaIdentify.Build(block, target, lba48);
+        return block;
     }
 
     /// <summary><c>ggaoectl null-target IFACE --shelf S --slot L --size-mib N [--drop-first N] [--bufcnt N]</c>: serves until SIGINT/SIGTERM.</summary>
@@ -382,7 +364,7 @@ public sealed unsafe class NullTarget : IDisposable
         byte slot = 0;
         ulong sizeMib = 1024;
         int dropFirst = 0;
-        ushort bufcnt = 64;
+        ushort bufcnt = AoeTarget.DefaultBufferCount;
         try
         {
             for (int i = 0; i < args.Length; i++)
@@ -414,7 +396,7 @@ public sealed unsafe class NullTarget : IDisposable
 
         try
         {
-            using var target = new NullTarget(PacketSocket.Open(iface), shelf, slot, sizeMib * 2048)
+            using var target = new NullTarget(PacketSocket.Open(iface), shelf, slot, sizeMib * ((1 << 20) / Sector.Size))
             {
                 DropFirst = dropFirst,
                 BufferCount = bufcnt,

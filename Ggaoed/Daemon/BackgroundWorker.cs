@@ -86,7 +86,17 @@ internal sealed class BackgroundWorker : IEventHandler, IDisposable
             }
             _pending--;
             n++;
-            job.Complete();
+            try
+            {
+                job.Complete();
+            }
+            catch
+            {
+                // The reactor contains the exception (HandlerFaults); the jobs that finished after this
+                // one must not wait for another to finish: wake the loop for them.
+                _wake.Signal();
+                throw;
+            }
         }
     }
 

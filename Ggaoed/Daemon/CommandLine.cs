@@ -37,6 +37,12 @@ internal sealed class DaemonOptions
     /// <summary>Tests only: what to assume about io_uring instead of probing the kernel.</summary>
     public Ggaoed.Storage.UringSupport? UringSupport { get; set; }
 
+    /// <summary>
+    /// Tests only: called at each <see cref="FaultPoint"/> with the device's name; a test throws from it
+    /// to see the fault contained (<see cref="HandlerFaults"/>). Null (always, outside tests): no call.
+    /// </summary>
+    internal Action<FaultPoint, string>? FaultInjector { get; set; }
+
     public const string Usage =
         "usage: ggaoed [-c FILE] [-f] [-d] [-t] [-T] [--version] [-h]\n" +
         "  -c, --config FILE   configuration file (default " + DefaultConfigPath + ")\n" +

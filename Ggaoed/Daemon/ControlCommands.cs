@@ -67,7 +67,7 @@ internal sealed class ControlCommands : IControlCommands
                 return (true, command == "metrics" ? CounterReport.Metrics(report)
                     : raw ? CounterReport.Raw(report)
                     : json ? CounterReport.Json(report, w => NotExportedJson(w, notExported))
-                    : CounterReport.Text(report) + NotExportedText(notExported));
+                    : CounterReport.Text(report) + NotExportedText(notExported) + FaultText(selection));
             }
         }
         List<ExportedDevice> devices = SelectDevices(patterns, out string? noDevice);
@@ -176,6 +176,19 @@ internal sealed class ControlCommands : IControlCommands
         return sb.ToString();
     }
 
+    /// <summary>The devices and interfaces in error (HandlerFaults), each with the reason: what the faulted gauge means.</summary>
+    private static string FaultText(Selection s)
+    {
+        var sb = new StringBuilder();
+        foreach (ExportedDevice d in s.Devices)
+            if (d.FaultReason is string reason)
+                sb.Append("  device ").Append(d.Name).Append(": ").Append(reason).Append('\n');
+        foreach (NetworkPort p in s.Ports)
+            if (p.FaultReason is string reason)
+                sb.Append("  interface ").Append(p.Name).Append(": ").Append(reason).Append('\n');
+        return sb.Length == 0 ? "" : "\nin error after an internal failure ('ggaoectl reload' reopens them):\n" + sb;
+    }
+
     private static void NotExportedJson(Utf8JsonWriter w, List<KeyValuePair<string, string>> devices)
     {
         w.WriteStartArray("not_exported");
@@ -220,6 +233,7 @@ internal sealed class ControlCommands : IControlCommands
                 w.WriteNumber("slot", d.Config.Slot);
                 w.WriteNumber("size_bytes", d.Store.SizeBytes);
                 w.WriteBoolean("read_only", d.Config.ReadOnly);
+                w.WriteString("fault", d.FaultReason); // null while the device is well
             },
         };
     }
@@ -230,7 +244,11 @@ internal sealed class ControlCommands : IControlCommands
         return new CounterOwner(p.Name, _baselines.Read(CounterTable.Interface, p))
         {
             SummaryInfo = [mode],
-            JsonInfo = w => w.WriteString("mode", mode),
+            JsonInfo = w =>
+            {
+                w.WriteString("mode", mode);
+                w.WriteString("fault", p.FaultReason); // null while the interface is well
+            },
         };
     }
 

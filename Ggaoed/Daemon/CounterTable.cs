@@ -123,13 +123,13 @@ internal static class CounterTable
         new("oversized", Counter, "requests", "Requests answered with ABRT because they asked for more sectors than the interface carries or the frame holds.", d => d.Target.Counters.Oversized),
         new("admin_broadcast_refused", Counter, "frames", "State-changing commands (mask edit, reserve set, config set) sent to a broadcast shelf/slot: nothing changed, no answer.", d => d.Target.Counters.AdminBroadcastRefused),
         new("admin_refused", Counter, "requests", "State-changing commands refused because the sender is not in admin-accept.", d => d.Target.Counters.AdminRefused),
-        new("queue_full_drops", Counter, "requests", "Requests dropped because every queue slot was taken (the initiator retransmits).", d => d.Counters.QueueFullDrops, "qfull"),
+        new("queue_full_drops", Counter, "requests", "Requests dropped because every queue slot was taken, queue_over included (the safety cap, queue_slots); the initiator retransmits.", d => d.Counters.QueueFullDrops, "qfull"),
         new("queue_stalls", Counter, "requests", "Requests that arrived while queue-length requests (the advertised buffer count) were already held.", d => d.Counters.QueueStalls),
-        new("queue_over", Counter, "requests", "Requests held beyond the advertised buffer count and still served.", d => d.Counters.QueueOver),
+        new("queue_over", Counter, "requests", "Requests held beyond the advertised buffer count (queue-length) and still served.", d => d.Counters.QueueOver),
         new("oversized_drops", Counter, "requests", "Requests dropped because they asked for more than a queue slot holds.", d => d.Counters.Oversized),
         new("reply_drops", Counter, "replies", "Replies of completed requests that could not be sent (their interface went away).", d => d.Counters.ReplyDrops),
         new("state_save_failures", Counter, "saves", "Saves of the AoE state (config string, mask, reserve) that failed; retried with the next change.", d => d.Counters.StateSaveFailures),
-        new("folded_retransmits", Counter, "requests", "Retransmits folded into the same request still queued or at the disk.", d => d.Counters.FoldedRetransmits),
+        new("folded_retransmits", Counter, "requests", "Frames repeating, byte for byte, a request still queued or at the disk (a retransmit): answered, each under its own tag, by that request's one I/O.", d => d.Counters.FoldedRetransmits),
         new("aoe_requests", Counter, "frames", "Frames addressed to this device and allowed to reach it.", d => d.Target.Counters.Requests),
         new("aoe_replies", Counter, "frames", "Replies built by the protocol engine without I/O (config, IDENTIFY, errors, ...).", d => d.Target.Counters.Replies),
         new("aoe_unanswered", Counter, "frames", "Accepted requests that got no reply (config test mismatch, reply too big).", d => d.Target.Counters.Unanswered),
@@ -138,11 +138,13 @@ internal static class CounterTable
         new("aoe_broadcast_ignored", Counter, "frames", "ATA commands sent to a broadcast shelf/slot, which are never served.", d => d.Target.Counters.BroadcastIgnored),
         new("queue_depth", Gauge, "requests", "Requests queued or at the kernel now.", d => d.Engine.QueueDepth, "depth"),
         new("queue_length", Gauge, "requests", "Configured queue-length: the buffer count advertised to initiators.", d => d.Config.QueueLength),
+        new("queue_slots", Gauge, "requests", "Requests the device may hold at once: queue-length, or more up to a safety cap of one RX ring's worth of the largest requests.", d => d.Engine.QueueLength),
         new("direct_io", Gauge, "flag", "1 when the store is open with O_DIRECT.", d => d.Store.DirectIo ? 1 : 0),
         new("direct_io_refused", Gauge, "flag", "1 when direct-io = true but the file system or disk refused O_DIRECT: the store runs buffered (logged once at open).", d => d.Config.DirectIo && !d.Store.DirectIo ? 1 : 0),
         new("write_cache", Gauge, "flag", "1 when the write cache is on (writes answered when the kernel has them; FLUSH makes them durable), 0 when every answered write is durable.", d => d.Target.WriteCache ? 1 : 0),
         new("write_cache_pinned", Gauge, "flag", "1 when the configuration sets write-cache, so an initiator's SET FEATURES cannot change it.", d => d.Target.WriteCachePinned ? 1 : 0),
-        new("replies_waiting", Gauge, "replies", "Completed requests whose replies wait for a free TX frame now.", d => d.DeferredReplies),
+        new("replies_waiting", Gauge, "replies", "Answers of completed requests waiting in reply queues for a free TX frame now.", d => d.RepliesWaiting),
+        new("faulted", Gauge, "flag", "1 when an internal failure put the device in error (stats shows why): its reads, writes and flushes are answered with ATA ABRT until ggaoectl reload reopens it.", d => d.Faulted ? 1 : 0),
     ]);
 
     public static readonly CounterScope<NetworkPort> Interface = new("interface", "interfaces", single: false,
@@ -168,7 +170,8 @@ internal static class CounterTable
         new("ignored_frames", Counter, "frames", "Frames that were no AoE request we could answer (too short, responses, group source MAC).", p => p.Counters.Ignored),
         new("no_device_frames", Counter, "frames", "Requests addressed to no device exported on this interface.", p => p.Counters.NoDevice),
         new("tx_full_reply_drops", Counter, "replies", "Replies without I/O lost because the TX ring was full (the initiator asks again).", p => p.Counters.TxFullDrops),
-        new("deferred_replies", Counter, "replies", "I/O replies that waited for a free TX frame.", p => p.Counters.DeferredReplies),
+        new("deferred_replies", Counter, "replies", "I/O answers that waited in the reply queue for a free TX frame.", p => p.Counters.DeferredReplies),
+        new("faulted", Gauge, "flag", "1 when an internal failure put the interface in error (stats shows why): not served until ggaoectl reload or a link change reopens it.", p => p.FaultReason != null ? 1 : 0),
         new("advertisements", Counter, "frames", "Unsolicited Query Config responses sent (at start, for a device or interface added or changed), one per recipient.", p => p.Counters.Advertisements),
     ]);
 
@@ -178,6 +181,7 @@ internal static class CounterTable
         new("busy_poll_hits", Counter, "turns", "Turns whose events were found by busy polling instead of sleeping.", t => t.Reactor.BusyPollHits),
         new("busy_poll_misses", Counter, "turns", "Busy polls that ran out before an event came.", t => t.Reactor.BusyPollMisses),
         new("busy_poll_us", Gauge, "us", "Configured busy-poll time.", t => t.Config.Defaults.BusyPollMicroseconds),
+        new("handler_failures", Counter, "failures", "Exceptions from an event handler, a device's or interface's end-of-turn work, or a reload, contained where they happened (logged; the device or interface concerned goes into error, a reload is refused).", t => t.HandlerFailures),
         new("devices_not_exported", Gauge, "devices", "Configured devices not exported because their backing store is missing or cannot be opened; stats lists each with the reason.", t => t.NotExported.Count),
     ]);
 

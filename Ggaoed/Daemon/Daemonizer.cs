@@ -26,7 +26,7 @@ internal static unsafe class Daemonizer
         int* fds = stackalloc int[2];
         if (Libc.pipe2(fds, Libc.O_CLOEXEC) != 0)
         {
-            Console.Error.WriteLine("ggaoed: cannot create the readiness pipe: " + SystemError.Describe(Marshal.GetLastPInvokeError()));
+            Console.Error.WriteLine("ggaoed: cannot create the readiness pipe: " + ErrnoText.Describe(Marshal.GetLastPInvokeError()));
             return 1;
         }
         int readEnd = fds[0], writeEnd = fds[1];

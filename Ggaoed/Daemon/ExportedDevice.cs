@@ -10,23 +10,23 @@ namespace Ggaoed.Daemon;
 /// <summary>AoE-level counters of one device (the I/O counters live in the engine).</summary>
 internal struct DeviceCounters
 {
-    /// <summary>Requests dropped because queue-length requests were already held; the initiator retransmits.</summary>
+    /// <summary>Requests dropped because every slot was taken (the safety cap, <see cref="ExportedDevice.SlotCount"/>); the initiator retransmits.</summary>
     public long QueueFullDrops;
-    /// <summary>Completed requests whose reply could not be queued (TX ring full or interface gone).</summary>
+    /// <summary>Answers of completed requests that could not be sent (their interface went away).</summary>
     public long ReplyDrops;
     /// <summary>Requests that completed with an I/O error (answered with ATA error status).</summary>
     public long IoErrors;
     /// <summary>Requests refused before any I/O because they asked for more than a slot holds.</summary>
     public long Oversized;
-    /// <summary>Retransmits (same initiator, command, sectors and data, new tag) of a request still
-    /// queued or at the disk, folded into it instead of doing the I/O twice.</summary>
+    /// <summary>Frames that repeat a request still queued or at the disk byte for byte (same initiator,
+    /// command, sectors and, for a write, data; a retransmit has a new tag), answered by its one I/O.</summary>
     public long FoldedRetransmits;
     /// <summary>Saves of the AoE state that failed (logged, rate-limited; retried with the next change).</summary>
     public long StateSaveFailures;
     /// <summary>Requests that arrived while the advertised buffer count (queue-length) of requests was
     /// already held: the initiator sent more than it was told it may.</summary>
     public long QueueStalls;
-    /// <summary>Requests held beyond the advertised buffer count and still served.</summary>
+    /// <summary>Requests held beyond the advertised buffer count and still served (up to the slot cap).</summary>
     public long QueueOver;
     /// <summary>Requests the data path finished (from the disk, or at once by pread), errors included.</summary>
     public long Completed;
@@ -38,48 +38,74 @@ internal struct DeviceCounters
     public Int128 QueueDepthTicks;
 }
 
+/// <summary>What the daemon decides for a device it opens, besides the device's own configuration.</summary>
+internal readonly record struct DeviceSetup(
+    string StateDirectory,
+    int SlotBytes,
+    int SlotCount,
+    EngineKind Engine,
+    BackingStore? Predecessor,
+    bool TraceAll,
+    Action<FaultPoint, string>? FaultInjector);
+
 /// <summary>
-/// One exported device at run time: its configuration, AoE protocol state, backing store and storage engine.
-/// Per queue slot it remembers the request (for the reply) and the port it came in on (by id and
-/// generation, so a reply for an interface that went away is dropped, not sent on a reused port).
+/// One exported device at run time: its configuration, AoE protocol state, backing store and storage
+/// engine, and the requests it holds. Its ports call it; it never calls them, nor the daemon:
+/// <list type="number">
+/// <item>a port hands it a request the protocol engine accepted: <see cref="TryFold"/> (the same
+/// request is still at the disk), <see cref="TryReadNow"/> (the page cache has it), else
+/// <see cref="Enqueue"/>, which queues it in the engine with the port's <see cref="ReplyQueue"/>;</item>
+/// <item>at the end of the loop turn the daemon calls <see cref="Submit"/> (the engine's one syscall)
+/// and, when the engine's eventfd fires, <see cref="Deliver"/>: each completion becomes one ticket
+/// per recipient in that recipient's reply queue;</item>
+/// <item>the port takes the ticket, has <see cref="WriteReply"/> build the answer in a TX frame, and
+/// gives the slot back with <see cref="ReplySent"/> (or <see cref="ReplyDropped"/> when it closed).</item>
+/// </list>
+/// A slot is held from acceptance until its last recipient's answer left (or was dropped).
 /// </summary>
-internal sealed class ExportedDevice : IEventHandler, IDisposable
+internal sealed class ExportedDevice : IDisposable
 {
-    private readonly TargetDaemon _daemon;
-    private readonly AoeIoRequest[] _requests;
-    private readonly int[] _slotPort;
-    private readonly int[] _slotPortGeneration;
+    /// <summary>
+    /// Frames one request answers: the first and up to two byte-identical repeats (Linux retransmits a
+    /// request that timed out, with a new tag, AOE-NOTES 3.3; a third repeat while the first is still at
+    /// the disk means the disk is far behind). A fourth is served as a request of its own.
+    /// </summary>
+    public const int MaxRecipients = 3;
+
+    private readonly string _stateDirectory;
+    private readonly bool _traceAll;
+    private readonly Action<FaultPoint, string>? _faultInjector;
+    // Per slot: who gets the answer ([slot * MaxRecipients + r], r < _recipientCount[slot]; recipient 0
+    // is the frame that was queued), the answer's ATA status and error, when it was accepted, and how
+    // many answers are still in reply queues.
+    private readonly AoeIoRequest[] _recipients;
+    private readonly ReplyQueue?[] _replyTo;
+    private readonly byte[] _recipientCount;
+    private readonly byte[] _repliesOwed;
     private readonly byte[] _slotStatus;
     private readonly byte[] _slotError;
+    private readonly long[] _acceptedAt; // Stopwatch timestamp
     // Slots holding a request (acquired until released), for the retransmit check: a dense list
     // and each slot's position in it, so adding and removing are O(1) and the scan sees only these.
     private readonly int[] _held;
     private readonly int[] _heldIndex;
-    private readonly long[] _heldSince;   // Stopwatch timestamp of acceptance
     private int _heldCount;
     // Requests between acceptance and completion, and when that number last changed (Stopwatch ticks):
     // the integral of the one over the other is DeviceCounters.QueueDepthTicks (iostat's avgqu-sz).
     private int _inService;
     private long _inServiceSince;
-
-    /// <summary>
-    /// A request must have been held this long before a duplicate counts as its retransmit. Linux
-    /// retransmits only from its 100 ms retransmit timer (AOE-NOTES 3.3); a duplicate that comes
-    /// sooner is a second, concurrent request for the same sectors (two readers of one block), which
-    /// must get its own answer: folding it would leave one tag unanswered until it timed out.
-    /// </summary>
-    private static readonly long RetransmitMinAgeTicks = Stopwatch.Frequency / 100;
     private LogLimiter _ioErrorLimiter;
+    private LogLimiter _queueFullLimiter;
     private bool _engineFailureLogged;
 
     public DeviceCounters Counters;
 
-    /// <param name="predecessor">The store of the device this one replaces on a reload (same file or
-    /// disk), whose claim (O_EXCL, OFD lock) is handed over instead of refused as a second exporter.</param>
-    public ExportedDevice(TargetDaemon daemon, DeviceConfig config, int slotBytes, EngineKind engine, BackingStore? predecessor = null)
+    public ExportedDevice(DeviceConfig config, in DeviceSetup setup)
     {
-        _daemon = daemon;
         Config = config;
+        _stateDirectory = setup.StateDirectory;
+        _traceAll = setup.TraceAll;
+        _faultInjector = setup.FaultInjector;
         Store = BackingStore.Open(config.Path, new BackingStoreOptions
         {
             ReadOnly = config.ReadOnly,
@@ -87,7 +113,9 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
             Shared = config.Shared,
             OffsetSectors = config.OffsetSectors,
             LengthSectors = config.LengthSectors,
-            Predecessor = predecessor,
+            // The store of the device this one replaces on a reload (same file or disk): its claim
+            // (O_EXCL, OFD lock) is handed over instead of refused as a second exporter.
+            Predecessor = setup.Predecessor,
         });
         try
         {
@@ -96,11 +124,12 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
                 Name = config.Name,
             };
             ApplySettings(config);
+            // Advertised as the buffer count; the engine has more slots (SlotCount), see Enqueue.
             Target.BufferCount = (ushort)Math.Min(config.QueueLength, ushort.MaxValue);
-            Engine = EngineChoice.Create(engine, Store, new EngineOptions
+            Engine = EngineChoice.Create(setup.Engine, Store, new EngineOptions
             {
-                QueueLength = config.QueueLength,
-                SlotBytes = slotBytes,
+                QueueLength = setup.SlotCount,
+                SlotBytes = setup.SlotBytes,
                 MergeDelayNanos = (long)(config.MergeDelay * 1e9),
                 MaxDelayNanos = (long)(config.MaxDelay * 1e9),
                 EdgeTriggeredEventFd = true, // TargetDaemon registers the eventfd with EPOLLET
@@ -116,14 +145,16 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
             Store.Dispose();
             throw;
         }
-        _requests = new AoeIoRequest[config.QueueLength];
-        _slotPort = new int[config.QueueLength];
-        _slotPortGeneration = new int[config.QueueLength];
-        _slotStatus = new byte[config.QueueLength];
-        _slotError = new byte[config.QueueLength];
-        _held = new int[config.QueueLength];
-        _heldIndex = new int[config.QueueLength];
-        _heldSince = new long[config.QueueLength];
+        int slots = setup.SlotCount;
+        _recipients = new AoeIoRequest[slots * MaxRecipients];
+        _replyTo = new ReplyQueue?[slots * MaxRecipients];
+        _recipientCount = new byte[slots];
+        _repliesOwed = new byte[slots];
+        _slotStatus = new byte[slots];
+        _slotError = new byte[slots];
+        _acceptedAt = new long[slots];
+        _held = new int[slots];
+        _heldIndex = new int[slots];
     }
 
     public DeviceConfig Config { get; private set; }
@@ -132,13 +163,29 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
     public BackingStore Store { get; }
     public StorageEngine Engine { get; }
 
+    /// <summary>trace-io for this device, or -d for all: one log line per command (<see cref="IoTrace"/>).</summary>
+    public bool Tracing => Config.TraceIo || _traceAll;
+
     /// <summary>Taken out of service by a reload or shutdown: no new requests, finishing in-flight I/O.</summary>
-    public bool Retiring { get; set; }
+    public bool Retiring { get; private set; }
 
-    /// <summary>Queued for SubmitPending at the end of this loop turn.</summary>
-    public bool Dirty { get; set; }
+    public void Retire() => Retiring = true;
 
-    public int ReactorToken { get; set; } = -1;
+    /// <summary>Holds no request: nothing queued, at the disk, or waiting in a reply queue.</summary>
+    public bool IsIdle => _heldCount == 0;
+
+    /// <summary>Answers of completed requests waiting in reply queues for a TX frame now.</summary>
+    public int RepliesWaiting { get; private set; }
+
+    /// <summary>
+    /// Set once an exception escaped this device's code (<see cref="HandlerFaults"/>): what failed. The
+    /// device then answers every read, write and flush with ATA ABRT at once (Query Config and IDENTIFY
+    /// still work, so the initiator sees the device and fails its I/O instead of retrying for minutes),
+    /// until a reload reopens it. Null while it is well.
+    /// </summary>
+    public string? FaultReason { get; private set; }
+
+    public bool Faulted => FaultReason != null;
 
     public long SavedStateVersion { get; set; }
 
@@ -148,7 +195,25 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
     /// <summary>CLOCK_MONOTONIC time of the last state save (rate limit, see TargetDaemon.StateSaveIntervalNanos).</summary>
     public long StateSavedAtNanos { get; set; }
 
-    public string StateFile => Path.Combine(_daemon.StateDirectory, Name + ".state");
+    public string StateFile => Path.Combine(_stateDirectory, Name + ".state");
+
+    /// <summary>
+    /// How many requests a device may hold: the advertised buffer count (queue-length) is what a
+    /// well-behaved initiator keeps in flight, but several initiators, multipath (one window per target
+    /// MAC) or a tool ignoring it may send more, and ggaoed 1.1 serves those (counted as queue_over)
+    /// rather than drop them. The hard cap: as many requests of the largest size as one RX ring holds
+    /// bytes (<paramref name="rxRingBytes"/>), since a burst bigger than that is dropped by the kernel
+    /// before we see it anyway; never more than <see cref="DefaultsConfig.MaxQueueLength"/>, never less
+    /// than queue-length. Each slot is a page-aligned buffer of <paramref name="slotBytes"/>, so the
+    /// memory this costs per device is about one RX ring: at the defaults (4 MiB ring-buffer-size, so a
+    /// 2 MiB RX ring, and 12 KiB slots for 17-sector jumbo requests) 170 slots, 2 MiB.
+    /// </summary>
+    public static int SlotCount(int queueLength, long rxRingBytes, int slotBytes)
+    {
+        long stride = (slotBytes + Environment.SystemPageSize - 1) / Environment.SystemPageSize * (long)Environment.SystemPageSize;
+        long ringWorth = Math.Min(rxRingBytes / stride, DefaultsConfig.MaxQueueLength);
+        return (int)Math.Max(queueLength, ringWorth);
+    }
 
     /// <summary>Applies settings that can change without reopening the store (reload).</summary>
     public void Update(DeviceConfig config)
@@ -172,10 +237,16 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
         Target.AnnounceByBroadcast = config.Broadcast;
         Target.Shared = config.Shared;
         Target.ConfigureWriteCache(config.WriteCache, config.WriteCachePinned);
+        ApplyAccessLists(Target, config);
+    }
+
+    /// <summary>The configuration's accept, deny and admin-accept lists as the protocol engine checks them.</summary>
+    internal static void ApplyAccessLists(AoeTarget target, DeviceConfig config)
+    {
         // Null = no list; empty = a list that names nobody (fail closed), kept apart by MacSet?.
-        Target.AcceptList = ToSet(config.Accept);
-        Target.DenyList = ToSet(config.Deny) ?? MacSet.Empty;
-        Target.AdminAcceptList = ToSet(config.AdminAccept);
+        target.AcceptList = ToSet(config.Accept);
+        target.DenyList = ToSet(config.Deny) ?? MacSet.Empty;
+        target.AdminAcceptList = ToSet(config.AdminAccept);
     }
 
     private static MacSet? ToSet(ulong[]? values)
@@ -188,90 +259,151 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
         return new MacSet(macs);
     }
 
+    // ---- a request comes in (from a port) --------------------------------------------------------------
+
     /// <summary>
-    /// Queues a read, write or flush the protocol engine accepted. Copies a write's payload out of the
-    /// RX frame so the frame can go back to the kernel at once. Returns false when the request was
-    /// dropped (queue full).
+    /// A frame that repeats a request this device still holds, byte for byte (same initiator, command,
+    /// LBA, count and, for a write, data), while that request is queued or at the disk: Linux retransmits
+    /// a request that timed out with a new tag (AOE-NOTES 16), often while the original still waits at a
+    /// slow disk, and doing it again would double the load exactly when the disk is behind. The frame
+    /// becomes one more recipient of that request's one completion, so every tag gets its answer (a read
+    /// each carries the data). Flushes never fold (each must cover the writes answered before it), nor do
+    /// requests that already have <see cref="MaxRecipients"/>.
     /// </summary>
-    public bool Accept(in AoeIoRequest io, ReadOnlySpan<byte> frame, NetworkPort port)
+    public bool TryFold(in AoeIoRequest io, ReadOnlySpan<byte> frame, ReplyQueue replyTo)
+    {
+        if (_heldCount == 0 || io.Kind == IoKind.Flush)
+            return false;
+        for (int i = 0; i < _heldCount; i++)
+        {
+            int slot = _held[i];
+            int n = _recipientCount[slot];
+            if (n == MaxRecipients || !IsSameRequest(_recipients[slot * MaxRecipients], io) || !Engine.IsPending(slot))
+                continue;
+            if (io.Kind == IoKind.Write &&
+                !frame.Slice(io.PayloadOffset, io.ByteLength).SequenceEqual(Engine.SlotBuffer(slot).Slice(0, io.ByteLength)))
+                continue;
+            _recipients[slot * MaxRecipients + n] = io;
+            _replyTo[slot * MaxRecipients + n] = replyTo;
+            _recipientCount[slot] = (byte)(n + 1);
+            Counters.FoldedRetransmits++;
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>Everything but the tag (and the device's own shelf/slot) as the initiator sent it.</summary>
+    private static bool IsSameRequest(in AoeIoRequest a, in AoeIoRequest b)
+        => a.Lba == b.Lba && a.SectorCount == b.SectorCount && a.Kind == b.Kind && a.Source == b.Source &&
+           a.AtaCommand == b.AtaCommand && a.Aflags == b.Aflags && a.RawLba == b.RawLba &&
+           a.RequestSectorCount == b.RequestSectorCount && a.PayloadLength == b.PayloadLength;
+
+    /// <summary>Whether a read may be answered at once (<see cref="TryReadNow"/>) now.</summary>
+    public bool CanReadNow => Engine.CanReadNow;
+
+    /// <summary>
+    /// Reads straight into <paramref name="payload"/> (a TX frame's data area) when the page cache or
+    /// tmpfs has the data, never waiting for a disk (<see cref="StorageEngine.TryReadNow"/>). False: the
+    /// caller queues the read as usual.
+    /// </summary>
+    public bool TryReadNow(in AoeIoRequest io, Span<byte> payload)
+    {
+        long start = Stopwatch.GetTimestamp();
+        if (!Engine.TryReadNow(io.Lba, io.SectorCount, payload))
+            return false;
+        StartService(start);
+        FinishService(Stopwatch.GetTimestamp(), start);
+        if (Tracing)
+            IoTrace.Io(Name, io, "ok (read at once)");
+        return true;
+    }
+
+    /// <summary>
+    /// Queues a read, write or flush in the engine; its answer goes to <paramref name="replyTo"/> when it
+    /// completes. Copies a write's payload out of the RX frame so the frame can go back to the kernel at
+    /// once. Beyond the advertised buffer count a request is still taken (counted as queue_over) while a
+    /// slot is free; with every slot taken it is dropped, counted and logged (rate-limited), and the
+    /// initiator retransmits.
+    /// </summary>
+    public void Enqueue(in AoeIoRequest io, ReadOnlySpan<byte> frame, ReplyQueue replyTo)
     {
         if (io.ByteLength > Engine.SlotBytes)
         {
             Counters.Oversized++;
-            return false;
-        }
-        // trace-io: one line per request, at Info so it shows without -d (the admin asked for it).
-        if (Config.TraceIo)
-            Log.Info($"{Name}: {io.Kind} lba {io.Lba} sectors {io.SectorCount} tag 0x{io.Tag:x8} from {io.Source}");
-        if (_heldCount > 0 && TryFoldRetransmit(io, frame, port))
-            return true;
-        // A read the page cache (or tmpfs) can serve without waiting goes now, straight into a TX frame (StorageEngine.TryReadNow).
-        if (io.Kind == AoeIoKind.Read && Engine.CanReadNow)
-        {
-            long start = Stopwatch.GetTimestamp();
-            if (port.TrySendImmediateRead(io, Engine))
-            {
-                StartService(start);
-                FinishService(Stopwatch.GetTimestamp(), start);
-                return true;
-            }
+            if (Tracing)
+                IoTrace.Io(Name, io, $"dropped: larger than a queue slot ({Engine.SlotBytes} bytes)");
+            return;
         }
         if (_heldCount >= Target.BufferCount)
             Counters.QueueStalls++;
         if (!Engine.TryAcquireSlot(out int slot))
         {
-            Counters.QueueFullDrops++;
-            return false;
+            DropQueueFull(io);
+            return;
         }
-        _requests[slot] = io;
         _heldIndex[slot] = _heldCount;
         _held[_heldCount++] = slot;
         if (_heldCount > Target.BufferCount)
             Counters.QueueOver++;
         long now = Stopwatch.GetTimestamp();
-        _heldSince[slot] = now;
+        _acceptedAt[slot] = now;
         StartService(now);
-        _slotPort[slot] = port.Id;
-        _slotPortGeneration[slot] = port.Generation;
-        IoKind kind = io.Kind switch
-        {
-            AoeIoKind.Read => IoKind.Read,
-            AoeIoKind.Write => IoKind.Write,
-            _ => IoKind.Flush,
-        };
-        if (kind == IoKind.Write)
+        _recipients[slot * MaxRecipients] = io;
+        _replyTo[slot * MaxRecipients] = replyTo;
+        _recipientCount[slot] = 1;
+        if (io.Kind == IoKind.Write)
             frame.Slice(io.PayloadOffset, io.ByteLength).CopyTo(Engine.SlotBuffer(slot));
-        Engine.Enqueue(slot, kind, io.Lba, io.SectorCount);
-        _daemon.MarkDirty(this);
-        return true;
+        Engine.Enqueue(slot, io.Kind, io.Lba, io.SectorCount);
     }
+
+    private void DropQueueFull(in AoeIoRequest io)
+    {
+        Counters.QueueFullDrops++;
+        if (Tracing)
+            IoTrace.Io(Name, io, $"dropped: all {Engine.QueueLength} queue slots are taken");
+        if (_queueFullLimiter.ShouldLog(TimerFd.NowNanos(), out long suppressed))
+            Log.Warning($"{Name}: dropped a request: {Engine.QueueLength} requests are held already (queue-length {Config.QueueLength} " +
+                        $"is advertised; the rest is the safety cap); the initiator retransmits{(suppressed > 0 ? $" ({suppressed} more drops not logged)" : "")}");
+    }
+
+    /// <summary>
+    /// A request for a device in error (<see cref="FaultReason"/>): counted as an ATA ABRT answer; the
+    /// port sends it.
+    /// </summary>
+    public void Refuse(in AoeIoRequest io)
+    {
+        Target.Counters.CountAtaError(Ata.ErrorAbrt);
+        if (Tracing)
+            IoTrace.Io(Name, io, "ATA ABRT: the device is in error (" + FaultReason + ")");
+    }
+
+    // ---- end of the loop turn, and completions (from the daemon) -----------------------------------------
 
     /// <summary>
     /// End of a loop turn: hands the queued requests to the kernel (one syscall) and delivers whatever
     /// has already completed. Requests the kernel serves inside the submit (page cache hits with AIO,
-    /// tmpfs) are in the completion ring when it returns: reaping them here puts their replies into
+    /// tmpfs) are in the completion ring when it returns: reaping them here puts their answers into
     /// this turn's TX kick instead of the next turn's, saving an epoll_wait round trip per batch.
     /// Reaping from the mapped ring makes no syscall, so with a real disk (nothing done yet) it costs a
     /// few loads.
     /// </summary>
     public void Submit()
     {
+        if (!Engine.HasQueued && !Engine.HasCompletions)
+            return;
         // The write cache follows the configuration and SET FEATURES from initiators (AoeTarget).
         Engine.WriteThrough = !Target.WriteCache;
         if (Engine.SubmitPending() == 0 && !Engine.HasCompletions)
             return;
-        Deliver(Engine.Reap());
+        Deliver();
     }
 
-    /// <summary>The engine's eventfd became readable: deliver completions as replies.</summary>
-    public void OnEvents(uint events) => Deliver(Engine.Reap());
-
-    private void Deliver(ReadOnlySpan<IoCompletion> done)
+    /// <summary>The engine's eventfd fired (or a submit reaped): every completion into its reply queues.</summary>
+    public void Deliver()
     {
-        foreach (IoCompletion c in done)
+        _faultInjector?.Invoke(FaultPoint.DeviceCompletions, Name);
+        foreach (IoCompletion c in Engine.Reap())
             Complete(c.Slot, c.Result);
-        if (Engine.HasQueued)
-            _daemon.MarkDirty(this);
         if (Engine.FailureReason != null && !_engineFailureLogged)
         {
             _engineFailureLogged = true;
@@ -280,44 +412,106 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
         }
     }
 
-    /// <summary>
-    /// Linux retransmits a request that timed out with a new tag (AOE-NOTES 16), often while the
-    /// original still waits at a slow disk. Doing it again would double the load exactly when the
-    /// disk is behind; instead, if the same initiator's same command for the same sectors (and, for a
-    /// write, the same data) is still queued or in flight after at least 10 ms, the original is
-    /// re-labelled with the new tag and port, so its one completion answers the tag the initiator is
-    /// waiting for (an answer with the old tag would be thrown away as "unexpected").
-    /// </summary>
-    private bool TryFoldRetransmit(in AoeIoRequest io, ReadOnlySpan<byte> frame, NetworkPort port)
+    private void Complete(int slot, int result)
     {
-        long now = 0;
-        for (int i = 0; i < _heldCount; i++)
+        FinishService(Stopwatch.GetTimestamp(), _acceptedAt[slot]);
+        int first = slot * MaxRecipients;
+        byte status = Ata.StatusReady;
+        byte error = 0;
+        if (result < 0)
         {
-            int slot = _held[i];
-            ref readonly AoeIoRequest held = ref _requests[slot];
-            if (held.Lba != io.Lba || held.SectorCount != io.SectorCount || held.Kind != io.Kind ||
-                held.AtaCommand != io.AtaCommand || held.Source != io.Source || held.Tag == io.Tag ||
-                !Engine.IsPending(slot))
-                continue;
-            if (now == 0)
-                now = Stopwatch.GetTimestamp();
-            if (now - _heldSince[slot] < RetransmitMinAgeTicks)
-                continue;
-            if (io.Kind == AoeIoKind.Write &&
-                !frame.Slice(io.PayloadOffset, io.ByteLength).SequenceEqual(Engine.SlotBuffer(slot).Slice(0, io.ByteLength)))
-                continue;
-            _requests[slot] = io;
-            _slotPort[slot] = port.Id;
-            _slotPortGeneration[slot] = port.Generation;
-            Counters.FoldedRetransmits++;
-            return true;
+            AoeEngine.MapIoError(-result, _recipients[first].Kind, out status, out error);
+            Counters.IoErrors++;
+            LogIoError(_recipients[first], result);
         }
-        return false;
+        _slotStatus[slot] = status;
+        _slotError[slot] = error;
+        int owed = 0;
+        for (int r = 0; r < _recipientCount[slot]; r++)
+        {
+            if (result < 0)
+                Target.Counters.CountAtaError(error);
+            if (Tracing)
+                IoTrace.Io(Name, _recipients[first + r], IoTrace.IoResult(result, status, error) + (r > 0 ? " (a repeat, answered by the first's I/O)" : ""));
+            ReplyQueue queue = _replyTo[first + r]!;
+            if (queue.IsClosed)
+            {
+                Counters.ReplyDrops++; // its interface went away since the frame came in
+                continue;
+            }
+            queue.Add(this, slot, r);
+            owed++;
+        }
+        _repliesOwed[slot] = (byte)owed;
+        RepliesWaiting += owed;
+        if (owed == 0)
+            Release(slot);
     }
 
+    private void LogIoError(in AoeIoRequest io, int result)
+    {
+        if (_ioErrorLimiter.ShouldLog(TimerFd.NowNanos(), out long suppressed))
+            Log.Error($"{Name}: {io.Kind} of {io.SectorCount} sector(s) at LBA {io.Lba} on {Config.Path} failed: " +
+                      $"{ErrnoText.Describe(-result)}; answered with ATA error{(suppressed > 0 ? $" ({suppressed} similar errors not logged)" : "")}");
+    }
+
+    // ---- the answer leaves (from a port) ---------------------------------------------------------------
+
+    /// <summary>
+    /// Builds recipient <paramref name="recipient"/>'s answer to the request in <paramref name="slot"/>
+    /// in <paramref name="frame"/> (a TX frame of the port it came in on); returns its length.
+    /// </summary>
+    /// <remarks>
+    /// Read data is copied from the slot buffer into the frame, on purpose. Measured (perf, q16 random
+    /// 8.5 KiB reads over veth, tests/bench/README.md): this memcpy is about 9 % of the daemon's CPU
+    /// time per request (~0.8 us of ~9 us); the kernel's side of the same request (ring, veth, the
+    /// file read, which copies the data once already) is about 85 %. Reading straight into TX frames
+    /// would need the payload 512-byte aligned for O_DIRECT (frame data at a PACKET_TX_HAS_OFF
+    /// offset) and, worse, a TX frame reserved for the whole disk latency: TX frames leave in
+    /// reservation order, so one slow read would hold back every reply reserved after it, on every
+    /// device of the port. Not worth 9 %.
+    /// </remarks>
+    public int WriteReply(int slot, int recipient, Span<byte> frame, in AoeInterface iface)
+    {
+        ref readonly AoeIoRequest io = ref _recipients[slot * MaxRecipients + recipient];
+        int length = AoeEngine.WriteIoReply(frame, io, iface, _slotStatus[slot], _slotError[slot]);
+        if (length > AoeWire.AtaPayloadOffset && io.Kind == IoKind.Read)
+            Engine.SlotBuffer(slot).Slice(0, io.ByteLength).CopyTo(frame.Slice(AoeWire.AtaPayloadOffset));
+        return length;
+    }
+
+    /// <summary>One answer for the request in <paramref name="slot"/> went out; the last one frees the slot.</summary>
+    public void ReplySent(int slot)
+    {
+        RepliesWaiting--;
+        if (--_repliesOwed[slot] == 0)
+            Release(slot);
+    }
+
+    /// <summary>One answer can't be sent (its port closed with the ticket still queued): counted.</summary>
+    public void ReplyDropped(int slot)
+    {
+        Counters.ReplyDrops++;
+        ReplySent(slot);
+    }
+
+    private void Release(int slot)
+    {
+        for (int r = 0; r < _recipientCount[slot]; r++)
+            _replyTo[slot * MaxRecipients + r] = null;
+        _recipientCount[slot] = 0;
+        int i = _heldIndex[slot];
+        int last = _held[--_heldCount];
+        _held[i] = last;
+        _heldIndex[last] = i;
+        Engine.ReleaseSlot(slot);
+    }
+
+    // ---- service time and depth ------------------------------------------------------------------------
+
     // Service time and queue depth are measured on the monotonic clock at the two ends of a request:
-    // acceptance (queued, or read at once) and completion (the disk answered; the reply is built or
-    // waits for a TX frame). Depth counts the requests between those two points.
+    // acceptance (queued, or read at once) and completion (the disk answered; the answer is queued for
+    // a TX frame). Depth counts the requests between those two points.
     private void StartService(long now)
     {
         AdvanceDepthClock(now);
@@ -341,70 +535,18 @@ internal sealed class ExportedDevice : IEventHandler, IDisposable
     /// <summary>Requests in service integrated over time up to <paramref name="now"/> (Stopwatch ticks).</summary>
     public Int128 QueueDepthTicksAt(long now) => Counters.QueueDepthTicks + (long)_inService * (now - _inServiceSince);
 
-    private void Unhold(int slot)
-    {
-        int i = _heldIndex[slot];
-        int last = _held[--_heldCount];
-        _held[i] = last;
-        _heldIndex[last] = i;
-    }
+    // ---- errors --------------------------------------------------------------------------------------
 
-    private void Complete(int slot, int result)
+    /// <summary>
+    /// An exception escaped this device's code (see <see cref="HandlerFaults"/>): the device goes into
+    /// error (<see cref="FaultReason"/>; the first reason is kept). Returns false when it was in error already.
+    /// </summary>
+    public bool Fault(string reason)
     {
-        FinishService(Stopwatch.GetTimestamp(), _heldSince[slot]);
-        ref readonly AoeIoRequest io = ref _requests[slot];
-        byte status = Ata.StatusReady;
-        byte error = 0;
-        if (result < 0)
-        {
-            AoeEngine.MapIoError(-result, io.Kind, out status, out error);
-            Counters.IoErrors++;
-            Target.Counters.CountAtaError(error);
-            long now = TimerFd.NowNanos();
-            if (_ioErrorLimiter.ShouldLog(now, out long suppressed))
-                Log.Error($"{Name}: {io.Kind} of {io.SectorCount} sector(s) at LBA {io.Lba} on {Config.Path} failed: " +
-                          $"{SystemError.Describe(-result)}; answered with ATA error{(suppressed > 0 ? $" ({suppressed} similar errors not logged)" : "")}");
-        }
-        _slotStatus[slot] = status;
-        _slotError[slot] = error;
-        NetworkPort? port = _daemon.PortById(_slotPort[slot], _slotPortGeneration[slot]);
-        if (port == null)
-        {
-            DropReply(slot);
-            return;
-        }
-        // Replies already waiting for TX frames go first, so a port answers in completion order.
-        if (port.HasDeferredReplies || !TrySendReply(slot, port))
-        {
-            // The TX ring is full: keep the slot (and its data) until the kernel frees a frame, rather
-            // than drop a finished request and make the initiator retransmit it (and redo the I/O).
-            DeferredReplies++;
-            port.DeferReply(this, slot);
-        }
-    }
-
-    /// <summary>Completed requests whose replies wait in a port's queue for a free TX frame.</summary>
-    public int DeferredReplies { get; private set; }
-
-    /// <summary>Sends a completed request's reply and frees its slot; false when the port has no free TX frame.</summary>
-    internal bool TrySendReply(int slot, NetworkPort port)
-    {
-        if (!port.TrySendIoReply(_requests[slot], _slotStatus[slot], _slotError[slot], Engine.SlotBuffer(slot)))
+        if (FaultReason != null)
             return false;
-        Unhold(slot);
-        Engine.ReleaseSlot(slot);
+        FaultReason = reason;
         return true;
-    }
-
-    /// <summary>A deferred reply left its port's queue (sent by <see cref="TrySendReply"/> or dropped).</summary>
-    internal void DeferredReplyDone() => DeferredReplies--;
-
-    /// <summary>The reply can't be sent (its interface went away): count it and free the slot.</summary>
-    internal void DropReply(int slot)
-    {
-        Counters.ReplyDrops++;
-        Unhold(slot);
-        Engine.ReleaseSlot(slot);
     }
 
     public void Dispose()

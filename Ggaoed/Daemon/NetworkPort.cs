@@ -1,5 +1,4 @@
 using System;
-using Ggaoed.Native;
 using Ggaoed.Network;
 using Ggaoed.Protocol;
 using Ggaoed.Storage;
@@ -13,10 +12,10 @@ internal struct PortCounters
     public long Ignored;
     /// <summary>Requests addressed to no device exported here.</summary>
     public long NoDevice;
-    /// <summary>Non-I/O replies (config, IDENTIFY, ...) lost because the TX ring had no free frame; the
+    /// <summary>Replies without I/O (config, IDENTIFY, ...) lost because the TX ring had no free frame; the
     /// initiator asks again.</summary>
     public long TxFullDrops;
-    /// <summary>I/O replies that had to wait in the deferred queue for a free TX frame.</summary>
+    /// <summary>I/O answers that waited in the reply queue for a free TX frame (each counted once).</summary>
     public long DeferredReplies;
     /// <summary>Unsolicited Query Config responses sent (TargetDaemon.Adverts).</summary>
     public long Advertisements;
@@ -24,10 +23,16 @@ internal struct PortCounters
 
 /// <summary>
 /// One interface the daemon serves on: its packet port (rings), the AoE view of it (our MAC, the MTU
-/// that bounds sectors per request) and the devices exported on it. Receiving runs the data flow
-/// ring -> parser -> device queue; replies to non-I/O commands are written straight into TX frames.
+/// that bounds sectors per request), the devices exported on it and the queue of answers they owe
+/// here. The daemon calls it at two points of a loop turn, and it calls only its devices:
+/// <list type="bullet">
+/// <item><see cref="Receive"/> (EPOLLIN): ring -> parser (<see cref="AoeEngine.Handle"/>) -> answered at
+/// once in a TX frame, or handed to the device (fold, read at once, or queue);</item>
+/// <item><see cref="Flush"/> (end of the turn): the reply queue -> TX frames (the device writes each
+/// answer), then one kick.</item>
+/// </list>
 /// </summary>
-internal sealed class NetworkPort : IEventHandler, IDisposable
+internal sealed class NetworkPort : IDisposable
 {
     /// <summary>Frames handled per wake-up before other descriptors get a turn (fairness between ports).</summary>
     private const int ReceiveBudget = 512;
@@ -36,37 +41,36 @@ internal sealed class NetworkPort : IEventHandler, IDisposable
     /// config string, IDENTIFY) is bounded by the MTU, and jumbo frames stay below 16 KiB.</summary>
     private const int ReplyScratchBytes = 16 * 1024;
 
-    private readonly TargetDaemon _daemon;
     private readonly byte[] _replyScratch = new byte[ReplyScratchBytes];
+    private readonly ReplyQueue _replies = new();
     private ExportedDevice[] _devices = Array.Empty<ExportedDevice>();
     private AoeInterface _iface;
+    // The last Flush found no free TX frame for every answer: queued answers go before reads
+    // answered at once, so a port under TX pressure answers in completion order.
+    private bool _txStarved;
 
     public PortCounters Counters;
 
-    /// <summary>Completed I/O whose reply found the TX ring full, oldest first.</summary>
-    private readonly System.Collections.Generic.Queue<DeferredReply> _deferred = new(256);
-
-    private readonly record struct DeferredReply(ExportedDevice Device, int Slot);
-
-    public NetworkPort(TargetDaemon daemon, PacketPort port, int id, int generation, int maxMtu)
+    public NetworkPort(PacketPort port, int maxMtu)
     {
-        _daemon = daemon;
         Port = port;
-        Id = id;
-        Generation = generation;
         SetMtuLimit(maxMtu);
     }
 
     public PacketPort Port { get; }
     public string Name => Port.Name;
-    public int Id { get; }
-    public int Generation { get; }
-    public int ReactorToken { get; set; } = -1;
-    public bool Dirty { get; set; }
-    public bool Receiving { get; set; } = true;
-    public uint EpollMask { get; set; } = Libc.EPOLLIN;
     public ref readonly AoeInterface Aoe => ref _iface;
     public ReadOnlySpan<ExportedDevice> Devices => _devices;
+
+    /// <summary>Answers owed here: something for <see cref="Flush"/> to do even if nothing came in.</summary>
+    public bool HasRepliesQueued => _replies.Count > 0;
+
+    /// <summary>
+    /// Set once an exception escaped this port's own code (<see cref="HandlerFaults"/>): what failed.
+    /// The daemon stops receiving on it and its answers are dropped, until a reload or a link change
+    /// reopens it. Null while it is well.
+    /// </summary>
+    public string? FaultReason { get; private set; }
 
     /// <summary>
     /// The AoE MTU: the link's, but never more than the device slot buffers hold, so Query Config never
@@ -80,22 +84,23 @@ internal sealed class NetworkPort : IEventHandler, IDisposable
 
     public void SetDevices(ExportedDevice[] devices) => _devices = devices;
 
-    public void OnEvents(uint events)
-    {
-        if ((events & Libc.EPOLLIN) != 0 && Receiving)
-            ReceiveBatch();
-        if ((events & Libc.EPOLLOUT) != 0)
-            _daemon.MarkDirty(this);
-    }
+    // ---- a frame comes in --------------------------------------------------------------------------------
 
-    private void ReceiveBatch()
+    /// <summary>EPOLLIN: handles what the RX ring holds, up to a budget, giving each frame back at once.</summary>
+    public void Receive()
     {
         for (int budget = ReceiveBudget; budget > 0; budget--)
         {
             if (!Port.TryReceive(out int index, out Span<byte> frame))
                 return;
-            Handle(frame);
-            Port.ReleaseRx(index);
+            try
+            {
+                Handle(frame);
+            }
+            finally
+            {
+                Port.ReleaseRx(index); // also when a device threw: the frame must go back to the kernel
+            }
         }
         // More may be waiting: epoll is level-triggered, so we are woken again next turn.
     }
@@ -103,7 +108,8 @@ internal sealed class NetworkPort : IEventHandler, IDisposable
     private void Handle(ReadOnlySpan<byte> frame)
     {
         // A group source MAC (I/G bit, byte 6) can't be answered: counted here, not dropped silently by the engine.
-        if (!AoeEngine.TryPeekHeader(frame, out ushort shelf, out byte slot, out bool isResponse) || isResponse || (frame[6] & 1) != 0)
+        if (!AoeEngine.TryPeekHeader(frame, out ushort shelf, out byte slot, out bool isResponse) || isResponse ||
+            (frame[AoeWire.EthSourceOffset] & 1) != 0)
         {
             Counters.Ignored++;
             return;
@@ -116,14 +122,81 @@ internal sealed class NetworkPort : IEventHandler, IDisposable
             if (device.Retiring || !device.Target.IsAddressedBy(shelf, slot))
                 continue;
             matched = true;
-            AoeDecision decision = AoeEngine.Handle(frame, device.Target, _iface, _replyScratch, out int length, out AoeIoRequest io);
-            if (decision == AoeDecision.Reply)
-                Send(_replyScratch.AsSpan(0, length));
-            else if (decision == AoeDecision.Io)
-                device.Accept(io, frame, this);
+            try
+            {
+                HandleFor(device, frame);
+            }
+            catch (Exception e) when (HandlerFaults.IsContainable(e))
+            {
+                // The device's code failed, not the port's: the dispatch point faults that device.
+                throw new DeviceFaultException(device, "taking a request", e);
+            }
         }
         if (!matched)
             Counters.NoDevice++;
+    }
+
+    private void HandleFor(ExportedDevice device, ReadOnlySpan<byte> frame)
+    {
+        AoeDecision decision = AoeEngine.Handle(frame, device.Target, _iface, _replyScratch, out int length, out AoeIoRequest io);
+        if (decision == AoeDecision.Io)
+        {
+            Serve(device, io, frame);
+            return;
+        }
+        if (device.Tracing)
+            IoTrace.Command(device.Name, frame, decision, _replyScratch.AsSpan(0, length));
+        if (decision == AoeDecision.Reply)
+            Send(_replyScratch.AsSpan(0, length));
+    }
+
+    /// <summary>A read, write or flush the protocol engine accepted for <paramref name="device"/>.</summary>
+    private void Serve(ExportedDevice device, in AoeIoRequest io, ReadOnlySpan<byte> frame)
+    {
+        // A device in error answers at once, with ATA ABRT.
+        if (device.Faulted)
+        {
+            device.Refuse(io);
+            SendIoAnswer(io, Ata.StatusFailed, Ata.ErrorAbrt);
+            return;
+        }
+        // The same request is still at the disk (a retransmit): its completion answers this frame too.
+        if (device.TryFold(io, frame, _replies))
+            return;
+        // The page cache (or tmpfs) has it: answered now, straight into a TX frame.
+        if (io.Kind == IoKind.Read && device.CanReadNow && TryReadNow(device, io))
+            return;
+        // Everything else waits for the disk; its completion puts a ticket into _replies.
+        device.Enqueue(io, frame, _replies);
+    }
+
+    /// <summary>
+    /// Answers a read of a buffered or in-memory store at once: from the page cache (or tmpfs) into the
+    /// payload of a TX frame, so the data is copied once and no kernel op, completion or slot is involved.
+    /// False when answers queued earlier still wait for TX frames (they go first), no frame is free, the
+    /// data is not cached, or the read failed or came back short; the caller then queues it as usual.
+    /// </summary>
+    private bool TryReadNow(ExportedDevice device, in AoeIoRequest io)
+    {
+        if (_txStarved || !Port.TryGetTxBuffer(out int tx, out Span<byte> buffer))
+            return false;
+        if (!device.TryReadNow(io, buffer.Slice(AoeWire.AtaPayloadOffset, io.ByteLength)))
+        {
+            Port.CancelTx(tx);
+            return false;
+        }
+        Port.CommitTx(tx, AoeEngine.WriteIoReply(buffer, io, _iface, Ata.StatusReady, 0));
+        return true;
+    }
+
+    private void SendIoAnswer(in AoeIoRequest io, byte status, byte error)
+    {
+        if (!Port.TryGetTxBuffer(out int tx, out Span<byte> buffer))
+        {
+            Counters.TxFullDrops++;
+            return;
+        }
+        Port.CommitTx(tx, AoeEngine.WriteIoReply(buffer, io, _iface, status, error));
     }
 
     private void Send(ReadOnlySpan<byte> reply)
@@ -135,87 +208,71 @@ internal sealed class NetworkPort : IEventHandler, IDisposable
         }
         reply.CopyTo(buffer);
         Port.CommitTx(tx, reply.Length);
-        _daemon.MarkDirty(this);
     }
 
-    /// <summary>Builds the reply of a finished I/O request in a TX frame; false when none is free.</summary>
-    /// <remarks>
-    /// Read data is copied from the slot buffer into the frame, on purpose. Measured (perf, q16 random
-    /// 8.5 KiB reads over veth, tests/bench/README.md): this memcpy is about 9 % of the daemon's CPU
-    /// time per request (~0.8 us of ~9 us); the kernel's side of the same request (ring, veth, the
-    /// file read, which copies the data once already) is about 85 %. Reading straight into TX frames
-    /// would need the payload 512-byte aligned for O_DIRECT (frame data at a PACKET_TX_HAS_OFF
-    /// offset) and, worse, a TX frame reserved for the whole disk latency: TX frames leave in
-    /// reservation order, so one slow read would hold back every reply reserved after it, on every
-    /// device of the port. Not worth 9 %.
-    /// </remarks>
-    public bool TrySendIoReply(in AoeIoRequest io, byte status, byte error, ReadOnlySpan<byte> data)
-    {
-        if (!Port.TryGetTxBuffer(out int tx, out Span<byte> buffer))
-            return false;
-        int length = AoeEngine.WriteIoReply(buffer, io, _iface, status, error);
-        if (length > AoeWire.AtaPayloadOffset && io.Kind == AoeIoKind.Read)
-            data.Slice(0, io.ByteLength).CopyTo(buffer.Slice(AoeWire.AtaPayloadOffset));
-        Port.CommitTx(tx, length);
-        _daemon.MarkDirty(this);
-        return true;
-    }
+    // ---- answers go out ------------------------------------------------------------------------------
 
     /// <summary>
-    /// Answers a read of a buffered or in-memory store at once: straight from the page cache (or tmpfs)
-    /// into the payload of a TX frame, so the data is copied once and no kernel op, completion or slot
-    /// is involved (<see cref="StorageEngine.TryReadNow"/>, which never waits for a disk). False when
-    /// replies are waiting for TX frames (they go first), no frame is free, the data is not cached, or
-    /// the read failed or came back short; the caller then queues it as usual.
+    /// End of the loop turn: the answers devices queued here go into TX frames, oldest first, and
+    /// everything committed this turn leaves with one kick. When the TX ring ran out, the kick frees
+    /// frames (on veth at once) and the rest gets a second try; what still has no frame waits for the
+    /// next turn (the daemon asks for EPOLLOUT meanwhile, <see cref="PacketPort.WantsWritable"/>).
     /// </summary>
-    public bool TrySendImmediateRead(in AoeIoRequest io, StorageEngine engine)
+    public void Flush()
     {
-        if (HasDeferredReplies || !Port.TryGetTxBuffer(out int tx, out Span<byte> buffer))
-            return false;
-        if (!engine.TryReadNow(io.Lba, io.SectorCount, buffer.Slice(AoeWire.AtaPayloadOffset, io.ByteLength)))
-        {
-            Port.CancelTx(tx);
-            return false;
-        }
-        int length = AoeEngine.WriteIoReply(buffer, io, _iface, Ata.StatusReady, 0);
-        Port.CommitTx(tx, length);
-        _daemon.MarkDirty(this);
-        return true;
+        DrainReplies();
+        if (Port.HasUnkickedTx)
+            Port.Kick();
+        if (_replies.Count > 0 && DrainReplies() > 0)
+            Port.Kick();
+        if (_replies.Count > 0)
+            Counters.DeferredReplies += _replies.CountNewlyDeferred();
     }
 
-    public bool HasDeferredReplies => _deferred.Count > 0;
-
-    /// <summary>Queues a completed request whose reply found no free TX frame (see <see cref="SendDeferredReplies"/>).</summary>
-    public void DeferReply(ExportedDevice device, int slot)
-    {
-        _deferred.Enqueue(new DeferredReply(device, slot));
-        Counters.DeferredReplies++;
-        _daemon.MarkDirty(this);
-    }
-
-    /// <summary>Sends queued replies, oldest first, while TX frames are free; returns how many left.</summary>
-    public int SendDeferredReplies()
+    private int DrainReplies()
     {
         int sent = 0;
-        while (_deferred.TryPeek(out DeferredReply r))
+        while (_replies.TryPeek(out ReplyTicket t))
         {
-            if (!r.Device.TrySendReply(r.Slot, this))
-                break;
-            _deferred.Dequeue();
-            r.Device.DeferredReplyDone();
+            if (!Port.TryGetTxBuffer(out int tx, out Span<byte> buffer))
+            {
+                _txStarved = true;
+                return sent;
+            }
+            Port.CommitTx(tx, t.Device.WriteReply(t.Slot, t.Recipient, buffer, _iface));
+            _replies.Take();
+            t.Device.ReplySent(t.Slot);
             sent++;
         }
+        _txStarved = false;
         return sent;
     }
 
-    /// <summary>Closes the port; replies still waiting for a TX frame are dropped (the initiator retransmits).</summary>
+    /// <summary>
+    /// An exception escaped this port's code (<see cref="HandlerFaults"/>): it goes into error
+    /// (<see cref="FaultReason"/>; the first reason is kept) and drops the answers it still owes.
+    /// Returns false when it was in error already.
+    /// </summary>
+    public bool Fault(string reason)
+    {
+        if (FaultReason != null)
+            return false;
+        FaultReason = reason;
+        DropReplies();
+        return true;
+    }
+
+    /// <summary>Answers still queued are dropped (the initiators retransmit); later completions see the queue closed.</summary>
+    private void DropReplies()
+    {
+        while (_replies.TryTakeForClose(out ReplyTicket t))
+            t.Device.ReplyDropped(t.Slot);
+    }
+
+    /// <summary>Closes the port; answers still waiting for a TX frame are dropped (the initiator retransmits).</summary>
     public void Dispose()
     {
-        while (_deferred.TryDequeue(out DeferredReply r))
-        {
-            r.Device.DeferredReplyDone();
-            r.Device.DropReply(r.Slot);
-        }
+        DropReplies();
         Port.Dispose();
     }
 }

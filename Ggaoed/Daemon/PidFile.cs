@@ -32,7 +32,7 @@ internal sealed unsafe class PidFile : IDisposable
             int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
             error = errno == (int)Errno.ELOOP
                 ? $"pid file {path} is a symbolic link: remove it (the daemon never follows one there)"
-                : $"cannot open pid file {path}: {SystemError.Describe(errno)}";
+                : $"cannot open pid file {path}: {ErrnoText.Describe(errno)}";
             return null;
         }
         if (Libc.flock(fd, Libc.LOCK_EX | Libc.LOCK_NB) != 0)

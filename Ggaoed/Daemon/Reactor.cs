@@ -28,6 +28,10 @@ internal interface IBusyPollAdvisor
 /// tokens into a preallocated table; <c>epoll_event.data</c> carries (generation &lt;&lt; 32 | slot), so an
 /// event that was already queued for a descriptor removed earlier in the same turn is recognised as stale
 /// and dropped instead of reaching the handler that now owns the slot.
+/// <para>An exception from a handler is contained where it is dispatched (<see cref="HandlerFaults"/>):
+/// counted (<see cref="HandlerFailures"/>), handed to <see cref="FaultSink"/> (which puts the device or
+/// port behind the handler into error) or, without one, logged (rate-limited); the other events of the
+/// turn and the end-of-turn handlers still run. Only a failing epoll_wait ends the loop.</para>
 /// </summary>
 internal sealed unsafe class Reactor : IDisposable
 {
@@ -65,6 +69,14 @@ internal sealed unsafe class Reactor : IDisposable
     public long BusyPollTicks { get; set; }
 
     public IBusyPollAdvisor? PollAdvisor { get; set; }
+
+    /// <summary>Hears about every exception a handler threw (the daemon); null: they are only logged.</summary>
+    public IHandlerFaultSink? FaultSink { get; set; }
+
+    /// <summary>Exceptions thrown by handlers and contained (see the class summary).</summary>
+    public long HandlerFailures { get; private set; }
+
+    private LogLimiter _faultLimiter;
 
     /// <summary>Turns whose events were found by polling instead of sleeping.</summary>
     public long BusyPollHits { get; private set; }
@@ -162,12 +174,43 @@ internal sealed unsafe class Reactor : IDisposable
             uint generation = (uint)(data >> 32);
             if ((uint)slot >= (uint)_handlers.Length || _generations[slot] != generation)
                 continue;
-            _handlers[slot]?.OnEvents(_events[i].events);
+            IEventHandler? handler = _handlers[slot];
+            if (handler == null)
+                continue;
+            try
+            {
+                handler.OnEvents(_events[i].events);
+            }
+            catch (Exception e) when (HandlerFaults.IsContainable(e))
+            {
+                Contain(handler, e);
+            }
         }
         for (int i = 0; i < _turnHandlerCount; i++)
-            _turnHandlers[i].OnEndOfTurn();
+        {
+            try
+            {
+                _turnHandlers[i].OnEndOfTurn();
+            }
+            catch (Exception e) when (HandlerFaults.IsContainable(e))
+            {
+                Contain(_turnHandlers[i], e);
+            }
+        }
         Turns++;
         return n;
+    }
+
+    private void Contain(object handler, Exception e)
+    {
+        HandlerFailures++;
+        if (FaultSink != null)
+        {
+            FaultSink.OnHandlerFault(handler, e);
+            return;
+        }
+        if (_faultLimiter.ShouldLog(TimerFd.NowNanos(), out long suppressed))
+            Log.Error($"a {handler.GetType().Name} handler failed and was skipped{(suppressed > 0 ? $" ({suppressed} more not logged)" : "")}: {e}");
     }
 
     private int Wait(int timeoutMs)

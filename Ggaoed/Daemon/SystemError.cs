@@ -9,7 +9,7 @@ namespace Ggaoed.Daemon;
 internal sealed class SystemError : Exception
 {
     public SystemError(string what, int errno)
-        : base($"{what}: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})") => Errno = (Errno)errno;
+        : base(what + ": " + ErrnoText.Describe(errno)) => Errno = (Errno)errno;
 
     /// <summary>A start-up failure that has no errno (the message says it all).</summary>
     public SystemError(string message) : base(message) { }
@@ -19,6 +19,4 @@ internal sealed class SystemError : Exception
     /// <summary>Throws for the errno of the last P/Invoke. Not for hot paths: those count and go on.</summary>
     [DoesNotReturn]
     public static void ThrowLast(string what) => throw new SystemError(what, Marshal.GetLastPInvokeError());
-
-    public static string Describe(int errno) => $"{Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})";
 }

@@ -45,10 +45,9 @@ internal sealed partial class TargetDaemon
     private void AdvertiseChanges()
     {
         _advertiser.BeginPass();
-        foreach (NetworkPort? p in _ports)
+        foreach (PortEntry entry in _ports)
         {
-            if (p == null)
-                continue;
+            NetworkPort p = entry.Port;
             foreach (ExportedDevice d in p.Devices)
                 if (!d.Retiring)
                     _advertiser.Observe(new AdvertPair(d.Name, p.Name), new AdvertState(d, p, d.Config, d.Target.SectorCount, p.Aoe.Mac, p.Aoe.Mtu));
@@ -65,8 +64,8 @@ internal sealed partial class TargetDaemon
             return;
         foreach (AdvertPair pair in _dueAdverts)
         {
-            NetworkPort? port = FindPort(pair.Port);
-            ExportedDevice? device = port == null ? null : ExportedOn(port, pair.Device);
+            PortEntry? port = FindPortEntry(pair.Port);
+            ExportedDevice? device = port == null ? null : ExportedOn(port.Port, pair.Device);
             if (device != null && !TryAdvertise(device, port!))
                 _advertiser.Retry(pair);
         }
@@ -81,10 +80,10 @@ internal sealed partial class TargetDaemon
     }
 
     /// <summary>One device on one interface, to its recipients; false when the TX ring had no room (try again later).</summary>
-    private bool TryAdvertise(ExportedDevice device, NetworkPort port)
+    private bool TryAdvertise(ExportedDevice device, PortEntry port)
     {
-        // Replies of finished I/O already wait for TX frames: they go first.
-        if (port.HasDeferredReplies)
+        // Answers of finished I/O already wait for TX frames: they go first.
+        if (port.Port.HasRepliesQueued)
             return false;
         _advertRecipients.Clear();
         if (device.Target.AdvertiseTo(_advertRecipients))
@@ -95,8 +94,9 @@ internal sealed partial class TargetDaemon
         return true;
     }
 
-    private bool TrySendAdvertisement(ExportedDevice device, NetworkPort port, MacAddress to)
+    private bool TrySendAdvertisement(ExportedDevice device, PortEntry entry, MacAddress to)
     {
+        NetworkPort port = entry.Port;
         // No free frame: the port counts it (tx_full_events), and the pair is retried after the interval.
         if (!port.Port.TryGetTxBuffer(out int tx, out Span<byte> frame))
             return false;
@@ -109,7 +109,7 @@ internal sealed partial class TargetDaemon
         }
         port.Port.CommitTx(tx, length);
         port.Counters.Advertisements++;
-        MarkDirty(port);
+        entry.FlushDue = true; // kicked with this turn's TX
         if (Log.IsEnabled(LogLevel.Debug))
             Log.Debug($"{device.Name}: advertised e{device.Target.Shelf}.{device.Target.Slot} on {port.Name} to {to} ({port.Aoe.MaxSectors} sectors per request, {device.Target.SectorCount} sectors)");
         return true;

@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Text;
 using Ggaoed.Daemon.Config;
-using Ggaoed.Network;
+using Ggaoed.Protocol;
 using Ggaoed.Storage;
 
 namespace Ggaoed.Daemon;
@@ -44,7 +44,7 @@ internal sealed partial class TargetDaemon
         (bool ok, string report) = _stopping
             ? (false, "reload not applied: the daemon is stopping\n")
             : loaded != null
-            ? ApplyReload(loaded)
+            ? ApplyReloadContained(loaded)
             : (false, $"reload refused: cannot load {_config.FileName}: {failure?.Message}; still running the previous configuration\n");
         if (loaded == null)
             Log.Error(report.TrimEnd());
@@ -62,6 +62,24 @@ internal sealed partial class TargetDaemon
         }
     }
 
+    /// <summary>
+    /// <see cref="ApplyReload"/> contains its own failures; this only makes sure the waiters hear an
+    /// answer and the next reload can start, whatever happens.
+    /// </summary>
+    private (bool Ok, string Report) ApplyReloadContained(ConfigLoadResult loaded)
+    {
+        try
+        {
+            return ApplyReload(loaded);
+        }
+        catch (Exception e) when (HandlerFaults.IsContainable(e))
+        {
+            HandlerFailures++;
+            Log.Error($"reload failed while it was put in force: {e}");
+            return (false, $"reload failed while it was put in force: {e.Message}; see the log\n");
+        }
+    }
+
     private sealed class ConfigLoad(TargetDaemon daemon, string file, bool strict) : BackgroundJob
     {
         private ConfigLoadResult? _loaded;
@@ -76,10 +94,16 @@ internal sealed partial class TargetDaemon
     }
 
     /// <summary>
-    /// Applies a freshly loaded configuration. A bad file changes nothing. Devices keep serving through
-    /// a reload unless their identity changed (path, shelf.slot, direct-io, queue, delays): those are
-    /// retired (in-flight I/O finishes and is answered) and reopened; everything else (ACLs, read-only,
-    /// broadcast, interfaces, trace-io) is applied in place.
+    /// Applies a freshly loaded configuration, all or nothing. A bad file changes nothing. Devices keep
+    /// serving through a reload unless their identity changed (path, shelf.slot, direct-io, queue,
+    /// delays) or they are in error: those are retired (in-flight I/O finishes and is answered) and
+    /// reopened; everything else (ACLs, read-only, broadcast, interfaces, trace-io) is applied in place.
+    /// First everything that can fail is prepared without touching what serves (devices and sockets
+    /// opened and registered with the reactor: <see cref="PrepareReload"/>); then the change is committed
+    /// with steps that cannot fail (<see cref="CommitReload"/>). A store that cannot be opened is not a
+    /// failure (that device is "not exported", as at start); an unexpected exception while preparing is:
+    /// what was prepared is closed, the previous configuration stays in force, and the report says
+    /// where (file:line of the device) and why.
     /// </summary>
     /// <returns>(ok, a report of what changed or what is wrong)</returns>
     private (bool Ok, string Report) ApplyReload(ConfigLoadResult loaded)
@@ -100,90 +124,199 @@ internal sealed partial class TargetDaemon
             return (false, report.ToString());
         }
         GgaoedConfig next = loaded.Config!;
+        var plan = new ReloadPlan();
+        try
+        {
+            PrepareReload(next, plan);
+        }
+        catch (Exception e) when (HandlerFaults.IsContainable(e))
+        {
+            plan.Abandon(this);
+            HandlerFailures++;
+            string refusal = $"reload refused: {plan.Step}: {e.Message}; nothing was changed, still running the previous configuration";
+            Log.Error($"{refusal} ({e})");
+            report.Append(refusal).Append('\n');
+            return (false, report.ToString());
+        }
+        CommitReload(next, plan, report);
+        Log.Notice($"configuration reloaded from {_config.FileName}: {_devices.Count} device(s) on {PortCount} interface(s)");
+        report.Append($"reloaded: {_devices.Count} device(s) on {PortCount} interface(s)\n");
+        return (true, report.ToString());
+    }
+
+    /// <summary>What a reload will change, prepared but not yet in force.</summary>
+    private sealed class ReloadPlan
+    {
+        /// <summary>What preparing was doing when it failed: the refusal names it (file:line and device, or interface).</summary>
+        public string Step = "preparing";
+        public readonly List<DeviceEntry> Retire = new();
+        public readonly List<(DeviceEntry Old, DeviceEntry Fresh)> Reopen = new();
+        public readonly List<(ExportedDevice Device, DeviceConfig Config)> Update = new();
+        public readonly List<DeviceEntry> Add = new();
+        public readonly Dictionary<string, string> NotExported = new(StringComparer.Ordinal);
+        public readonly List<(PortEntry Port, string Why, string Note)> Detach = new();
+        public readonly List<(PortEntry Port, string Note)> Attach = new();
+        public readonly List<(NetworkPort Port, int MtuLimit)> MtuLimits = new();
+        /// <summary>Report lines in order, logged once the plan is committed.</summary>
+        public readonly List<(LogLevel Level, string Line)> Lines = new();
+
+        /// <summary>Closes what was opened for a plan that will not be committed.</summary>
+        public void Abandon(TargetDaemon daemon)
+        {
+            foreach ((DeviceEntry _, DeviceEntry fresh) in Reopen)
+                daemon.Unregister(fresh);
+            foreach (DeviceEntry fresh in Add)
+                daemon.Unregister(fresh);
+            foreach ((PortEntry port, string _) in Attach)
+            {
+                daemon._reactor.Remove(port.Token);
+                port.Port.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Opens what the new configuration needs; changes nothing that serves (see <see cref="ApplyReload"/>).</summary>
+    private void PrepareReload(GgaoedConfig next, ReloadPlan plan)
+    {
         if (next.Defaults.ControlSocket != _config.Defaults.ControlSocket || next.Defaults.PidFile != _config.Defaults.PidFile)
-            Note(report, "control-socket and pid-file changes take effect after a restart");
+            plan.Lines.Add((LogLevel.Info, "control-socket and pid-file changes take effect after a restart"));
 
         var wanted = new Dictionary<string, DeviceConfig>(StringComparer.Ordinal);
         foreach (DeviceConfig dc in next.Devices)
             wanted[dc.Name] = dc;
-
-        foreach (ExportedDevice d in _devices.ToArray())
+        foreach (DeviceEntry e in _devices)
         {
-            if (!wanted.TryGetValue(d.Name, out DeviceConfig? dc))
+            ExportedDevice d = e.Device;
+            if (!wanted.Remove(d.Name, out DeviceConfig? dc))
             {
-                RetireDevice(d);
-                Note(report, $"{d.Name}: removed");
+                plan.Retire.Add(e);
+                plan.Lines.Add((LogLevel.Info, $"{d.Name}: removed"));
+                continue;
             }
-            else if (d.NeedsReopen(dc))
+            plan.Step = $"{dc.Location}: {dc.Name}";
+            _options.FaultInjector?.Invoke(FaultPoint.ReloadPrepareDevice, dc.Name);
+            if (d.NeedsReopen(dc) || d.Faulted)
             {
-                ExportedDevice? fresh = TryOpen(dc, report);
-                if (fresh == null)
+                if (TryOpen(dc, next, out string? reason) is not ExportedDevice fresh)
                 {
                     // The old store stays open and served: the device is still exported.
-                    _notExported.Remove(dc.Name);
-                    Note(report, $"{d.Name}: still serving {d.Config.Path} with the previous settings");
-                    wanted.Remove(d.Name);
+                    plan.Lines.Add((LogLevel.Error, NotExportedLine(dc, reason!)));
+                    plan.Lines.Add((LogLevel.Info, $"{d.Name}: still serving {d.Config.Path} with the previous settings"));
                     continue;
                 }
-                RetireDevice(d);
-                AddDevice(fresh);
-                Note(report, $"{d.Name}: reopened");
+                plan.Reopen.Add((e, Register(fresh)));
+                plan.Lines.Add((LogLevel.Info, $"{d.Name}: reopened"));
             }
             else if (!d.Config.HasSameSettings(dc))
             {
-                d.Update(dc);
-                Note(report, $"{d.Name}: updated");
+                plan.Update.Add((d, dc));
+                plan.Lines.Add((LogLevel.Info, $"{d.Name}: updated"));
             }
-            wanted.Remove(d.Name);
         }
         foreach (DeviceConfig dc in next.Devices)
         {
             if (!wanted.ContainsKey(dc.Name))
                 continue;
-            ExportedDevice? fresh = TryOpen(dc, report);
-            if (fresh != null)
+            plan.Step = $"{dc.Location}: {dc.Name}";
+            _options.FaultInjector?.Invoke(FaultPoint.ReloadPrepareDevice, dc.Name);
+            if (TryOpen(dc, next, out string? reason) is ExportedDevice fresh)
             {
-                AddDevice(fresh);
-                Note(report, $"{dc.Name}: added");
+                plan.Add.Add(Register(fresh));
+                plan.Lines.Add((LogLevel.Info, $"{dc.Name}: added"));
+                continue;
             }
+            plan.NotExported[dc.Name] = reason!;
+            plan.Lines.Add((LogLevel.Error, NotExportedLine(dc, reason!)));
         }
 
-        foreach (string name in new List<string>(_notExported.Keys))
-            if (next.FindDevice(name) == null)
-                _notExported.Remove(name);
-        _config = next;
-        ApplyBusyPoll(next.Defaults);
-        foreach (NetworkPort? p in _ports)
+        var kept = new HashSet<string>(StringComparer.Ordinal);
+        foreach (PortEntry p in _ports)
         {
-            if (p == null)
+            string name = p.Port.Name;
+            plan.Step = "interface " + name;
+            if (!next.IsInterfaceWanted(name))
+            {
+                plan.Detach.Add((p, "no longer in the configuration", $"{name}: detached"));
                 continue;
-            if (!next.IsInterfaceWanted(p.Name))
-            {
-                DetachInterface(p, "no longer in the configuration");
-                Note(report, $"{p.Name}: detached");
             }
-            else if (p.Port.Options != PortOptionsFor(p.Name))
+            if (p.Port.Port.Options != PortOptionsFor(name, next) || p.Port.FaultReason != null)
             {
-                // Ring and buffer sizes are set when the socket is opened: reopen (attached again below).
-                DetachInterface(p, "ring or buffer sizes changed");
-                Note(report, $"{p.Name}: reopened");
+                // Ring and buffer sizes are set when the socket is opened (and a port in error starts
+                // afresh): the new socket opens beside the old, which closes when the plan is committed.
+                string why = p.Port.FaultReason != null ? "reopened after an error: " + p.Port.FaultReason : "ring or buffer sizes changed";
+                plan.Detach.Add((p, why, $"{name}: reopened"));
+                kept.Add(name);
+                if (TryOpenPort(name, next) is PortEntry fresh)
+                    plan.Attach.Add((fresh, ""));
+                continue;
             }
-            else
+            kept.Add(name);
+            int limit = MtuLimitFor(name, next);
+            if (Math.Min(p.Port.Port.Mtu, limit) != p.Port.Aoe.Mtu)
             {
-                int before = p.Aoe.Mtu;
-                p.SetMtuLimit(MtuLimitFor(p.Name));
-                if (p.Aoe.Mtu != before)
-                    Note(report, $"{p.Name}: MTU {p.Aoe.Mtu} ({p.Aoe.MaxSectors} sectors per request)");
+                plan.MtuLimits.Add((p.Port, limit));
+                plan.Lines.Add((LogLevel.Info, $"{name}: MTU {Math.Min(p.Port.Port.Mtu, limit)} ({AoeWire.MaxSectorsForMtu(Math.Min(p.Port.Port.Mtu, limit))} sectors per request)"));
             }
         }
         foreach (string name in LinkNames())
-            if (next.IsInterfaceWanted(name) && FindPort(name) == null && TryAttachInterface(name))
-                Note(report, $"{name}: attached");
+        {
+            if (!next.IsInterfaceWanted(name) || kept.Contains(name) || (FindPortEntry(name) is { } live && !IsDetached(plan, live)))
+                continue;
+            plan.Step = "interface " + name;
+            if (TryOpenPort(name, next) is PortEntry fresh)
+                plan.Attach.Add((fresh, $"{name}: attached"));
+        }
+        plan.Step = "committing";
+    }
+
+    private static bool IsDetached(ReloadPlan plan, PortEntry port)
+    {
+        foreach ((PortEntry p, string _, string _) in plan.Detach)
+            if (p == port)
+                return true;
+        return false;
+    }
+
+    /// <summary>Puts a prepared plan in force: list and field changes only, nothing that can fail.</summary>
+    private void CommitReload(GgaoedConfig next, ReloadPlan plan, StringBuilder report)
+    {
+        foreach ((LogLevel level, string line) in plan.Lines)
+        {
+            Log.Write(level, line);
+            report.Append(line).Append('\n');
+        }
+        foreach (DeviceEntry e in plan.Retire)
+            RetireDevice(e);
+        foreach ((DeviceEntry old, DeviceEntry fresh) in plan.Reopen)
+        {
+            RetireDevice(old);
+            AddDevice(fresh);
+        }
+        foreach ((ExportedDevice d, DeviceConfig dc) in plan.Update)
+            UpdateDevice(d, dc);
+        foreach (DeviceEntry fresh in plan.Add)
+            AddDevice(fresh);
+        _notExported.Clear();
+        foreach (KeyValuePair<string, string> kv in plan.NotExported)
+            _notExported[kv.Key] = kv.Value;
+
+        _config = next;
+        ApplyBusyPoll(next.Defaults);
+        foreach ((PortEntry p, string why, string note) in plan.Detach)
+        {
+            DetachInterface(p, why);
+            Note(report, note);
+        }
+        foreach ((NetworkPort p, int limit) in plan.MtuLimits)
+            p.SetMtuLimit(limit);
+        foreach ((PortEntry p, string note) in plan.Attach)
+        {
+            AttachPort(p);
+            if (note.Length > 0)
+                Note(report, note);
+        }
         RefreshSizesOnReload(report);
         AssignDevicesToPorts();
-        Log.Notice($"configuration reloaded from {_config.FileName}: {_devices.Count} device(s) on {PortCount} interface(s)");
-        report.Append($"reloaded: {_devices.Count} device(s) on {PortCount} interface(s)\n");
-        return (true, report.ToString());
     }
 
     private static void Note(StringBuilder report, string line)
@@ -201,31 +334,30 @@ internal sealed partial class TargetDaemon
 
     public IReadOnlyDictionary<string, string> NotExported => _notExported;
 
-    /// <summary>Opens a configured device, or records and logs why it is not exported (null).</summary>
-    private ExportedDevice? TryOpen(DeviceConfig dc, StringBuilder? report)
+    /// <summary>
+    /// Opens a configured device, or says why it can't be (null, <paramref name="reason"/>): a store that is
+    /// missing or cannot be opened is the machine's state, not a failure of the daemon. Changes nothing
+    /// that serves; the caller records and logs the reason (<see cref="NotExportedLine"/>).
+    /// </summary>
+    private ExportedDevice? TryOpen(DeviceConfig dc, GgaoedConfig config, out string? reason)
     {
-        string reason;
         if (dc.Unavailable != null)
         {
             reason = dc.Unavailable;
+            return null;
         }
-        else
+        try
         {
-            try
-            {
-                ExportedDevice device = OpenDevice(dc);
-                _notExported.Remove(dc.Name);
-                return device;
-            }
-            catch (Exception e) when (e is StorageException or SystemError or System.IO.IOException)
-            {
-                reason = $"cannot open {dc.Path}: {e.Message}";
-            }
+            reason = null;
+            return OpenDevice(dc, config);
         }
-        _notExported[dc.Name] = reason;
-        string line = $"{dc.Location}: {dc.Name}: not exported: {reason}; it is tried again on the next reload";
-        Log.Error(line);
-        report?.Append(line).Append('\n');
-        return null;
+        catch (Exception e) when (e is StorageException or SystemError or System.IO.IOException)
+        {
+            reason = $"cannot open {dc.Path}: {e.Message}";
+            return null;
+        }
     }
+
+    private static string NotExportedLine(DeviceConfig dc, string reason)
+        => $"{dc.Location}: {dc.Name}: not exported: {reason}; it is tried again on the next reload";
 }

@@ -108,8 +108,9 @@ internal sealed partial class TargetDaemon
     private void RefreshSizes(string why, StringBuilder? report, DeviceNumber? only)
     {
         List<SizeProbe.Item>? remote = null;
-        foreach (ExportedDevice d in _devices)
+        foreach (DeviceEntry e in _devices)
         {
+            ExportedDevice d = e.Device;
             BackingStore store = d.Store;
             if (only is DeviceNumber number && (!store.IsBlockDevice || store.DeviceNumber != number))
                 continue;
@@ -130,7 +131,7 @@ internal sealed partial class TargetDaemon
         if (r.Errno != 0)
         {
             if (!_sizeErrors.TryGetValue(d.Name, out int before) || before != r.Errno)
-                Log.Warning($"{d.Name}: cannot read the size of {d.Config.Path} ({why}): {SystemError.Describe(r.Errno)}; " +
+                Log.Warning($"{d.Name}: cannot read the size of {d.Config.Path} ({why}): {ErrnoText.Describe(r.Errno)}; " +
                             $"still exporting {r.Sectors} sectors");
             _sizeErrors[d.Name] = r.Errno;
             return;
@@ -154,7 +155,7 @@ internal sealed partial class TargetDaemon
     }
 
     private static string Size(ulong sectors)
-        => sectors.ToString(CultureInfo.InvariantCulture) + " sectors (" + (sectors * BackingStore.SectorSize).ToString(CultureInfo.InvariantCulture) + " bytes)";
+        => sectors.ToString(CultureInfo.InvariantCulture) + " sectors (" + (sectors * (ulong)Sector.Size).ToString(CultureInfo.InvariantCulture) + " bytes)";
 
     // ---- block device events ---------------------------------------------------------------------------
 
@@ -199,7 +200,7 @@ internal sealed partial class TargetDaemon
     {
         _sizeProbeRunning = false;
         foreach (SizeProbe.Item item in probe.Items)
-            if (!_stopping && _devices.Contains(item.Device))
+            if (!_stopping && IsExported(item.Device))
                 ApplySize(item.Device, item.Device.Store.ApplySize(item.Size, item.Errno), probe.Why, null);
         if (_sizeProbeAgain is string again && !_stopping)
         {
@@ -252,5 +253,13 @@ internal sealed partial class TargetDaemon
                 _fd = -1;
             }
         }
+    }
+
+    private bool IsExported(ExportedDevice device)
+    {
+        foreach (DeviceEntry e in _devices)
+            if (e.Device == device)
+                return true;
+        return false;
     }
 }

@@ -12,12 +12,16 @@ using Ggaoed.Storage;
 namespace Ggaoed.Daemon;
 
 /// <summary>
-/// The running target: owns the reactor and everything registered in it (packet ports, AIO eventfds,
-/// the merge-delay timerfd, the wake eventfd for signals, the control socket), the exported devices and
-/// the interfaces they are served on. Everything here runs on the reactor thread; the only other threads
-/// are the runtime's signal dispatcher, which just sets a flag and signals the wake eventfd.
+/// The running target, the hub: owns the reactor and everything registered in it (packet ports, the
+/// storage engines' eventfds, the merge-delay timerfd, the wake eventfd for signals, the control
+/// socket), the exported devices and the interfaces they are served on, and the reactor's bookkeeping
+/// for them in its own tables (<see cref="DeviceEntry"/>, <see cref="PortEntry"/>: tokens, epoll masks,
+/// what is due at the end of the turn). It calls ports and devices; they never call it
+/// (see Ggaoed/Daemon/README.md for one request's way through). Everything here runs on the reactor
+/// thread; the only other threads are the runtime's signal dispatcher, which just sets a flag and
+/// signals the wake eventfd, and the background worker.
 /// </summary>
-internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDisposable
+internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IHandlerFaultSink, IDisposable
 {
     /// <summary>
     /// Slot buffers are sized for this MTU at least (17 sectors at 9000): enough for every jumbo-frame
@@ -39,14 +43,9 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
     private readonly TimerFd _timer = new();
     private PidFile? _pidFile;
     private ControlServer? _control;
-    private readonly List<ExportedDevice> _devices = new();
-    private readonly List<ExportedDevice> _retiring = new();
-    private NetworkPort?[] _ports = new NetworkPort?[16];
-    private int _portGeneration;
-    private ExportedDevice[] _dirtyDevices = new ExportedDevice[16];
-    private int _dirtyDeviceCount;
-    private NetworkPort[] _dirtyPorts = new NetworkPort[16];
-    private int _dirtyPortCount;
+    private readonly List<DeviceEntry> _devices = new();
+    private readonly List<DeviceEntry> _retiring = new();
+    private readonly List<PortEntry> _ports = new();
     private readonly int _slotMtu;
     private readonly int _slotBytes;
     private int _reloadRequested;
@@ -61,6 +60,35 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
     private const int ShutdownSaveWaitMs = 10_000;
     private UringSupport? _uring;
     private bool _uringFallbackLogged;
+    private LogLimiter _faultLimiter;
+
+    /// <summary>
+    /// The daemon's table row for one exported device: its registration in the reactor (the engine's
+    /// eventfd), whose events come here (<see cref="OnDeviceEvents"/>).
+    /// </summary>
+    private sealed class DeviceEntry(TargetDaemon daemon, ExportedDevice device) : IEventHandler
+    {
+        public ExportedDevice Device { get; } = device;
+        public int Token = -1;
+
+        public void OnEvents(uint events) => daemon.OnDeviceEvents(this);
+    }
+
+    /// <summary>
+    /// The daemon's table row for one interface: its registration, the epoll mask it has now, whether
+    /// it takes requests (not while stopping or in error), and whether its port has answers to send or
+    /// a kick to make this turn (<see cref="OnPortEvents"/>, <see cref="OnEndOfTurn"/>).
+    /// </summary>
+    private sealed class PortEntry(TargetDaemon daemon, NetworkPort port) : IEventHandler
+    {
+        public NetworkPort Port { get; } = port;
+        public int Token = -1;
+        public uint Mask = Libc.EPOLLIN;
+        public bool Receiving = true;
+        public bool FlushDue;
+
+        public void OnEvents(uint events) => daemon.OnPortEvents(this, events);
+    }
 
     public TargetDaemon(GgaoedConfig config, DaemonOptions options)
     {
@@ -71,7 +99,7 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
             if (ic.Mtu is int m && m > maxMtu)
                 maxMtu = m;
         _slotMtu = maxMtu;
-        _slotBytes = AoeWire.MaxSectorsForMtu(_slotMtu) * 512;
+        _slotBytes = AoeWire.MaxSectorsForMtu(_slotMtu) * Sector.Size;
     }
 
     public string StateDirectory => _config.Defaults.StateDirectory;
@@ -90,16 +118,22 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
         get
         {
             for (int i = 0; i < _devices.Count; i++)
-                if (_devices[i].Engine.InFlightCount > 0)
+                if (_devices[i].Device.Engine.InFlightCount > 0)
                     return true;
             for (int i = 0; i < _retiring.Count; i++)
-                if (_retiring[i].Engine.InFlightCount > 0)
+                if (_retiring[i].Device.Engine.InFlightCount > 0)
                     return true;
             return false;
         }
     }
-    public IReadOnlyList<ExportedDevice> Devices => _devices;
+
+    /// <summary>The exported devices (a copy: for the control commands and tests, not the data path).</summary>
+    public IReadOnlyList<ExportedDevice> Devices => _devices.ConvertAll(e => e.Device);
+
     public GgaoedConfig Config => _config;
+
+    /// <summary>Exceptions contained at a dispatch point (a handler, a device's or port's end-of-turn work, a reload).</summary>
+    public long HandlerFailures { get; private set; }
 
     /// <summary>Entry point of the foreground daemon; returns the process exit status.</summary>
     public static int Run(GgaoedConfig config, DaemonOptions options)
@@ -158,11 +192,19 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
         StartHousekeeping();
         _reactor.AddTurnHandler(this);
         _reactor.PollAdvisor = this;
+        _reactor.FaultSink = this;
         ApplyBusyPoll(_config.Defaults);
 
         foreach (DeviceConfig dc in _config.Devices)
-            if (TryOpen(dc, null) is ExportedDevice device)
-                AddDevice(device);
+        {
+            if (TryOpen(dc, _config, out string? reason) is ExportedDevice device)
+            {
+                AddDevice(Register(device));
+                continue;
+            }
+            _notExported[dc.Name] = reason!;
+            Log.Error(NotExportedLine(dc, reason!));
+        }
 
         StartLinkMonitor();
         foreach (string name in LinkNames())
@@ -199,31 +241,15 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
         }));
     }
 
-    public int PortCount
-    {
-        get
-        {
-            int n = 0;
-            foreach (NetworkPort? p in _ports)
-                if (p != null)
-                    n++;
-            return n;
-        }
-    }
+    public int PortCount => _ports.Count;
 
-    public IEnumerable<NetworkPort> Ports
-    {
-        get
-        {
-            foreach (NetworkPort? p in _ports)
-                if (p != null)
-                    yield return p;
-        }
-    }
+    /// <summary>The interfaces served (a copy: for the control commands and tests, not the data path).</summary>
+    public IReadOnlyList<NetworkPort> Ports => _ports.ConvertAll(e => e.Port);
 
     // ---- devices -------------------------------------------------------------------------------------
 
-    private ExportedDevice OpenDevice(DeviceConfig dc)
+    /// <summary>Opens a device's store and engine and loads its AoE state; throws when the store can't be opened.</summary>
+    private ExportedDevice OpenDevice(DeviceConfig dc, GgaoedConfig config)
     {
         EngineKind engine = dc.IoEngine == IoEngineSetting.Aio ? EngineKind.Aio : EngineChoice.Resolve(dc.Name, dc.IoEngine, Uring);
         if (dc.IoEngine == IoEngineSetting.Auto && engine == EngineKind.Aio && !_uringFallbackLogged)
@@ -232,79 +258,114 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
             Log.Warning($"io_uring is not available ({Uring.Reason}); devices with io-engine = auto use Linux AIO, " +
                         "which reads and writes buffered files inside io_submit, stalling every device meanwhile: prefer direct-io = true");
         }
-        var device = new ExportedDevice(this, dc, _slotBytes, engine, PredecessorOf(dc.Path));
-        if (device.Store.Fallback != DirectIoFallback.None)
-            Log.Warning($"{dc.Name}: {dc.Path}: direct-io = true, but {device.Store.FallbackReason}; using buffered I/O (ggaoectl stats shows direct_io_refused 1)");
-        if (device.Store.ClaimProblem != null)
-            Log.Warning($"{dc.Name}: {device.Store.ClaimProblem}");
-        LoadState(device);
+        var setup = new DeviceSetup(config.Defaults.StateDirectory, _slotBytes,
+            ExportedDevice.SlotCount(dc.QueueLength, LargestRxRingBytes(config), _slotBytes),
+            engine, PredecessorOf(dc.Path), _options.Debug, _options.FaultInjector);
+        var device = new ExportedDevice(dc, setup);
+        try
+        {
+            if (device.Store.Fallback != DirectIoFallback.None)
+                Log.Warning($"{dc.Name}: {dc.Path}: direct-io = true, but {device.Store.FallbackReason}; using buffered I/O (ggaoectl stats shows direct_io_refused 1)");
+            if (device.Store.ClaimProblem != null)
+                Log.Warning($"{dc.Name}: {device.Store.ClaimProblem}");
+            LoadState(device);
+        }
+        catch
+        {
+            device.Dispose();
+            throw;
+        }
         return device;
+    }
+
+    /// <summary>
+    /// The most request bytes one RX ring can hold on any interface the configuration may serve: half of
+    /// the largest ring-buffer-size (the other half is TX), or the receive buffer of an interface without
+    /// rings. It sizes every device's safety cap (<see cref="ExportedDevice.SlotCount"/>); without either
+    /// (ring-buffer-size = 0 and the kernel's default receive buffer) the default ring's half stands in.
+    /// </summary>
+    private static long LargestRxRingBytes(GgaoedConfig config)
+    {
+        static long RxBytes(int ringKiB, int receiveKiB) => ringKiB > 0 ? ringKiB * 1024L / 2 : receiveKiB * 1024L;
+        DefaultsConfig d = config.Defaults;
+        long most = RxBytes(d.RingBufferSizeKiB, d.ReceiveBufferSizeKiB);
+        foreach (InterfaceConfig ic in config.InterfaceGroups)
+            most = Math.Max(most, RxBytes(ic.RingBufferSizeKiB ?? d.RingBufferSizeKiB, ic.ReceiveBufferSizeKiB ?? d.ReceiveBufferSizeKiB));
+        return most > 0 ? most : DefaultsConfig.DefaultRingBufferSizeKiB * 1024L / 2;
     }
 
     /// <summary>The open store a reload's reopen of <paramref name="path"/> replaces (its claim is handed over).</summary>
     private BackingStore? PredecessorOf(string path)
     {
-        foreach (ExportedDevice d in _devices)
-            if (d.Store.IsSame(path))
-                return d.Store;
-        foreach (ExportedDevice d in _retiring)
-            if (d.Store.IsSame(path))
-                return d.Store;
+        foreach (DeviceEntry d in _devices)
+            if (d.Device.Store.IsSame(path))
+                return d.Device.Store;
+        foreach (DeviceEntry d in _retiring)
+            if (d.Device.Store.IsSame(path))
+                return d.Device.Store;
         return null;
     }
 
-    private void AddDevice(ExportedDevice device)
+    /// <summary>Registers a freshly opened device's eventfd with the reactor (it serves once <see cref="AddDevice"/> lists it).</summary>
+    private DeviceEntry Register(ExportedDevice device)
     {
-        _devices.Add(device);
-        // Edge-triggered (the engine is told so): reaping never has to read the eventfd, and
-        // ExportedDevice.Submit may reap right after io_submit without leaving a level-triggered
-        // eventfd armed behind it.
-        device.ReactorToken = _reactor.Add(device.Engine.EventFd, Libc.EPOLLIN | Libc.EPOLLET, device);
-        Log.Info($"{device.Name}: exporting {device.Config.Path} as e{device.Config.Shelf}.{device.Config.Slot} " +
-                 $"({device.Store.SizeBytes} bytes{(device.Config.ReadOnly ? ", read-only" : "")}{(device.Store.DirectIo ? ", direct I/O" : "")}, {EngineChoice.Name(device.Engine.Kind)})");
+        var entry = new DeviceEntry(this, device);
+        try
+        {
+            // Edge-triggered (the engine is told so): reaping never has to read the eventfd, and
+            // ExportedDevice.Submit may reap right after io_submit without leaving a level-triggered
+            // eventfd armed behind it.
+            entry.Token = _reactor.Add(device.Engine.EventFd, Libc.EPOLLIN | Libc.EPOLLET, entry);
+        }
+        catch
+        {
+            device.Dispose();
+            throw;
+        }
+        return entry;
     }
 
-    /// <summary>Stops taking requests for a device; it is closed once its in-flight I/O has finished.</summary>
-    private void RetireDevice(ExportedDevice device)
+    /// <summary>Undoes <see cref="Register"/> for a device that never served (a reload that was refused).</summary>
+    private void Unregister(DeviceEntry entry)
     {
-        device.Retiring = true;
-        _devices.Remove(device);
-        SaveState(device);
-        _retiring.Add(device);
+        _reactor.Remove(entry.Token);
+        entry.Device.Dispose();
+    }
+
+    /// <summary>A device starts serving (at start, added or reopened by a reload).</summary>
+    private void AddDevice(DeviceEntry entry)
+    {
+        _devices.Add(entry);
+        ExportedDevice device = entry.Device;
+        Log.Info($"{device.Name}: exporting {device.Config.Path} as e{device.Config.Shelf}.{device.Config.Slot} " +
+                 $"({device.Store.SizeBytes} bytes{(device.Config.ReadOnly ? ", read-only" : "")}{(device.Store.DirectIo ? ", direct I/O" : "")}, " +
+                 $"{EngineChoice.Name(device.Engine.Kind)}, {device.Engine.QueueLength} request slots for a queue-length of {device.Config.QueueLength})");
+    }
+
+    /// <summary>A reload changed settings that apply in place (ACLs, read-only, broadcast, trace-io, ...).</summary>
+    private static void UpdateDevice(ExportedDevice device, DeviceConfig dc) => device.Update(dc);
+
+    /// <summary>Stops taking requests for a device; it is closed once its in-flight I/O has finished.</summary>
+    private void RetireDevice(DeviceEntry entry)
+    {
+        entry.Device.Retire();
+        _devices.Remove(entry);
+        SaveState(entry.Device);
+        _retiring.Add(entry);
     }
 
     private void CloseRetiredDevices()
     {
         for (int i = _retiring.Count - 1; i >= 0; i--)
         {
-            ExportedDevice d = _retiring[i];
-            if (d.Engine.QueueDepth != 0 || d.DeferredReplies != 0)
+            DeviceEntry d = _retiring[i];
+            if (!d.Device.IsIdle)
                 continue;
-            _reactor.Remove(d.ReactorToken);
-            d.Dispose();
+            _reactor.Remove(d.Token);
+            d.Device.Dispose();
             _retiring.RemoveAt(i);
-            Log.Info($"{d.Name}: no longer exported");
+            Log.Info($"{d.Device.Name}: no longer exported");
         }
-    }
-
-    public void MarkDirty(ExportedDevice device)
-    {
-        if (device.Dirty)
-            return;
-        device.Dirty = true;
-        if (_dirtyDeviceCount == _dirtyDevices.Length)
-            Array.Resize(ref _dirtyDevices, _dirtyDeviceCount * 2);
-        _dirtyDevices[_dirtyDeviceCount++] = device;
-    }
-
-    public void MarkDirty(NetworkPort port)
-    {
-        if (port.Dirty)
-            return;
-        port.Dirty = true;
-        if (_dirtyPortCount == _dirtyPorts.Length)
-            Array.Resize(ref _dirtyPorts, _dirtyPortCount * 2);
-        _dirtyPorts[_dirtyPortCount++] = port;
     }
 
     // ---- interfaces ----------------------------------------------------------------------------------
@@ -318,7 +379,7 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
         if_nameindex* list = Libc.if_nameindex();
         if (list == null)
         {
-            Log.Warning($"cannot list network interfaces: {SystemError.Describe(Marshal.GetLastPInvokeError())}");
+            Log.Warning($"cannot list network interfaces: {ErrnoText.Describe(Marshal.GetLastPInvokeError())}");
             return names;
         }
         for (if_nameindex* e = list; e->if_index != 0; e++)
@@ -328,55 +389,70 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
         return names;
     }
 
-    public NetworkPort? FindPort(string name)
+    public NetworkPort? FindPort(string name) => FindPortEntry(name)?.Port;
+
+    private PortEntry? FindPortEntry(string name)
     {
-        foreach (NetworkPort? p in _ports)
-            if (p != null && p.Name == name)
+        foreach (PortEntry p in _ports)
+            if (p.Port.Name == name)
                 return p;
         return null;
     }
 
-    /// <summary>Resolves a reply's port; null when that interface went away since the request came in.</summary>
-    public NetworkPort? PortById(int id, int generation)
-    {
-        if ((uint)id >= (uint)_ports.Length)
-            return null;
-        NetworkPort? p = _ports[id];
-        return p != null && p.Generation == generation ? p : null;
-    }
-
+    /// <summary>Opens and serves an interface (at start, on hotplug); false (logged) when it can't be opened.</summary>
     private bool TryAttachInterface(string name)
     {
-        if (FindPort(name) != null)
+        if (FindPortEntry(name) != null)
             return true;
+        if (TryOpenPort(name, _config) is not PortEntry entry)
+            return false;
+        AttachPort(entry);
+        return true;
+    }
+
+    /// <summary>
+    /// Opens an interface's packet socket and registers it with the reactor (it serves once
+    /// <see cref="AttachPort"/> lists it). Null (a warning logged) when the socket can't be opened:
+    /// that interface is not served, nothing else changes. Throws only when the reactor refuses it.
+    /// </summary>
+    private PortEntry? TryOpenPort(string name, GgaoedConfig config)
+    {
         PacketPort port;
         try
         {
-            port = PacketPort.Open(name, PortOptionsFor(name));
+            port = PacketPort.Open(name, PortOptionsFor(name, config));
         }
         catch (NetworkException e)
         {
             Log.Warning($"{name}: not serving on this interface: {e.Message}");
-            return false;
+            return null;
         }
-        int id = Array.IndexOf(_ports, null);
-        if (id < 0)
+        var entry = new PortEntry(this, new NetworkPort(port, MtuLimitFor(name, config)));
+        try
         {
-            id = _ports.Length;
-            Array.Resize(ref _ports, id * 2);
+            entry.Token = _reactor.Add(port.Fd, Libc.EPOLLIN, entry);
         }
-        var np = new NetworkPort(this, port, id, ++_portGeneration, MtuLimitFor(name));
-        _ports[id] = np;
-        np.ReactorToken = _reactor.Add(port.Fd, Libc.EPOLLIN, np);
-        if (port.Mode == PacketPortMode.Fallback)
-            Log.Warning($"{name}: packet rings unavailable ({port.FallbackReason}); using send/recv");
-        Log.Info($"{name}: serving AoE (MTU {port.Mtu}, {np.Aoe.MaxSectors} sectors per request, {port.Mode})");
-        return true;
+        catch
+        {
+            entry.Port.Dispose();
+            throw;
+        }
+        return entry;
     }
 
-    private PacketPortOptions PortOptionsFor(string name)
+    /// <summary>An interface starts serving (at start, on hotplug, or attached or reopened by a reload).</summary>
+    private void AttachPort(PortEntry entry)
     {
-        EffectiveInterfaceSettings s = _config.ForInterface(name);
+        _ports.Add(entry);
+        PacketPort port = entry.Port.Port;
+        if (port.Mode == PacketPortMode.Fallback)
+            Log.Warning($"{port.Name}: packet rings unavailable ({port.FallbackReason}); using send/recv");
+        Log.Info($"{port.Name}: serving AoE (MTU {port.Mtu}, {entry.Port.Aoe.MaxSectors} sectors per request, {port.Mode})");
+    }
+
+    private static PacketPortOptions PortOptionsFor(string name, GgaoedConfig config)
+    {
+        EffectiveInterfaceSettings s = config.ForInterface(name);
         return new PacketPortOptions
         {
             RingBufferSizeKiB = s.RingBufferSizeKiB,
@@ -386,27 +462,25 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
     }
 
     /// <summary>The most the AoE view of an interface may use: its config mtu, within the slot buffers.</summary>
-    private int MtuLimitFor(string name) => Math.Min(_slotMtu, _config.ForInterface(name).Mtu ?? int.MaxValue);
+    private int MtuLimitFor(string name, GgaoedConfig config) => Math.Min(_slotMtu, config.ForInterface(name).Mtu ?? int.MaxValue);
 
-    private void DetachInterface(NetworkPort port, string why)
+    private void DetachInterface(PortEntry entry, string why)
     {
-        _reactor.Remove(port.ReactorToken);
-        _ports[port.Id] = null;
-        port.Dispose();
-        Log.Info($"{port.Name}: no longer serving ({why})");
+        _reactor.Remove(entry.Token);
+        _ports.Remove(entry);
+        entry.Port.Dispose();
+        Log.Info($"{entry.Port.Name}: no longer serving ({why})");
     }
 
     private void AssignDevicesToPorts()
     {
-        foreach (NetworkPort? p in _ports)
+        foreach (PortEntry p in _ports)
         {
-            if (p == null)
-                continue;
             var list = new List<ExportedDevice>();
-            foreach (ExportedDevice d in _devices)
-                if (d.Config.IsExportedOn(p.Name))
-                    list.Add(d);
-            p.SetDevices(list.ToArray());
+            foreach (DeviceEntry d in _devices)
+                if (d.Device.Config.IsExportedOn(p.Port.Name))
+                    list.Add(d.Device);
+            p.Port.SetDevices(list.ToArray());
         }
         AdvertiseChanges();
     }
@@ -414,53 +488,72 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
     /// <summary>A link appeared, changed or went away (netlink). <paramref name="mac"/>: null when not reported.</summary>
     internal void OnLinkChanged(string name, bool exists, bool up, int mtu, MacBytes? mac = null)
     {
-        NetworkPort? port = FindPort(name);
+        PortEntry? entry = FindPortEntry(name);
         if (!exists || !up)
         {
-            if (port != null)
-                DetachInterface(port, exists ? "link down" : "link removed");
+            if (entry != null)
+                DetachInterface(entry, exists ? "link down" : "link removed");
             return;
         }
         if (!_config.IsInterfaceWanted(name))
             return;
-        if (port != null)
+        if (entry != null && entry.Port.FaultReason != null)
         {
+            // A port in error is reopened by the next link event that concerns it.
+            DetachInterface(entry, "reopened after an error: " + entry.Port.FaultReason);
+            entry = null;
+        }
+        if (entry != null)
+        {
+            NetworkPort port = entry.Port;
             switch (port.Port.ApplyLinkChange(mac ?? port.Port.Mac, mtu))
             {
                 case LinkChange.NeedsReopen:
                     // Frames are laid out for the MTU at open time: reopen for the larger one.
-                    DetachInterface(port, $"MTU changed to {mtu}");
-                    port = null;
+                    DetachInterface(entry, $"MTU changed to {mtu}");
+                    entry = null;
                     break;
                 case LinkChange.Applied:
                     // A new MAC (replies come from it, unicast requests go to it) or an MTU that still fits.
-                    port.SetMtuLimit(MtuLimitFor(name));
+                    port.SetMtuLimit(MtuLimitFor(name, _config));
                     AdvertiseChanges();
                     Log.Info($"{name}: now MAC {new MacAddress(port.Port.Mac.Value)}, MTU {port.Port.Mtu} ({port.Aoe.MaxSectors} sectors per request)");
                     break;
             }
         }
-        if (port == null && TryAttachInterface(name))
+        if (entry == null && TryAttachInterface(name))
             AssignDevicesToPorts();
     }
 
     // ---- the loop ------------------------------------------------------------------------------------
 
+    /// <summary>A port's socket is readable (requests) or writable again (room for queued answers).</summary>
+    private void OnPortEvents(PortEntry entry, uint events)
+    {
+        if ((events & Libc.EPOLLIN) != 0 && entry.Receiving)
+            entry.Port.Receive();
+        // What it answered at once leaves with this turn's kick; after EPOLLOUT, the answers that waited.
+        entry.FlushDue = true;
+    }
+
+    /// <summary>A device's engine has completions: they go into the reply queues of their ports.</summary>
+    private void OnDeviceEvents(DeviceEntry entry) => entry.Device.Deliver();
+
+    /// <summary>
+    /// The end of every loop turn, where batching happens: each device hands what it queued to the
+    /// kernel (one syscall; what completed inside it goes into reply queues), then each port turns its
+    /// reply queue into TX frames and kicks once, then the timer is armed for the next deadline. An
+    /// exception from one device or port is contained there (<see cref="HandlerFaults"/>) and the rest
+    /// of the turn goes on.
+    /// </summary>
     public void OnEndOfTurn()
     {
-        for (int i = 0; i < _dirtyDeviceCount; i++)
-        {
-            ExportedDevice d = _dirtyDevices[i];
-            d.Dirty = false;
-            _dirtyDevices[i] = null!;
-            d.Submit();
-        }
-        _dirtyDeviceCount = 0;
-
         long deadline = long.MaxValue;
         long now = 0;
-        foreach (ExportedDevice d in _devices)
+        foreach (DeviceEntry e in _devices)
         {
+            ExportedDevice d = e.Device;
+            SubmitContained(e);
             if (d.Engine.HasQueued)
                 deadline = Math.Min(deadline, d.Engine.NextDeadlineNanos);
             if (d.Target.StateVersion == d.SavedStateVersion)
@@ -476,40 +569,32 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
             else
                 deadline = Math.Min(deadline, due);
         }
-        foreach (ExportedDevice d in _retiring)
-            if (d.Engine.HasQueued)
-                deadline = Math.Min(deadline, d.Engine.NextDeadlineNanos);
-        for (int i = 0; i < _dirtyPortCount; i++)
+        foreach (DeviceEntry e in _retiring)
         {
-            NetworkPort p = _dirtyPorts[i];
-            p.Dirty = false;
-            _dirtyPorts[i] = null!;
-            if (_ports[p.Id] != p)
-                continue;
-            if (p.Port.HasUnkickedTx)
-                p.Port.Kick();
-            // The kick handed frames to the kernel; on veth they are free again at once.
-            if (p.HasDeferredReplies && p.SendDeferredReplies() > 0)
-                p.Port.Kick();
-            if (p.Port.LinkError != 0)
+            SubmitContained(e);
+            if (e.Device.Engine.HasQueued)
+                deadline = Math.Min(deadline, e.Device.Engine.NextDeadlineNanos);
+        }
+        // Backwards: a port whose link failed under a send leaves the list.
+        for (int i = _ports.Count - 1; i >= 0; i--)
+        {
+            PortEntry p = _ports[i];
+            if (p.FlushDue || p.Port.HasRepliesQueued)
             {
-                // The interface vanished or went down under a send; netlink brings it back when it returns.
-                DetachInterface(p, "send failed: " + SystemError.Describe(p.Port.LinkError));
-                continue;
-            }
-            // EPOLLOUT only when the socket will tell us something: deferred replies wait for the same
-            // TX frames. After ENOBUFS it reports writable at once, so that retry waits on the timer.
-            uint want = (p.Receiving ? Libc.EPOLLIN : 0) | (p.Port.WantsWritable ? Libc.EPOLLOUT : 0);
-            if (want != p.EpollMask)
-            {
-                _reactor.Modify(p.ReactorToken, want);
-                p.EpollMask = want;
+                p.FlushDue = false;
+                try
+                {
+                    FlushPort(p);
+                }
+                catch (Exception e) when (HandlerFaults.IsContainable(e))
+                {
+                    Contained(p, "sending answers", e);
+                }
             }
         }
-        _dirtyPortCount = 0;
-        foreach (NetworkPort? p in _ports)
-            if (p != null && p.Port.TxRetryAtNanos != 0)
-                deadline = Math.Min(deadline, p.Port.TxRetryAtNanos);
+        foreach (PortEntry p in _ports)
+            if (p.Port.Port.TxRetryAtNanos != 0)
+                deadline = Math.Min(deadline, p.Port.Port.TxRetryAtNanos);
 
         // long.MinValue means "due now" (NextDeadlineNanos): arm at 1 ns, a past absolute time that fires at
         // once. Passed through as is it became a negative timespec, which timerfd_settime refuses
@@ -519,6 +604,91 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
         if (_retiring.Count > 0)
             CloseRetiredDevices();
     }
+
+    private void SubmitContained(DeviceEntry e)
+    {
+        try
+        {
+            e.Device.Submit();
+            // A device in error that a reload replaced still owes the completions its failure left in
+            // the engine (their eventfd edge was spent on the failed attempt): reaped every turn
+            // until it is idle and can be closed.
+            if (e.Device.Faulted && e.Device.Retiring && !e.Device.IsIdle)
+                e.Device.Deliver();
+        }
+        catch (Exception ex) when (HandlerFaults.IsContainable(ex))
+        {
+            Contained(e.Device, "handling its completions", ex);
+        }
+    }
+
+    private void FlushPort(PortEntry p)
+    {
+        NetworkPort port = p.Port;
+        bool well = port.FaultReason == null;
+        if (well)
+            port.Flush();
+        if (port.Port.LinkError != 0)
+        {
+            // The interface vanished or went down under a send; netlink brings it back when it returns.
+            DetachInterface(p, "send failed: " + ErrnoText.Describe(port.Port.LinkError));
+            return;
+        }
+        // EPOLLOUT only when the socket will tell us something: queued answers wait for the same TX
+        // frames. After ENOBUFS it reports writable at once, so that retry waits on the timer.
+        uint want = (p.Receiving && well ? Libc.EPOLLIN : 0) | (well && port.Port.WantsWritable ? Libc.EPOLLOUT : 0);
+        if (want != p.Mask)
+        {
+            _reactor.Modify(p.Token, want);
+            p.Mask = want;
+        }
+    }
+
+    // ---- contained exceptions ------------------------------------------------------------------------
+
+    /// <summary>The reactor contained an exception from <paramref name="handler"/> (see <see cref="HandlerFaults"/>).</summary>
+    public void OnHandlerFault(object handler, Exception e)
+    {
+        if (e is DeviceFaultException df)
+            Contained(df.Device, df.Step, df.InnerException ?? df);
+        else if (handler is DeviceEntry d)
+            Contained(d.Device, "handling its completions", e);
+        else if (handler is PortEntry p)
+            Contained(p, "receiving", e);
+        else
+            Contained($"the {handler.GetType().Name} handler", e);
+    }
+
+    /// <summary>A device's code threw: it goes into error (its I/O is answered with ABRT), the rest serves on.</summary>
+    private void Contained(ExportedDevice device, string step, Exception e)
+    {
+        HandlerFailures++;
+        string reason = HandlerFaults.Reason(step, e);
+        if (device.Fault(reason) || ShouldLogFault(out _))
+            Log.Error($"{device.Name}: in error after an internal failure ({reason}): every read, write and flush is " +
+                      $"answered with ATA ABRT until 'ggaoectl reload' reopens it; the other devices are not affected. {e}");
+    }
+
+    /// <summary>A port's own code threw: it stops receiving and drops what it owed, the rest serves on.</summary>
+    private void Contained(PortEntry p, string step, Exception e)
+    {
+        HandlerFailures++;
+        string reason = HandlerFaults.Reason(step, e);
+        p.Receiving = false;
+        p.FlushDue = true; // the end of the turn takes EPOLLIN away
+        if (p.Port.Fault(reason) || ShouldLogFault(out _))
+            Log.Error($"{p.Port.Name}: in error after an internal failure ({reason}): not serving on it until 'ggaoectl reload' " +
+                      $"or a link change reopens it; the other interfaces are not affected. {e}");
+    }
+
+    private void Contained(string who, Exception e)
+    {
+        HandlerFailures++;
+        if (ShouldLogFault(out long suppressed))
+            Log.Error($"{who} failed and was skipped; the daemon serves on{(suppressed > 0 ? $" ({suppressed} more failures not logged)" : "")}: {e}");
+    }
+
+    private bool ShouldLogFault(out long suppressed) => _faultLimiter.ShouldLog(TimerFd.NowNanos(), out suppressed);
 
     private sealed class WakeHandler(TargetDaemon daemon) : IEventHandler
     {
@@ -540,16 +710,11 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
         public void OnEvents(uint events)
         {
             daemon._timer.Acknowledge();
-            foreach (ExportedDevice d in daemon._devices)
-                if (d.Engine.HasQueued)
-                    daemon.MarkDirty(d);
-            foreach (ExportedDevice d in daemon._retiring)
-                if (d.Engine.HasQueued)
-                    daemon.MarkDirty(d);
-            // Frames the qdisc refused (ENOBUFS) are retried on this timer; the Kick knows whether it is due.
-            foreach (NetworkPort? p in daemon._ports)
-                if (p != null && p.Port.TxRetryAtNanos != 0)
-                    daemon.MarkDirty(p);
+            // Devices whose merge-delay ran out submit at the end of this turn (they still hold queued
+            // requests); frames the qdisc refused (ENOBUFS) are retried: the Kick knows whether it is due.
+            foreach (PortEntry p in daemon._ports)
+                if (p.Port.Port.TxRetryAtNanos != 0)
+                    p.FlushDue = true;
         }
     }
 
@@ -576,13 +741,11 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
             return;
         _stopping = true;
         SdNotify.Send("STOPPING=1");
-        foreach (NetworkPort? p in _ports)
+        foreach (PortEntry p in _ports)
         {
-            if (p == null)
-                continue;
             p.Receiving = false;
-            _reactor.Modify(p.ReactorToken, 0);
-            p.EpollMask = 0;
+            _reactor.Modify(p.Token, 0);
+            p.Mask = 0;
         }
         long start = TimerFd.NowNanos();
         while (InFlight() > 0 && TimerFd.NowNanos() - start < ShutdownDrainNanos)
@@ -590,10 +753,11 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
         int left = InFlight();
         if (left > 0)
             Log.Warning($"stopping with {left} request(s) still in the kernel after {ShutdownDrainNanos / 1_000_000_000} s; their initiators will retry");
-        foreach (ExportedDevice d in _devices)
+        foreach (DeviceEntry e in _devices)
         {
+            ExportedDevice d = e.Device;
             if (!d.Config.ReadOnly && Libc.fdatasync(d.Store.Fd) != 0)
-                Log.Error($"{d.Name}: fdatasync {d.Config.Path}: {SystemError.Describe(Marshal.GetLastPInvokeError())}");
+                Log.Error($"{d.Name}: fdatasync {d.Config.Path}: {ErrnoText.Describe(Marshal.GetLastPInvokeError())}");
             SaveState(d);
         }
         int unsaved = _worker!.WaitForAll(ShutdownSaveWaitMs);
@@ -604,11 +768,14 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
 
     private int InFlight()
     {
+        // A device in error may never finish what its failure left behind: not waited for.
         int n = 0;
-        foreach (ExportedDevice d in _devices)
-            n += d.Engine.QueueDepth + d.DeferredReplies;
-        foreach (ExportedDevice d in _retiring)
-            n += d.Engine.QueueDepth + d.DeferredReplies;
+        foreach (DeviceEntry e in _devices)
+            if (!e.Device.Faulted)
+                n += e.Device.Engine.QueueDepth + e.Device.RepliesWaiting;
+        foreach (DeviceEntry e in _retiring)
+            if (!e.Device.Faulted)
+                n += e.Device.Engine.QueueDepth + e.Device.RepliesWaiting;
         return n;
     }
 
@@ -618,12 +785,12 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IDi
             r.Dispose();
         _control?.Dispose();
         StopLinkMonitor();
-        foreach (NetworkPort? p in _ports)
-            p?.Dispose();
-        foreach (ExportedDevice d in _devices)
-            d.Dispose();
-        foreach (ExportedDevice d in _retiring)
-            d.Dispose();
+        foreach (PortEntry p in _ports)
+            p.Port.Dispose();
+        foreach (DeviceEntry e in _devices)
+            e.Device.Dispose();
+        foreach (DeviceEntry e in _retiring)
+            e.Device.Dispose();
         StopHousekeeping();
         _timer.Dispose();
         _wake.Dispose();

@@ -54,11 +54,11 @@ public sealed class AoeClient : IDisposable
     /// Broadcasts Query Config (shelf 0xFFFF, slot 0xFF unless given) and collects every answer until
     /// <paramref name="timeout"/>, then sends IDENTIFY to each target found. Sorted by shelf.slot, then MAC.
     /// </summary>
-    public List<AoeTarget> Discover(TimeSpan timeout, ushort shelf = AoeWire.BroadcastShelf, byte slot = AoeWire.BroadcastSlot, bool identify = true)
+    public List<DiscoveredTarget> Discover(TimeSpan timeout, ushort shelf = AoeWire.BroadcastShelf, byte slot = AoeWire.BroadcastSlot, bool identify = true)
     {
         uint tag = NextTag();
         int len = AoeWire.BuildConfigQuery(_tx, AoeWire.BroadcastMac, _socket.Mac, shelf, slot, tag);
-        var found = new List<AoeTarget>();
+        var found = new List<DiscoveredTarget>();
         if (!_socket.Send(_tx.AsSpan(0, len)))
             return found;
         long deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
@@ -80,11 +80,11 @@ public sealed class AoeClient : IDisposable
                 continue;
             byte[] mac = frame.Slice(6, 6).ToArray();
             bool dup = false;
-            foreach (AoeTarget t in found)
+            foreach (DiscoveredTarget t in found)
                 if (t.Shelf == h.Shelf && t.Slot == h.Slot && t.Mac.AsSpan().SequenceEqual(mac))
                     dup = true;
             if (!dup)
-                found.Add(new AoeTarget(h.Shelf, h.Slot, mac, AoeWire.ParseConfig(frame)));
+                found.Add(new DiscoveredTarget(h.Shelf, h.Slot, mac, AoeWire.ParseConfig(frame)));
         }
         found.Sort(static (a, b) =>
         {
@@ -95,7 +95,7 @@ public sealed class AoeClient : IDisposable
         });
         if (identify)
         {
-            foreach (AoeTarget t in found)
+            foreach (DiscoveredTarget t in found)
             {
                 try
                 {
@@ -111,7 +111,7 @@ public sealed class AoeClient : IDisposable
     }
 
     /// <summary>Sends IDENTIFY DEVICE and decodes the answer.</summary>
-    public IdentifyInfo Identify(AoeTarget target)
+    public IdentifyInfo Identify(DiscoveredTarget target)
     {
         byte[] data = new byte[512];
         Execute(target, AoeWire.AtaIdentify, write: false, lba: 0, sectors: 1, ReadOnlySpan<byte>.Empty, data);
@@ -119,7 +119,7 @@ public sealed class AoeClient : IDisposable
     }
 
     /// <summary>Reads <paramref name="destination"/>.Length / 512 sectors from <paramref name="lba"/>, one frame at a time.</summary>
-    public void Read(AoeTarget target, ulong lba, Span<byte> destination)
+    public void Read(DiscoveredTarget target, ulong lba, Span<byte> destination)
     {
         int total = CheckLength(destination.Length);
         int per = PerFrame(target);
@@ -133,7 +133,7 @@ public sealed class AoeClient : IDisposable
     }
 
     /// <summary>Writes <paramref name="source"/> (a whole number of sectors) at <paramref name="lba"/>, one frame at a time.</summary>
-    public void Write(AoeTarget target, ulong lba, ReadOnlySpan<byte> source)
+    public void Write(DiscoveredTarget target, ulong lba, ReadOnlySpan<byte> source)
     {
         int total = CheckLength(source.Length);
         int per = PerFrame(target);
@@ -146,7 +146,7 @@ public sealed class AoeClient : IDisposable
         }
     }
 
-    private int PerFrame(AoeTarget target)
+    private int PerFrame(DiscoveredTarget target)
     {
         int per = target.MaxSectorsPerFrame(_socket.Mtu);
         if (per < 1)
@@ -169,7 +169,7 @@ public sealed class AoeClient : IDisposable
     /// <exception cref="AtaErrorException">The status has BSY, DF, DRQ or ERR set.</exception>
     /// <exception cref="AoeErrorException">The target answered with the AoE Error flag.</exception>
     /// <exception cref="AoeTimeoutException">No answer after <see cref="MaxAttempts"/> attempts.</exception>
-    public AtaResponse Execute(AoeTarget target, byte command, bool write, ulong lba, int sectors, ReadOnlySpan<byte> writeData, Span<byte> readDestination)
+    public AtaResponse Execute(DiscoveredTarget target, byte command, bool write, ulong lba, int sectors, ReadOnlySpan<byte> writeData, Span<byte> readDestination)
     {
         if (sectors < 0 || sectors > 255)
             throw new ArgumentOutOfRangeException(nameof(sectors));
@@ -249,7 +249,7 @@ public sealed class AoeTimeoutException : AoeException
 /// <summary>The AoE Error flag was set in the response (AoEr11 error codes 1-8).</summary>
 public sealed class AoeErrorException : AoeException
 {
-    public AoeErrorException(AoeTarget target, byte code) : base($"{target.Address}: AoE error {code}")
+    public AoeErrorException(DiscoveredTarget target, byte code) : base($"{target.Address}: AoE error {code}")
     {
         Code = code;
     }
@@ -260,7 +260,7 @@ public sealed class AoeErrorException : AoeException
 /// <summary>The ATA status reported failure (status &amp; 0xA9 != 0); <see cref="Error"/> is the ATA error register.</summary>
 public sealed class AtaErrorException : AoeException
 {
-    public AtaErrorException(AoeTarget target, byte status, byte error, ulong lba)
+    public AtaErrorException(DiscoveredTarget target, byte status, byte error, ulong lba)
         : base($"{target.Address}: ATA error at LBA {lba}: status 0x{status:x2} error 0x{error:x2}")
     {
         Status = status;

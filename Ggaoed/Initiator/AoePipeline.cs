@@ -64,7 +64,7 @@ public sealed class AoePipeline
     private const int ReceiveKeep = 64;
 
     private readonly PacketSocket _socket;
-    private readonly AoeTarget _target;
+    private readonly DiscoveredTarget _target;
     private readonly int _depth;
     private readonly int _sectors;
     private readonly BenchPattern _pattern;
@@ -87,7 +87,7 @@ public sealed class AoePipeline
 
     /// <param name="firstLba">Start of the region to exercise.</param>
     /// <param name="lbaCount">Size of the region in sectors; requests never cross its end.</param>
-    public AoePipeline(PacketSocket socket, AoeTarget target, int depth, int sectors, BenchPattern pattern, ulong firstLba, ulong lbaCount, ulong seed = 0x9E3779B97F4A7C15)
+    public AoePipeline(PacketSocket socket, DiscoveredTarget target, int depth, int sectors, BenchPattern pattern, ulong firstLba, ulong lbaCount, ulong seed = 0x9E3779B97F4A7C15)
     {
         if (depth < 1 || depth > MaxDepth)
             throw new ArgumentOutOfRangeException(nameof(depth), $"depth must be 1..{MaxDepth}");

@@ -214,6 +214,6 @@ public sealed unsafe class PacketSocket : IDisposable
     internal static void ThrowErrno(string what)
     {
         int errno = Marshal.GetLastPInvokeError();
-        throw new System.IO.IOException($"{what}: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
+        throw new System.IO.IOException(what + ": " + ErrnoText.Describe(errno));
     }
 }

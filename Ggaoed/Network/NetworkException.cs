@@ -13,7 +13,7 @@ namespace Ggaoed.Network;
 internal sealed class NetworkException : Exception
 {
     public NetworkException(string interfaceName, string operation, int errno)
-        : base(interfaceName + ": " + operation + ": " + Marshal.GetPInvokeErrorMessage(errno) + " (" + ErrnoName(errno) + ")")
+        : base(interfaceName + ": " + operation + ": " + ErrnoText.Describe(errno))
     {
         InterfaceName = interfaceName;
         Operation = operation;
@@ -38,7 +38,4 @@ internal sealed class NetworkException : Exception
     [DoesNotReturn]
     public static void ThrowLast(string interfaceName, string operation) =>
         throw new NetworkException(interfaceName, operation, Marshal.GetLastPInvokeError());
-
-    private static string ErrnoName(int errno) =>
-        Enum.IsDefined((Errno)errno) ? ((Errno)errno).ToString() : "errno " + errno.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -74,7 +74,7 @@ internal sealed unsafe class RingTransport<TKernel> : PacketTransport<TKernel> w
         int err = SetInt(ref kernel, fd, Packet.SOL_PACKET, Packet.PACKET_VERSION, Packet.TPACKET_V2);
         if (err != 0)
         {
-            why = "PACKET_VERSION TPACKET_V2: " + Marshal.GetPInvokeErrorMessage(err);
+            why = "PACKET_VERSION TPACKET_V2: " + ErrnoText.Describe(err);
             return null;
         }
         // PACKET_LOSS: a TX frame the kernel can't send (bad length) is marked available and skipped
@@ -83,7 +83,7 @@ internal sealed unsafe class RingTransport<TKernel> : PacketTransport<TKernel> w
         err = SetInt(ref kernel, fd, Packet.SOL_PACKET, Packet.PACKET_LOSS, 1);
         if (err != 0)
         {
-            why = "PACKET_LOSS: " + Marshal.GetPInvokeErrorMessage(err);
+            why = "PACKET_LOSS: " + ErrnoText.Describe(err);
             return null;
         }
 
@@ -106,7 +106,7 @@ internal sealed unsafe class RingTransport<TKernel> : PacketTransport<TKernel> w
             {
                 if (err == (int)Errno.ENOMEM)
                     continue; // the kernel could not find blocks this large: try smaller ones
-                why = "PACKET_RX_RING: " + Marshal.GetPInvokeErrorMessage(err);
+                why = "PACKET_RX_RING: " + ErrnoText.Describe(err);
                 return null;
             }
             err = -kernel.SetSockOpt(fd, Packet.SOL_PACKET, Packet.PACKET_TX_RING, &req, sizeof(tpacket_req));
@@ -115,7 +115,7 @@ internal sealed unsafe class RingTransport<TKernel> : PacketTransport<TKernel> w
                 DropRing(ref kernel, fd, Packet.PACKET_RX_RING);
                 if (err == (int)Errno.ENOMEM)
                     continue;
-                why = "PACKET_TX_RING: " + Marshal.GetPInvokeErrorMessage(err);
+                why = "PACKET_TX_RING: " + ErrnoText.Describe(err);
                 return null;
             }
 
@@ -127,7 +127,7 @@ internal sealed unsafe class RingTransport<TKernel> : PacketTransport<TKernel> w
             {
                 DropRing(ref kernel, fd, Packet.PACKET_TX_RING);
                 DropRing(ref kernel, fd, Packet.PACKET_RX_RING);
-                why = "mmap of the rings: " + Marshal.GetPInvokeErrorMessage(err);
+                why = "mmap of the rings: " + ErrnoText.Describe(err);
                 return null;
             }
             // The TX ring is the real send queue; the socket's send buffer must not be what stops a

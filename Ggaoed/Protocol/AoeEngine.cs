@@ -1,5 +1,6 @@
 using System;
 using System.Buffers.Binary;
+using Ggaoed.Storage;
 
 namespace Ggaoed.Protocol;
 
@@ -187,7 +188,7 @@ public static class AoeEngine
 
             case Ata.CmdIdentify:
             {
-                const int length = AoeWire.AtaPayloadOffset + 512;
+                const int length = AoeWire.AtaPayloadOffset + AtaIdentify.BlockLength;
                 if (!ctx.Fits(length))
                     return Dropped(out replyLength);
                 ctx.WriteAtaReply(Ata.StatusOk, 0, count, rawLba);
@@ -198,7 +199,7 @@ public static class AoeEngine
 
             case Ata.CmdFlushCache:
             case Ata.CmdFlushCacheExt:
-                io = new AoeIoRequest(AoeIoKind.Flush, 0, 0, ctx.Tag, ctx.Source, target.Shelf, target.Slot,
+                io = new AoeIoRequest(IoKind.Flush, 0, 0, ctx.Tag, ctx.Source, target.Shelf, target.Slot,
                     aflags, ataCommand, count, rawLba, 0, 0);
                 replyLength = 0;
                 return AoeDecision.Io;
@@ -246,7 +247,7 @@ public static class AoeEngine
         // Oversized: more sectors than this interface carries (what we advertise in Query Config, and
         // what the daemon sizes its buffers for), or a write whose frame holds less data than its
         // count. A count of 0 means 256 (LBA28) or 65536 (LBA48) sectors in ATA: oversized too.
-        int bytes = count * 512;
+        int bytes = count * Sector.Size;
         if (count == 0 || count > ctx.Iface.MaxSectors || (write && bytes > ctx.Frame.Length - AoeWire.AtaPayloadOffset))
         {
             target.Counters.Oversized++;
@@ -256,7 +257,7 @@ public static class AoeEngine
             return ctx.AtaReply(Ata.StatusFailed, Ata.ErrorIdnf, count, rawLba, out replyLength);
 
         replyLength = 0;
-        io = new AoeIoRequest(write ? AoeIoKind.Write : AoeIoKind.Read, lba, count, ctx.Tag, ctx.Source,
+        io = new AoeIoRequest(write ? IoKind.Write : IoKind.Read, lba, count, ctx.Tag, ctx.Source,
             target.Shelf, target.Slot, aflags, ataCommand, count, rawLba,
             write ? AoeWire.AtaPayloadOffset : 0, write ? bytes : 0);
         return AoeDecision.Io;
@@ -519,7 +520,7 @@ public static class AoeEngine
     {
         WriteHeader(frame, io.Source, iface.Mac, io.Shelf, io.Slot, AoeWire.CmdAta, io.Tag, 0);
         WriteAtaHeader(frame, io.Aflags, ataError, io.RequestSectorCount, ataStatus, io.RawLba);
-        bool dataReply = io.Kind == AoeIoKind.Read && (ataStatus & FailingStatusBits) == 0;
+        bool dataReply = io.Kind == IoKind.Read && (ataStatus & FailingStatusBits) == 0;
         if (dataReply)
             return AoeWire.AtaPayloadOffset + io.ByteLength;
         frame.Slice(AoeWire.AtaPayloadOffset, AoeWire.MinFrameLength - AoeWire.AtaPayloadOffset).Clear();
@@ -538,13 +539,13 @@ public static class AoeEngine
     /// (write EIO, ENOSPC, EROFS, ...), ATA having no better code for them. Any of these fails the
     /// Linux bio (status &amp; 0xA9).
     /// </summary>
-    public static void MapIoError(int errno, AoeIoKind kind, out byte ataStatus, out byte ataError)
+    public static void MapIoError(int errno, IoKind kind, out byte ataStatus, out byte ataError)
     {
         const int EIO = 5;
         const int ENODATA = 61;
         ataStatus = Ata.StatusFailed;
         ataError = errno == 0 || errno == ENODATA ? Ata.ErrorIdnf
-            : errno == EIO && kind == AoeIoKind.Read ? Ata.ErrorUnc
+            : errno == EIO && kind == IoKind.Read ? Ata.ErrorUnc
             : Ata.ErrorAbrt;
     }
 

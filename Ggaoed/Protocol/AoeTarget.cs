@@ -37,7 +37,7 @@ public sealed class AoeTarget
     public const string DefaultModel = "ggaoed";
 
     private readonly byte[] _config = new byte[AoeWire.MaxConfigStringLength];
-    private readonly byte[] _identify = new byte[512];
+    private readonly byte[] _identify = new byte[AtaIdentify.BlockLength];
     private bool _identifyValid;
     private ushort _bufferCount = DefaultBufferCount;
     private ushort _firmwareVersion = DefaultFirmwareVersion;

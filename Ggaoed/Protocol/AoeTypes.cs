@@ -1,3 +1,5 @@
+using Ggaoed.Storage;
+
 namespace Ggaoed.Protocol;
 
 /// <summary>What to do with a received frame.</summary>
@@ -9,14 +11,6 @@ public enum AoeDecision : byte
     Reply,
     /// <summary>Perform the I/O described by the request, then build the reply with <see cref="AoeEngine.WriteIoReply"/>.</summary>
     Io,
-}
-
-public enum AoeIoKind : byte
-{
-    Read,
-    Write,
-    /// <summary>FLUSH CACHE (EXT): make every acknowledged write durable (fdatasync).</summary>
-    Flush,
 }
 
 /// <summary>The interface a frame arrived on: replies go out from its MAC; its MTU bounds read sizes.</summary>
@@ -44,7 +38,7 @@ public readonly struct AoeInterface
 /// </summary>
 public readonly struct AoeIoRequest
 {
-    public AoeIoRequest(AoeIoKind kind, ulong lba, int sectorCount, uint tag, MacAddress source,
+    public AoeIoRequest(IoKind kind, ulong lba, int sectorCount, uint tag, MacAddress source,
         ushort shelf, byte slot, byte aflags, byte ataCommand, byte requestSectorCount, ulong rawLba,
         int payloadOffset, int payloadLength)
     {
@@ -63,13 +57,13 @@ public readonly struct AoeIoRequest
         PayloadLength = payloadLength;
     }
 
-    public AoeIoKind Kind { get; }
+    public IoKind Kind { get; }
     /// <summary>First 512-byte sector (already masked to 28 bits for LBA28 commands). 0 for Flush.</summary>
     public ulong Lba { get; }
     /// <summary>Number of 512-byte sectors, 1..255 for Read/Write; 0 for Flush.</summary>
     public int SectorCount { get; }
-    public long ByteOffset => (long)(Lba * 512);
-    public int ByteLength => SectorCount * 512;
+    public long ByteOffset => (long)(Lba * Sector.Size);
+    public int ByteLength => SectorCount * Sector.Size;
     /// <summary>The request's tag, echoed unchanged.</summary>
     public uint Tag { get; }
     /// <summary>The initiator's MAC: the reply's destination.</summary>

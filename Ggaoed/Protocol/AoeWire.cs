@@ -1,3 +1,5 @@
+using Ggaoed.Storage;
+
 namespace Ggaoed.Protocol;
 
 /// <summary>
@@ -119,7 +121,7 @@ public static class AoeWire
     /// </summary>
     public static int MaxSectorsForMtu(int mtu)
     {
-        int n = (mtu - AtaPayloadOffset) / 512;
+        int n = (mtu - AtaPayloadOffset) / Sector.Size;
         return n < 0 ? 0 : n > 255 ? 255 : n;
     }
 }

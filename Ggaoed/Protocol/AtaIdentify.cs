@@ -9,6 +9,9 @@ namespace Ggaoed.Protocol;
 /// </summary>
 public static class AtaIdentify
 {
+    /// <summary>IDENTIFY DEVICE data is 256 words; Linux needs all of them (AOE-NOTES 0.10).</summary>
+    public const int BlockLength = 512;
+
     public const int WordGeneralConfig = 0;
     public const int WordSerial = 10;       // 10-19, 20 chars
     public const int WordFirmware = 23;     // 23-26, 8 chars
@@ -37,11 +40,16 @@ public static class AtaIdentify
     /// <summary>LBA28 can address at most 0x0FFFFFFF sectors; bigger devices report that (ATA8-ACS 4.10.1).</summary>
     public const uint MaxLba28Capacity = 0x0FFF_FFFF;
 
-    public static void Build(Span<byte> block, AoeTarget target)
+    /// <param name="lba48">
+    /// False leaves out the 48-bit feature set (words 83/86 bit 10, words 100-103), so an initiator must
+    /// use the LBA28 commands: only <c>ggaoectl null-target</c> offers that, to test initiators; the
+    /// daemon's targets always take LBA48 commands.
+    /// </param>
+    public static void Build(Span<byte> block, AoeTarget target, bool lba48 = true)
     {
-        if (block.Length < 512)
-            throw new ArgumentException("IDENTIFY data is 512 bytes", nameof(block));
-        block = block.Slice(0, 512);
+        if (block.Length < BlockLength)
+            throw new ArgumentException("IDENTIFY data is " + BlockLength + " bytes", nameof(block));
+        block = block.Slice(0, BlockLength);
         block.Clear();
         ulong sectors = target.SectorCount;
 
@@ -76,21 +84,23 @@ public static class AtaIdentify
 
         // Supported / enabled feature sets. Linux picks LBA48 from bit 10 of (word 83 | word 86).
         SetWord(block, WordCommandSet1, Set1Smart | Set1WriteCache);
-        SetWord(block, WordCommandSet2, ValidWord | Set2Lba48 | Set2FlushCache | Set2FlushCacheExt);
+        ushort lba48Bit = lba48 ? Set2Lba48 : (ushort)0;
+        SetWord(block, WordCommandSet2, (ushort)(ValidWord | lba48Bit | Set2FlushCache | Set2FlushCacheExt));
         SetWord(block, WordCommandSetExt, ValidWord);
         SetWord(block, WordEnabled1, (ushort)(Set1Smart | (target.WriteCache ? Set1WriteCache : 0)));
-        SetWord(block, WordEnabled2, Set2Lba48 | Set2FlushCache | Set2FlushCacheExt);
+        SetWord(block, WordEnabled2, (ushort)(lba48Bit | Set2FlushCache | Set2FlushCacheExt));
         SetWord(block, WordEnabledExt, ValidWord);
 
-        BinaryPrimitives.WriteUInt64LittleEndian(block.Slice(WordLba48Capacity * 2), sectors);
+        if (lba48)
+            BinaryPrimitives.WriteUInt64LittleEndian(block.Slice(WordLba48Capacity * 2), sectors);
 
         // Word 255: signature 0xA5 in the low byte and, in the high byte, the value that makes all
         // 512 bytes sum to zero modulo 256 (ATA8-ACS 7.16.7.89).
-        block[510] = 0xA5;
+        block[WordIntegrity * 2] = 0xA5;
         byte sum = 0;
-        for (int i = 0; i < 511; i++)
+        for (int i = 0; i < BlockLength - 1; i++)
             sum += block[i];
-        block[511] = (byte)(-sum);
+        block[WordIntegrity * 2 + 1] = (byte)(-sum);
     }
 
     /// <summary>ATA string: ASCII, space padded, characters 2i and 2i+1 in the high and low byte of word i.</summary>

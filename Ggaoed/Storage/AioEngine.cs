@@ -191,7 +191,7 @@ public sealed unsafe class AioEngine<TKernel> : StorageEngine<TKernel> where TKe
                 continue;
             if (r < 0)
             {
-                FailStop("io_getevents failed: " + StorageException.Describe(-r));
+                FailStop("io_getevents failed: " + ErrnoText.Describe(-r));
                 return;
             }
             for (int e = 0; e < r; e++)

@@ -51,13 +51,6 @@ public sealed class StorageException : IOException
     public StorageException(string message, int errno) : base(message) => Errno = errno;
 
     public int Errno { get; }
-
-    /// <summary>"No such file or directory (ENOENT)".</summary>
-    public static string Describe(int errno)
-    {
-        string name = Enum.IsDefined((Errno)errno) ? ((Errno)errno).ToString() : "errno " + errno;
-        return Marshal.GetPInvokeErrorMessage(errno) + " (" + name + ")";
-    }
 }
 
 /// <summary>How to open a backing store; the daemon fills it from a device's configuration.</summary>
@@ -132,7 +125,6 @@ public readonly struct SizeRefresh
 /// </summary>
 public sealed unsafe class BackingStore : IDisposable
 {
-    public const int SectorSize = 512;
 
     private int _fd;
 
@@ -187,7 +179,7 @@ public sealed unsafe class BackingStore : IDisposable
     public long? LengthSectors { get; }
 
     /// <summary>Byte offset of exported sector 0 in the store: the engine adds it to every I/O.</summary>
-    public long BaseOffsetBytes => OffsetSectors * SectorSize;
+    public long BaseOffsetBytes => OffsetSectors * Sector.Size;
 
     /// <summary>
     /// Exported sectors: <see cref="LengthSectors"/>, or the store's sectors past the offset when no
@@ -288,7 +280,7 @@ public sealed unsafe class BackingStore : IDisposable
             int err = ReadSize(fd, block, out long size);
             if (err != 0)
                 throw Fail(path, block ? "ioctl BLKGETSIZE64" : "fstat", err);
-            int blockSize = SectorSize;
+            int blockSize = Sector.Size;
             if (block)
             {
                 int lbs;
@@ -420,7 +412,7 @@ public sealed unsafe class BackingStore : IDisposable
 
     private ulong WindowSectors(long sizeBytes)
     {
-        ulong storeSectors = (ulong)sizeBytes / SectorSize;
+        ulong storeSectors = (ulong)sizeBytes / Sector.Size;
         ulong offset = (ulong)OffsetSectors;
         if (offset >= storeSectors)
             return 0;
@@ -428,7 +420,7 @@ public sealed unsafe class BackingStore : IDisposable
         return LengthSectors is long length ? Math.Min((ulong)length, rest) : rest;
     }
 
-    private bool IsWindowCut(long sizeBytes) => DoesNotFit(OffsetSectors, LengthSectors, sizeBytes / SectorSize);
+    private bool IsWindowCut(long sizeBytes) => DoesNotFit(OffsetSectors, LengthSectors, sizeBytes / Sector.Size);
 
     /// <summary>An offset at or past the end (a whole store may be empty, a window may not), or a length running past it.</summary>
     private static bool DoesNotFit(long offset, long? length, long storeSectors)
@@ -436,7 +428,7 @@ public sealed unsafe class BackingStore : IDisposable
 
     private static void CheckWindow(string path, in BackingStoreOptions o, long sizeBytes)
     {
-        long storeSectors = sizeBytes / SectorSize;
+        long storeSectors = sizeBytes / Sector.Size;
         if (!DoesNotFit(o.OffsetSectors, o.LengthSectors, storeSectors))
             return;
         string where = o.LengthSectors is long l
@@ -485,7 +477,7 @@ public sealed unsafe class BackingStore : IDisposable
             throw Locked(want);
         // ENOLCK (NFS mounted nolock-less without a lock daemon), EINVAL/EOPNOTSUPP (no OFD locks here).
         Claim = StoreClaim.Unavailable;
-        ClaimProblem = Path + ": cannot lock the file (" + StorageException.Describe(errno)
+        ClaimProblem = Path + ": cannot lock the file (" + ErrnoText.Describe(errno)
             + "), so a second daemon exporting it would not be stopped";
     }
 
@@ -522,12 +514,12 @@ public sealed unsafe class BackingStore : IDisposable
     /// </summary>
     private static bool AcceptsSectorAlignedDirectIo(int fd, long size)
     {
-        if (size < 2 * SectorSize)
+        if (size < 2 * Sector.Size)
             return true;
         void* buffer = NativeMemory.AlignedAlloc(4096, 4096);
         try
         {
-            nint r = Libc.pread(fd, buffer, SectorSize, SectorSize);
+            nint r = Libc.pread(fd, buffer, Sector.Size, Sector.Size);
             return r >= 0 || Marshal.GetLastPInvokeError() != (int)Errno.EINVAL;
         }
         finally
@@ -537,7 +529,7 @@ public sealed unsafe class BackingStore : IDisposable
     }
 
     private static StorageException Fail(string path, string what, int errno)
-        => new(path + ": " + what + ": " + StorageException.Describe(errno), errno);
+        => new(path + ": " + what + ": " + ErrnoText.Describe(errno), errno);
 
     /// <summary>Closes the store; its claim ends with it (unless a successor took it over).</summary>
     public void Dispose()

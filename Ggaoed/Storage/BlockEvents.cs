@@ -142,7 +142,7 @@ internal sealed unsafe class BlockEvents : IDisposable
     private static StorageException Fail(string what)
     {
         int errno = Marshal.GetLastPInvokeError();
-        return new StorageException("block device events: " + what + ": " + StorageException.Describe(errno), errno);
+        return new StorageException("block device events: " + what + ": " + ErrnoText.Describe(errno), errno);
     }
 
     public void Dispose()

@@ -1,15 +1,5 @@
 namespace Ggaoed.Storage;
 
-/// <summary>What a queued request asks the backing store to do.</summary>
-public enum IoKind : byte
-{
-    Read,
-    Write,
-
-    /// <summary>ATA FLUSH CACHE: make every write completed before it durable (IOCB_CMD_FDSYNC).</summary>
-    Flush,
-}
-
 /// <summary>
 /// One request of one device as the merge planner sees it: either still queued (<see cref="InFlight"/>
 /// false, the planner may place it in an iocb) or already in the kernel (true, it only constrains
@@ -97,7 +87,7 @@ public readonly struct MergeLimits
     {
         if (maxIovecs < 1 || maxIovecs > IovMax)
             throw new System.ArgumentOutOfRangeException(nameof(maxIovecs), maxIovecs, "must be 1.." + IovMax);
-        if (maxBytes < 512)
+        if (maxBytes < Sector.Size)
             throw new System.ArgumentOutOfRangeException(nameof(maxBytes), maxBytes, "must be at least one sector");
         MaxIovecs = maxIovecs;
         MaxBytes = maxBytes;

@@ -28,8 +28,6 @@ namespace Ggaoed.Storage;
 /// </summary>
 public sealed class RequestMerger
 {
-    public const int SectorSize = 512;
-
     // Sort key = (LBA << IndexBits) | input index: one ulong, so the sort is a plain integer sort (a
     // strict total order; no comparer to get wrong) and ties between equal LBAs go by input index.
     // AoE LBAs have 48 bits (LBA48), leaving 16 bits; 15 keep the key below 2^63.
@@ -188,7 +186,7 @@ public sealed class RequestMerger
             ref readonly IoRequest r = ref active[i];
             if (r.Kind != kind || r.InFlight || _deferred[i])
                 continue;
-            long bytes = (long)r.Sectors * SectorSize;
+            long bytes = (long)r.Sectors * Sector.Size;
             if (open >= 0 && r.Lba == openEnd && openCount < _limits.MaxIovecs && openBytes + bytes <= _limits.MaxBytes)
             {
                 openEnd = r.EndLba;
@@ -199,7 +197,7 @@ public sealed class RequestMerger
             {
                 Close(open, kind, openBytes, openCount);
                 open = _opCount++;
-                _ops[open] = new PlannedOp(kind, (long)(r.Lba * SectorSize), 0, _slotCount, 0);
+                _ops[open] = new PlannedOp(kind, (long)(r.Lba * Sector.Size), 0, _slotCount, 0);
                 openEnd = r.EndLba;
                 openBytes = bytes;
                 openCount = 1;

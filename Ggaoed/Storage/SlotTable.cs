@@ -45,7 +45,7 @@ internal struct IoSlot
     /// <summary>The next slot of the same kernel op (LBA order), -1 after the last.</summary>
     public int NextInOp;
 
-    public readonly int Bytes => Sectors * RequestMerger.SectorSize;
+    public readonly int Bytes => Sectors * Sector.Size;
 }
 
 /// <summary>

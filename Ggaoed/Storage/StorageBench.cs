@@ -42,7 +42,7 @@ internal sealed unsafe class EventFdWaiter : IDisposable
     private static void Fail(string call)
     {
         int errno = Marshal.GetLastPInvokeError();
-        throw new StorageException(call + ": " + StorageException.Describe(errno), errno);
+        throw new StorageException(call + ": " + ErrnoText.Describe(errno), errno);
     }
 }
 
@@ -74,7 +74,7 @@ public static class StorageBench
     /// <param name="path">A file to (over)write; created and sized to <paramref name="fileBytes"/> if needed.</param>
     public static StorageBenchResult SequentialWrites(string path, long fileBytes, int requestBytes, int queueDepth, long requests, MergeLimits limits, bool directIo)
     {
-        if (requestBytes % BackingStore.SectorSize != 0 || requestBytes <= 0)
+        if (requestBytes % Sector.Size != 0 || requestBytes <= 0)
             throw new ArgumentOutOfRangeException(nameof(requestBytes), "must be a positive multiple of 512");
         using (var f = new System.IO.FileStream(path, System.IO.FileMode.OpenOrCreate, System.IO.FileAccess.Write))
         {
@@ -89,7 +89,7 @@ public static class StorageBench
         for (int s = 0; s < queueDepth; s++)
             engine.SlotBuffer(s).Fill((byte)(s + 1));
 
-        int sectors = requestBytes / BackingStore.SectorSize;
+        int sectors = requestBytes / Sector.Size;
         ulong span = store.Sectors / (ulong)sectors * (ulong)sectors;
         ulong lba = 0;
         long issued = 0;

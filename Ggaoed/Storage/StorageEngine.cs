@@ -169,9 +169,9 @@ public abstract unsafe class StorageEngine : IDisposable
     {
         if (options.QueueLength < 1 || options.QueueLength > RequestMerger.MaxCapacity)
             throw new ArgumentOutOfRangeException(nameof(options), options.QueueLength, "queue-length must be 1.." + RequestMerger.MaxCapacity);
-        if (options.SlotBytes < RequestMerger.SectorSize)
+        if (options.SlotBytes < Sector.Size)
             throw new ArgumentOutOfRangeException(nameof(options), options.SlotBytes, "slot size must hold one sector");
-        if (logicalBlockSize < 512 || (logicalBlockSize & (logicalBlockSize - 1)) != 0)
+        if (logicalBlockSize < Sector.Size || (logicalBlockSize & (logicalBlockSize - 1)) != 0)
             throw new ArgumentOutOfRangeException(nameof(logicalBlockSize), logicalBlockSize, "must be a power of two >= 512");
 
         int n = options.QueueLength;
@@ -252,7 +252,7 @@ public abstract unsafe class StorageEngine : IDisposable
             lba = 0;
             sectors = 0;
         }
-        else if (!IsOnDevice(lba, sectors) || (buffer == null && (long)sectors * RequestMerger.SectorSize > Slots.SlotBytes))
+        else if (!IsOnDevice(lba, sectors) || (buffer == null && (long)sectors * Sector.Size > Slots.SlotBytes))
         {
             ThrowBadRequest(lba, sectors);
         }
@@ -296,13 +296,13 @@ public abstract unsafe class StorageEngine : IDisposable
             return false;
         if (!IsOnDevice(lba, sectors))
             ThrowBadRequest(lba, sectors);
-        int length = sectors * RequestMerger.SectorSize;
+        int length = sectors * Sector.Size;
         if (destination.Length < length)
             ThrowBadRequest(lba, sectors);
         bool noWait = _immediate == ImmediateReadMode.NoWait;
         int r;
         fixed (byte* p = destination)
-            r = ReadNow(p, length, _baseOffset + (long)(lba * RequestMerger.SectorSize), noWait);
+            r = ReadNow(p, length, _baseOffset + (long)(lba * Sector.Size), noWait);
         if (r == length)
         {
             Counters.ImmediateReads++;
@@ -608,7 +608,7 @@ public abstract unsafe class StorageEngine : IDisposable
 
     [DoesNotReturn]
     private protected static void ThrowErrno(string call, int negativeErrno)
-        => throw new StorageException(call + " failed: " + StorageException.Describe(-negativeErrno), -negativeErrno);
+        => throw new StorageException(call + " failed: " + ErrnoText.Describe(-negativeErrno), -negativeErrno);
 
     [DoesNotReturn]
     private static void ThrowBadRequest(ulong lba, int sectors)

@@ -200,7 +200,7 @@ public sealed unsafe class UringEngine<TKernel> : StorageEngine<TKernel> where T
             }
             if (r == -(int)Errno.EBADR)
             {
-                FailStop("io_uring_enter: " + StorageException.Describe((int)Errno.EBADR) + ": the kernel dropped completions (CQ overflow)");
+                FailStop("io_uring_enter: " + ErrnoText.Describe((int)Errno.EBADR) + ": the kernel dropped completions (CQ overflow)");
                 return;
             }
             if (r == 0 || r == -(int)Errno.EAGAIN || r == -(int)Errno.EBUSY || r == -(int)Errno.EINTR)
@@ -214,7 +214,7 @@ public sealed unsafe class UringEngine<TKernel> : StorageEngine<TKernel> where T
                 Gate.OnKernelBusy(Kernel.NowNanos(), heldByKernel > 0);
                 return;
             }
-            FailStop("io_uring_enter failed: " + StorageException.Describe(-r));
+            FailStop("io_uring_enter failed: " + ErrnoText.Describe(-r));
             return;
         }
     }
@@ -246,7 +246,7 @@ public sealed unsafe class UringEngine<TKernel> : StorageEngine<TKernel> where T
                 while (r == -(int)Errno.EINTR);
                 if (r == -(int)Errno.EBADR)
                 {
-                    FailStop("io_uring_enter: " + StorageException.Describe((int)Errno.EBADR) + ": the kernel dropped completions (CQ overflow)");
+                    FailStop("io_uring_enter: " + ErrnoText.Describe((int)Errno.EBADR) + ": the kernel dropped completions (CQ overflow)");
                     break;
                 }
             }

@@ -43,7 +43,7 @@ public sealed class UringSupport
     {
         int r = UringRing.Create(ref kernel, 4, out UringRing ring, out string step);
         if (r < 0)
-            return new UringSupport(false, step == "io_uring_setup" ? DescribeSetupFailure(-r, ReadDisabledSysctl(), ReadMemlockLimit()) : step + ": " + StorageException.Describe(-r));
+            return new UringSupport(false, step == "io_uring_setup" ? DescribeSetupFailure(-r, ReadDisabledSysctl(), ReadMemlockLimit()) : step + ": " + ErrnoText.Describe(-r));
         int efd = -1;
         try
         {
@@ -52,14 +52,14 @@ public sealed class UringSupport
             {
                 return new UringSupport(false, missing >= 0
                     ? "the kernel's io_uring lacks opcode " + missing + " (the engine needs READ, WRITE, READV, WRITEV and FSYNC: Linux 5.6 or later)"
-                    : "IORING_REGISTER_PROBE: " + StorageException.Describe(-r) + " (Linux 5.6 or later is needed)");
+                    : "IORING_REGISTER_PROBE: " + ErrnoText.Describe(-r) + " (Linux 5.6 or later is needed)");
             }
             efd = kernel.CreateEventFd();
             if (efd < 0)
-                return new UringSupport(false, "eventfd: " + StorageException.Describe(-efd));
+                return new UringSupport(false, "eventfd: " + ErrnoText.Describe(-efd));
             r = kernel.Register(ring.Fd, IoUring.IORING_REGISTER_EVENTFD, &efd, 1);
             if (r < 0)
-                return new UringSupport(false, "IORING_REGISTER_EVENTFD: " + StorageException.Describe(-r));
+                return new UringSupport(false, "IORING_REGISTER_EVENTFD: " + ErrnoText.Describe(-r));
 
             io_uring_sqe* sqe = ring.NextSqe();
             sqe->opcode = IoUring.IORING_OP_NOP;
@@ -69,7 +69,7 @@ public sealed class UringSupport
                 r = kernel.Enter(ring.Fd, 1, 1, IoUring.IORING_ENTER_GETEVENTS);
             while (r == -(int)Errno.EINTR);
             if (r != 1)
-                return new UringSupport(false, "io_uring_enter (a NOP): " + (r < 0 ? StorageException.Describe(-r) : "consumed " + r + " of 1 SQE"));
+                return new UringSupport(false, "io_uring_enter (a NOP): " + (r < 0 ? ErrnoText.Describe(-r) : "consumed " + r + " of 1 SQE"));
             uint head = *ring.CqHead;
             if (System.Threading.Volatile.Read(ref *ring.CqTail) == head)
                 return new UringSupport(false, "io_uring_enter (a NOP) returned without its completion");
@@ -97,7 +97,7 @@ public sealed class UringSupport
     /// <param name="memlockBytes">RLIMIT_MEMLOCK's soft limit, null when unknown, ulong.MaxValue when unlimited.</param>
     public static string DescribeSetupFailure(int errno, int? disabledSysctl, ulong? memlockBytes)
     {
-        string prefix = "io_uring_setup: " + StorageException.Describe(errno);
+        string prefix = "io_uring_setup: " + ErrnoText.Describe(errno);
         switch ((Errno)errno)
         {
             case Errno.ENOSYS:

@@ -174,7 +174,7 @@ public sealed record DeviceConfig
     /// <summary>
     /// MACs allowed to change the device's state: Mac Mask List edits, Reserve set, Query Config set (sorted, distinct).
     /// Null = unset: every MAC the device admits may. Empty = nobody may. A MAC must also be admitted
-    /// (<see cref="Admits"/>) to reach the device at all.
+    /// (<see cref="Accept"/>, <see cref="Deny"/>) to reach the device at all.
     /// </summary>
     public ulong[]? AdminAccept { get; init; }
     /// <summary>
@@ -229,17 +229,6 @@ public sealed record DeviceConfig
                 return true;
         return false;
     }
-
-    /// <summary>The ACL decision for a request from <paramref name="mac"/>.</summary>
-    public bool Admits(ulong mac)
-    {
-        if (Array.BinarySearch(Deny, mac) >= 0)
-            return false;
-        return Accept == null || Array.BinarySearch(Accept, mac) >= 0;
-    }
-
-    /// <summary>Whether <paramref name="mac"/> may change the device's state (Mac Mask, Reserve, Query Config set).</summary>
-    public bool MayChangeState(ulong mac) => Admits(mac) && (AdminAccept == null || Array.BinarySearch(AdminAccept, mac) >= 0);
 
     private static bool SameList(ulong[]? a, ulong[]? b) => a == null ? b == null : b != null && a.AsSpan().SequenceEqual(b);
 }

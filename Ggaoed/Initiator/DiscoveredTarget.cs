@@ -3,9 +3,9 @@ using System;
 namespace Ggaoed.Initiator;
 
 /// <summary>One target (shelf.slot at one MAC) as found by <see cref="AoeClient.Discover"/>.</summary>
-public sealed class AoeTarget
+public sealed class DiscoveredTarget
 {
-    public AoeTarget(ushort shelf, byte slot, byte[] mac, ConfigInfo config)
+    public DiscoveredTarget(ushort shelf, byte slot, byte[] mac, ConfigInfo config)
     {
         Shelf = shelf;
         Slot = slot;
