@@ -354,6 +354,14 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IHa
         _retiring.Add(entry);
     }
 
+    private bool IsExportedName(string name)
+    {
+        foreach (DeviceEntry e in _devices)
+            if (e.Device.Name == name)
+                return true;
+        return false;
+    }
+
     private void CloseRetiredDevices()
     {
         for (int i = _retiring.Count - 1; i >= 0; i--)
@@ -364,7 +372,11 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IHa
             _reactor.Remove(d.Token);
             d.Device.Dispose();
             _retiring.RemoveAt(i);
-            Log.Info($"{d.Device.Name}: no longer exported");
+            // A reopened device is still exported (by its new instance): say what really happened.
+            if (IsExportedName(d.Device.Name))
+                Log.Info($"{d.Device.Name}: closed the previous {d.Device.Config.Path} after its last requests were answered");
+            else
+                Log.Info($"{d.Device.Name}: no longer exported");
         }
     }
 
