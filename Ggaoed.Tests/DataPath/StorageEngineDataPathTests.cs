@@ -217,6 +217,65 @@ public class StorageEngineDataPathTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// io-engine = auto with io_uring available: a file on tmpfs gets Linux AIO (its memory copies in one
+    /// io_submit cost less than io_uring's hand-off of each write to a kernel worker), with one log line
+    /// naming the device; a file on a disk gets io_uring; io_uring asked for explicitly is kept on tmpfs.
+    /// </summary>
+    [RootTheory]
+    [EngineData(RealEngines.Uring)]
+    public void Auto_GivesATmpfsFileAio_ADiskFileIoUring_AndAnExplicitChoiceStands(string uring)
+    {
+        using var veth = new VethPair("dpt");
+        using var scratch = new Scratch("memfs");
+        string onDisk = scratch.CreateDisk("disk.img", 2048, seed: 1);
+        string inMemory = "/dev/shm/ggaoed-auto-" + Environment.ProcessId + ".img";
+        string inMemory2 = inMemory.Replace(".img", "-2.img");
+        File.Copy(scratch.CreateDisk("mem.img", 2048, seed: 2), inMemory, overwrite: true);
+        File.Copy(scratch.CreateDisk("mem2.img", 2048, seed: 3), inMemory2, overwrite: true);
+        var lines = new List<string>();
+        Log.Observer = (_, message) =>
+        {
+            lock (lines)
+                lines.Add(message);
+        };
+        try
+        {
+            using var target = DataPathTests.Start(veth, scratch, veth.TargetIf,
+                new TestDevice("disk", onDisk, 24, 1) { IoEngine = "auto" },
+                new TestDevice("mem", inMemory, 24, 2) { IoEngine = "auto" },
+                new TestDevice("memuring", inMemory2, 24, 3) { IoEngine = uring });
+            Assert.Equal(EngineKind.IoUring, target.Device("disk").Engine.Kind);
+            Assert.True(target.Device("mem").Store.InMemory);
+            Assert.Equal(EngineKind.Aio, target.Device("mem").Engine.Kind);
+            Assert.Equal(EngineKind.IoUring, target.Device("memuring").Engine.Kind);
+
+            // The tmpfs device serves through AIO: a write, then the same sectors read back.
+            using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
+            DiscoveredTarget t = Initiator.Find(Initiator.Discover(client, 3), 24, 2);
+            byte[] data = new byte[2 * 512];
+            Random.Shared.NextBytes(data);
+            client.Write(t, 10, data);
+            var back = new byte[data.Length];
+            client.Read(t, 10, back);
+            Assert.Equal(data, back);
+            Assert.True(target.Device("mem").Engine.Counters.IocbsSubmitted > 0, "the write did not go through the engine");
+
+            string[] said;
+            lock (lines)
+                said = lines.FindAll(l => l.Contains("memory file system", StringComparison.Ordinal)).ToArray();
+            string line = Assert.Single(said);
+            Assert.StartsWith("mem: " + inMemory, line);
+            Assert.Contains("Linux AIO", line);
+        }
+        finally
+        {
+            Log.Observer = null;
+            File.Delete(inMemory);
+            File.Delete(inMemory2);
+        }
+    }
+
     /// <summary>ggaoectl stats names each device's engine in text, --json and metrics (the info family).</summary>
     [RootTheory]
     [EngineData(RealEngines.Uring)]

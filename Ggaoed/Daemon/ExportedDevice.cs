@@ -126,7 +126,7 @@ internal sealed class ExportedDevice : IDisposable
             ApplySettings(config);
             // Advertised as the buffer count; the engine has more slots (SlotCount), see Enqueue.
             Target.BufferCount = (ushort)Math.Min(config.QueueLength, ushort.MaxValue);
-            Engine = EngineChoice.Create(setup.Engine, Store, new EngineOptions
+            Engine = EngineChoice.Create(EngineChoice.ForStore(setup.Engine, config.IoEngine, Store.InMemory), Store, new EngineOptions
             {
                 QueueLength = setup.SlotCount,
                 SlotBytes = setup.SlotBytes,

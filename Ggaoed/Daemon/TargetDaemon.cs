@@ -264,6 +264,8 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IHa
         var device = new ExportedDevice(dc, setup);
         try
         {
+            if (device.Engine.Kind != engine)
+                Log.Info($"{dc.Name}: {dc.Path} is on a memory file system: io-engine = auto uses Linux AIO for it (memory copies in one io_submit per turn; io_uring would hand each write to a kernel worker thread)");
             if (device.Store.Fallback != DirectIoFallback.None)
                 Log.Warning($"{dc.Name}: {dc.Path}: direct-io = true, but {device.Store.FallbackReason}; using buffered I/O (ggaoectl stats shows direct_io_refused 1)");
             if (device.Store.ClaimProblem != null)
