@@ -54,7 +54,15 @@ bench_prepare disklimit ip taskset jq fio dd
 trap bench_cleanup EXIT INT TERM
 
 bench_setup_link "$MTU"
-echo "disk limit: ${SIZE_MIB} MiB file on $(df --output=fstype "$DIR" | tail -1) ($DIR), O_DIRECT, q$DEPTH random ${BS}-byte I/O, MTU $MTU, ${DURATION}s per run, $REPEAT rounds, io-engine $ENGINES; disk write cache: $(cat "/sys/dev/block/$(mountpoint -d "$(df --output=target "$DIR" | tail -1)")/../queue/write_cache" 2>/dev/null || echo unknown)"
+# The write_cache setting (sysfs) of the disk holding $1: a whole disk has queue/ itself, a
+# partition's is its parent's.
+disk_write_cache() {
+    local dev
+    dev=/sys/dev/block/$(mountpoint -d "$(df --output=target "$1" | tail -1)")
+    cat "$dev/queue/write_cache" 2>/dev/null || cat "$dev/../queue/write_cache" 2>/dev/null || echo unknown
+}
+
+echo "disk limit: ${SIZE_MIB} MiB file on $(df --output=fstype "$DIR" | tail -1) ($DIR), O_DIRECT, q$DEPTH random ${BS}-byte I/O, MTU $MTU, ${DURATION}s per run, $REPEAT rounds, io-engine $ENGINES; disk write cache: $(disk_write_cache "$DIR")"
 bench_make_disk_file "$IMG" "$SIZE_MIB"
 
 # fio JSON -> {iops, lat_us}; $1 = read or write.
