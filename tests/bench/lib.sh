@@ -124,3 +124,16 @@ bench_make_disk_file() {
     dd if=/dev/urandom of="$path" bs=1M count="$mib" oflag=direct status=none
     sync "$path"
 }
+
+# Busy and total jiffies of CPU $1 so far ("busy total"), from /proc/stat: busy = all but idle and iowait.
+bench_cpu_jiffies() {
+    awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
+}
+
+# The share of CPU $1 busy between two bench_cpu_jiffies readings $2 and $3 (0..1, two decimals).
+bench_cpu_busy() {
+    local b0 t0 b1 t1
+    read -r b0 t0 <<< "$2"
+    read -r b1 t1 <<< "$3"
+    awk -v b=$(( b1 - b0 )) -v t=$(( t1 - t0 )) 'BEGIN { printf "%.2f", (t > 0 ? b / t : 0) }'
+}
