@@ -9,6 +9,7 @@ using Ggaoed.Ctl;
 using Ggaoed.Daemon;
 using Ggaoed.Initiator;
 using Ggaoed.Storage;
+using Ggaoed.Tests.Protocol;
 using Ggaoed.Tests.Storage;
 using Ggaoed.Tests.Support;
 using Xunit;
@@ -274,6 +275,51 @@ public class StorageEngineDataPathTests(ITestOutputHelper output)
             File.Delete(inMemory);
             File.Delete(inMemory2);
         }
+    }
+
+    /// <summary>
+    /// write-cache reaches the disk: with the cache off (the default, or configured) the engine writes
+    /// with RWF_DSYNC (WriteThrough), with it on (configured, or turned on by an initiator's SET
+    /// FEATURES) it does not, from the next write on (ggaoed.conf(5), write-cache).
+    /// </summary>
+    [RootTheory]
+    [EngineData(RealEngines.Aio)]
+    [EngineData(RealEngines.Uring)]
+    public void WriteCache_FromTheConfigAndFromSetFeatures_DecidesWhetherTheEngineWritesDsync(string engine)
+    {
+        const byte AtaSetFeatures = 0xEF, EnableWriteCache = 0x02, DisableWriteCache = 0x82;
+        using var veth = new VethPair("dpw");
+        using var scratch = new Scratch("wcache");
+        using var target = DataPathTests.Start(veth, scratch, veth.TargetIf,
+            new TestDevice("free", scratch.CreateDisk("1.img", 2048, seed: 1), 25, 1) { IoEngine = engine },
+            new TestDevice("on", scratch.CreateDisk("2.img", 2048, seed: 2), 25, 2) { IoEngine = engine, WriteCache = "true" },
+            new TestDevice("off", scratch.CreateDisk("3.img", 2048, seed: 3), 25, 3) { IoEngine = engine, WriteCache = "false" });
+        using AoeClient client = Initiator.Client(veth.InitiatorNs, veth.InitiatorIf);
+        var found = Initiator.Discover(client, 3);
+        DiscoveredTarget[] t = [Initiator.Find(found, 25, 1), Initiator.Find(found, 25, 2), Initiator.Find(found, 25, 3)];
+        var data = new byte[512];
+
+        bool WritesDsync(string device, DiscoveredTarget to)
+        {
+            client.Write(to, 7, data); // the engine takes the setting when it submits
+            return target.Device(device).Engine.WriteThrough;
+        }
+        (byte Status, byte Error) SetFeatures(DiscoveredTarget to, byte feature)
+        {
+            byte[] r = RawAoe.Ask(client.Socket, RawAoe.Address(AoeFrames.AtaFrame(0, feature, 0, AtaSetFeatures, 0), to.Mac, client.Mac, 25, to.Slot));
+            return (r[27], r[25]);
+        }
+
+        Assert.True(WritesDsync("free", t[0]), "default (write cache off): not RWF_DSYNC");
+        Assert.False(WritesDsync("on", t[1]), "write-cache = true: RWF_DSYNC");
+        Assert.True(WritesDsync("off", t[2]), "write-cache = false: not RWF_DSYNC");
+
+        Assert.Equal(((byte)0x40, (byte)0), SetFeatures(t[0], EnableWriteCache));
+        Assert.False(WritesDsync("free", t[0]), "cache turned on by SET FEATURES: still RWF_DSYNC");
+        Assert.Equal(((byte)0x41, (byte)0x04), SetFeatures(t[2], EnableWriteCache)); // pinned: ABRT
+        Assert.True(WritesDsync("off", t[2]), "a refused SET FEATURES changed the pinned device");
+        Assert.Equal(((byte)0x40, (byte)0), SetFeatures(t[0], DisableWriteCache));
+        Assert.True(WritesDsync("free", t[0]), "cache turned off again: not RWF_DSYNC");
     }
 
     /// <summary>ggaoectl stats names each device's engine in text, --json and metrics (the info family).</summary>

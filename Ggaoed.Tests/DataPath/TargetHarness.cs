@@ -73,6 +73,8 @@ internal sealed record TestDevice(string Name, string Path, ushort Shelf, byte S
     /// <summary>The io-engine key ("aio", "io_uring", "auto"); null leaves it to [defaults].</summary>
     public string? IoEngine { get; init; }
     public bool TraceIo { get; init; }
+    /// <summary>The write-cache key ("true", "false"); null leaves it unset (the initiator's to change).</summary>
+    public string? WriteCache { get; init; }
 }
 
 /// <summary>Writes a ggaoed.conf for a test: everything the daemon writes goes into the scratch directory.</summary>
@@ -108,6 +110,8 @@ internal static class TestConfig
                 sb.Append("io-engine = ").Append(d.IoEngine).Append('\n');
             if (d.TraceIo)
                 sb.Append("trace-io = true\n");
+            if (d.WriteCache != null)
+                sb.Append("write-cache = ").Append(d.WriteCache).Append('\n');
             if (d.MergeDelay is double m)
                 sb.Append("merge-delay = ").Append(m.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append('\n');
         }
