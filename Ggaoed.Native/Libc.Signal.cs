@@ -18,6 +18,10 @@ public static unsafe partial class Libc
     public const int SIG_UNBLOCK = 1;
     public const int SIG_SETMASK = 2;
 
+    /// <summary>sa_handler values: the default action, and ignore (what nohup and a non-interactive shell's <c>&amp;</c> leave behind).</summary>
+    public const int SIG_DFL = 0;
+    public const int SIG_IGN = 1;
+
     public const int SFD_NONBLOCK = 0x800;
     public const int SFD_CLOEXEC = 0x80000;
 
@@ -35,6 +39,22 @@ public static unsafe partial class Libc
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int kill(int pid, int sig);
+
+    /// <summary>sigaction: <paramref name="act"/> null only reads the disposition into <paramref name="oldact"/>.</summary>
+    [LibraryImport("libc", EntryPoint = "sigaction", SetLastError = true)]
+    public static partial int sigaction(int signum, sigaction_t* act, sigaction_t* oldact);
+}
+
+/// <summary>struct sigaction (signal.h, the C library's layout, not the kernel's): 152 bytes.</summary>
+[CHeader("signal.h", CType = "struct sigaction")]
+public struct sigaction_t
+{
+    /// <summary>A handler, or <see cref="Libc.SIG_DFL"/> / <see cref="Libc.SIG_IGN"/> (a union with sa_sigaction).</summary>
+    [CField("sa_handler")] public nint sa_handler;
+    public sigset_t sa_mask;
+    public int sa_flags;
+    [CField(Skip = true)] public int __pad;
+    public nint sa_restorer;
 }
 
 /// <summary>glibc's sigset_t: 1024 bits.</summary>

@@ -190,6 +190,27 @@ public sealed class DaemonLifeTests
         Assert.DoesNotContain("error", daemon.StdErr, StringComparison.OrdinalIgnoreCase);
     }
 
+    /// <summary>
+    /// Signals that were ignored when the daemon started (nohup leaves SIGHUP so, a non-interactive
+    /// shell's <c>ggaoed -f &amp;</c> SIGINT and SIGQUIT) still reload and stop it, as ggaoed 1.1's do.
+    /// </summary>
+    [RootTheory]
+    [InlineData(Libc.SIGTERM)]
+    [InlineData(Libc.SIGINT)]
+    [InlineData(Libc.SIGQUIT)]
+    public void SignalsIgnoredAtStart_StillReloadAndStopTheDaemon(int signal)
+    {
+        using Sandbox box = NewSandbox();
+        using DaemonProcess daemon = box.StartForeground(ignoredSignals: "HUP INT QUIT TERM");
+
+        daemon.Signal(Libc.SIGHUP);
+        Assert.True(daemon.WaitForStdErr("configuration reloaded", Sandbox.StopTimeout), "no reload after SIGHUP:\n" + daemon.StdErr);
+        daemon.Signal(signal);
+        int status = daemon.WaitForExit(Sandbox.StopTimeout);
+        Assert.True(status == 0, $"exit {status} after signal {signal}:\n{daemon.Output}");
+        Assert.False(File.Exists(box.PidFile), "pid file left behind");
+    }
+
     [RootFact]
     public void Sigterm_UnderLoad_ExitsZero_AndEveryAcknowledgedWriteIsInTheBackingFile()
     {

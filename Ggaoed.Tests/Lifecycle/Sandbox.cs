@@ -84,7 +84,7 @@ internal sealed class Sandbox : IDisposable
     public static string Device(string name, string path, int shelf, int slot, string extra = "")
         => $"[{name}]\npath = {path}\nshelf = {shelf}\nslot = {slot}\n{extra}\n";
 
-    private (string File, List<string> Args) InTargetNs(IEnumerable<string> args, string? privateEtc = null)
+    private (string File, List<string> Args) InTargetNs(IEnumerable<string> args, string? privateEtc = null, string? ignoredSignals = null)
     {
         var list = new List<string>();
         if (privateEtc != null)
@@ -92,6 +92,9 @@ internal sealed class Sandbox : IDisposable
             // unshare without --fork and the shell's exec keep the pid the daemon's.
             list.AddRange(new[] { "unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", "mount --bind \"$0\" /etc && exec \"$@\"", privateEtc });
         }
+        // A signal ignored by trap '' stays ignored across exec, as nohup leaves SIGHUP.
+        if (ignoredSignals != null)
+            list.AddRange(new[] { "/bin/sh", "-c", "trap '' " + ignoredSignals + "; exec \"$@\"", "sh" });
         list.Add(Binary);
         list.AddRange(args);
         if (Net == null)
@@ -103,7 +106,9 @@ internal sealed class Sandbox : IDisposable
     }
 
     /// <summary>Starts `ggaoed -f -c CONFIG` (plus <paramref name="extraArgs"/>) without waiting for anything.</summary>
-    public DaemonProcess Launch(IEnumerable<string>? extraArgs = null, IReadOnlyDictionary<string, string?>? environment = null, bool foreground = true)
+    /// <param name="ignoredSignals">Signals the daemon inherits as ignored (shell names, e.g. "HUP INT").</param>
+    public DaemonProcess Launch(IEnumerable<string>? extraArgs = null, IReadOnlyDictionary<string, string?>? environment = null, bool foreground = true,
+        string? ignoredSignals = null)
     {
         var args = new List<string>();
         if (foreground)
@@ -112,16 +117,17 @@ internal sealed class Sandbox : IDisposable
         args.Add(ConfigPath);
         if (extraArgs != null)
             args.AddRange(extraArgs);
-        (string file, List<string> full) = InTargetNs(args, PrivateEtc);
+        (string file, List<string> full) = InTargetNs(args, PrivateEtc, ignoredSignals);
         var d = new DaemonProcess(file, full, environment);
         _daemons.Add(d);
         return d;
     }
 
     /// <summary>Starts a foreground daemon and waits until its control socket answers.</summary>
-    public DaemonProcess StartForeground(IEnumerable<string>? extraArgs = null, IReadOnlyDictionary<string, string?>? environment = null)
+    public DaemonProcess StartForeground(IEnumerable<string>? extraArgs = null, IReadOnlyDictionary<string, string?>? environment = null,
+        string? ignoredSignals = null)
     {
-        DaemonProcess d = Launch(extraArgs, environment);
+        DaemonProcess d = Launch(extraArgs, environment, ignoredSignals: ignoredSignals);
         WaitUntilServing(d);
         return d;
     }

@@ -13,6 +13,7 @@ internal static class DaemonMain
 
     public static int Run(string[] args)
     {
+        InheritedSignals.Unignore();
         DaemonOptions? options = DaemonOptions.Parse(args, out string? usageError);
         if (options == null)
         {
@@ -54,9 +55,11 @@ internal static class DaemonMain
         // A detaching child stays silent: its parent already printed the warnings, and the first use of
         // Console.Error makes the runtime dup() fd 2, a copy that outlives the dup2 to /dev/null and keeps
         // the caller's pipe open (`out=$(ggaoed)` would never finish).
+        // A daemon in the foreground logs each unavailable store as "not exported" on this same stderr.
         if (!options.Detaching)
             foreach (ConfigDiagnostic w in loaded.Warnings)
-                Console.Error.WriteLine("ggaoed: warning: " + w);
+                if (!(w.StoreUnavailable && options.Foreground && !options.CheckOnly))
+                    Console.Error.WriteLine("ggaoed: warning: " + w);
         GgaoedConfig config = loaded.Config!;
         if (options.CheckOnly)
         {

@@ -110,7 +110,8 @@ internal sealed partial class TargetDaemon
     {
         var report = new StringBuilder();
         foreach (ConfigDiagnostic w in loaded.Warnings)
-            Log.Warning(w.ToString());
+            if (!w.StoreUnavailable) // PrepareReload logs that device as not exported, with the reason
+                Log.Warning(w.ToString());
         if (!loaded.Ok)
         {
             foreach (ConfigDiagnostic e in loaded.Errors)

@@ -9,6 +9,13 @@ namespace Ggaoed.Daemon.Config;
 /// </summary>
 public sealed record ConfigDiagnostic(string File, int Line, string? Subject, string Message)
 {
+    /// <summary>
+    /// A warning that a device's backing store is missing or unusable for now (the device is not
+    /// exported). A running daemon logs that device's "not exported" line itself, with the same
+    /// reason, so it skips this warning instead of saying it twice; <c>ggaoed -t</c> prints it.
+    /// </summary>
+    public bool StoreUnavailable { get; init; }
+
     public override string ToString()
     {
         string where = Line > 0 ? File + ":" + Line.ToString(CultureInfo.InvariantCulture) : File;

@@ -571,7 +571,13 @@ public static class ConfigLoader
             else if (accept != null && accept.Macs.Length == 0)
                 Warn(g.Find(ConfigKeys.Accept)!, "no name in accept resolved to a MAC address: the device admits no one until one does");
             if (unavailable != null)
-                Warn((pathEntry ?? uuidEntry)!, subject + " is not exported for now: " + unavailable + "; ggaoed tries again on every reload");
+            {
+                KeyFileEntry where = (pathEntry ?? uuidEntry)!;
+                _warnings.Add(new ConfigDiagnostic(_file, where.Line, where.Key, subject + " is not exported for now: " + unavailable + "; ggaoed tries again on every reload")
+                {
+                    StoreUnavailable = true,
+                });
+            }
 
             if (_errors.Count != errorsBefore || shelf == null || slot == null)
                 return null;
