@@ -11,6 +11,9 @@
 #        DURATION=5       seconds per measurement;  MTUS="9000 1500";  TARGETS="vblade ggaoed null"
 #                         (ggaoed-io_uring, ggaoed-aio: the daemon with that io-engine; with both, a
 #                         second table compares the storage engines)
+#        BASELINE=path    another build of ggaoed (e.g. an older commit's publish output); targets
+#                         baseline and baseline-ENGINE run it like ggaoed and ggaoed-ENGINE, and a
+#                         table compares each ggaoed target with its baseline in the same run
 #        OUT=dir          where raw JSON results go (default build/bench)
 #        REPEAT=1         rounds per MTU; each round runs every target once, in a rotated order, so
 #                         the targets share the machine's noise; the table shows medians over rounds
@@ -101,7 +104,7 @@ for mtu in $MTUS; do
                               target_cpu_us_per_req: (if .requests > 0 then ($c / $hz * 1e6 / .requests * 100 | round) / 100 else null end)}' >> "$RESULTS"
                 fi
             done
-            if [[ $target == ggaoed* ]] && [ -S "$OUT/ggaoed.sock" ]; then
+            if [[ $target == ggaoed* || $target == baseline* ]] && [ -S "$OUT/ggaoed.sock" ]; then
                 $GGAOECTL -s "$OUT/ggaoed.sock" --json stats > "$OUT/$target-stats-$mtu-$rep.json" 2>/dev/null || true
             fi
             bench_stop_target
@@ -136,3 +139,16 @@ if [[ " $TARGETS " == *" ggaoed-io_uring "* && " $TARGETS " == *" ggaoed-aio "* 
         ($rows[] | [(.[0].mtu | tostring), .[0].workload, cell("ggaoed-io_uring"), cell("ggaoed-aio"), r2(ratio("ggaoed-io_uring"; "ggaoed-aio"))])
       | @tsv' "$RESULTS" | column -t -s $'\t'
 fi
+for base in $TARGETS; do
+    [[ $base == baseline* ]] || continue
+    this=ggaoed${base#baseline}
+    [[ " $TARGETS " == *" $this "* ]] || continue
+    echo
+    echo "$this against $base ($BASELINE), same run (IOPS avg-latency-us cpu-us-per-request, medians over rounds; ratio: median of each round's IOPS ratio):"
+    jq -L "$ROOT/tests/bench" -rs --arg a "$this" --arg b "$base" 'include "tables";
+      def cell(n): one(n) | if length == 0 then "-" else "\(map(.iops) | med) \(map(.lat_us.avg) | med) \(map(.target_cpu_us_per_req) | med)" end;
+      (group_by([.mtu, .workload]) | sort_by(-.[0].mtu, .[0].workload)) as $rows
+      | ["mtu", "workload", $a, $b, "ratio"],
+        ($rows[] | [(.[0].mtu | tostring), .[0].workload, cell($a), cell($b), r2(ratio($a; $b))])
+      | @tsv' "$RESULTS" | column -t -s $'\t'
+done

@@ -52,9 +52,11 @@ bench_setup_link() {
 
 # Starts ggaoed on CPU $TARGET_CPU in the target namespace with the configuration file $1 (written by
 # the caller; keep pid file, control socket and state under $OUT, never clash with a system ggaoed).
+# $2: another build of the daemon to run instead of $GGAOED (compare.sh's BASELINE).
 bench_start_ggaoed() {
-    [ -x "$GGAOED" ] || { echo "  (ggaoed skipped: $GGAOED not found; dotnet publish Ggaoed/Ggaoed.csproj -c Release -o build/publish)" >&2; return 1; }
-    ip netns exec "$NS_T" nice -n "$NICE" taskset -c "$TARGET_CPU" "$GGAOED" -f -c "$1" >"$OUT/ggaoed.log" 2>&1 &
+    local bin=${2:-$GGAOED}
+    [ -x "$bin" ] || { echo "  (ggaoed skipped: $bin not found; dotnet publish Ggaoed/Ggaoed.csproj -c Release -o build/publish)" >&2; return 1; }
+    ip netns exec "$NS_T" nice -n "$NICE" taskset -c "$TARGET_CPU" "$bin" -f -c "$1" >"$OUT/ggaoed.log" 2>&1 &
     TPID=$!
 }
 
@@ -78,7 +80,7 @@ bench_wait_discovered() {
     return 1
 }
 
-# Starts target $1 (vblade, ggaoed, ggaoed-ENGINE or null) on CPU 0 in the target namespace, exporting $IMG as e1.1,
+# Starts target $1 (vblade, ggaoed, ggaoed-ENGINE, baseline, baseline-ENGINE or null) on CPU 0 in the target namespace, exporting $IMG as e1.1,
 # and waits until it answers discovery (up to ~5 s). $2: extra vblade options (e.g. -d), $3: extra
 # lines for ggaoed's device group (e.g. "direct-io = true"). Returns non-zero if it can't be started.
 bench_start_target() {
@@ -89,15 +91,20 @@ bench_start_target() {
             ip netns exec "$NS_T" nice -n "$NICE" taskset -c "$TARGET_CPU" vblade $vblade_opts 1 1 "$IF_T" "$IMG" >"$OUT/vblade.log" 2>&1 &
             TPID=$!
             ;;
-        ggaoed|ggaoed-*)
+        ggaoed|ggaoed-*|baseline|baseline-*)
             # ggaoed-ENGINE (ggaoed-io_uring, ggaoed-aio): the daemon with that io-engine, so one run
-            # can compare the storage engines side by side.
-            [ "$1" = ggaoed ] || ggaoed_extra="${ggaoed_extra:+$ggaoed_extra\n}io-engine = ${1#ggaoed-}"
+            # can compare the storage engines side by side. baseline[-ENGINE]: the same with the build
+            # in $BASELINE (an older commit's publish output), to compare two builds in one run.
+            [[ $1 != *-* ]] || ggaoed_extra="${ggaoed_extra:+$ggaoed_extra\n}io-engine = ${1#*-}"
             mkdir -p "$OUT/ggaoed-state"
             # GGAOED_DEFAULTS: more [defaults] lines from the caller's environment (e.g. "busy-poll = 200").
             printf '[defaults]\ninterfaces = %s\npid-file = %s\ncontrol-socket = %s\nstate-directory = %s\n%b\n\n[bench]\npath = %s\nshelf = 1\nslot = 1\n%b\n' \
                 "$IF_T" "$OUT/ggaoed.pid" "$OUT/ggaoed.sock" "$OUT/ggaoed-state" "${GGAOED_DEFAULTS:-}" "$IMG" "$ggaoed_extra" > "$OUT/ggaoed-bench.conf"
-            bench_start_ggaoed "$OUT/ggaoed-bench.conf" || return 1
+            if [[ $1 == baseline* ]]; then
+                bench_start_ggaoed "$OUT/ggaoed-bench.conf" "${BASELINE:?baseline needs BASELINE=path to another ggaoed build}" || return 1
+            else
+                bench_start_ggaoed "$OUT/ggaoed-bench.conf" || return 1
+            fi
             ;;
         null)
             # shellcheck disable=SC2086 # GGAOECTL is a command prefix
