@@ -59,6 +59,14 @@ internal sealed unsafe class TimerFd : System.IDisposable
         ArmedAt = monotonicNanos;
     }
 
+    /// <summary>
+    /// Arms for a scheduling deadline: <see cref="long.MaxValue"/> = none (disarms), <see cref="long.MinValue"/>
+    /// or any time already past = at once. "Due now" is armed at 1 ns, a past absolute time that fires at
+    /// once: passed through as is it became a negative timespec, which timerfd_settime refuses (EINVAL)
+    /// while ArmedAt still recorded it, and the timer stayed silent; 0 would disarm.
+    /// </summary>
+    public void ArmDeadline(long deadline) => ArmAbsolute(deadline == long.MaxValue ? 0 : System.Math.Max(deadline, 1));
+
     /// <summary>Consumes an expiry (after EPOLLIN).</summary>
     public void Acknowledge()
     {

@@ -191,23 +191,25 @@ internal sealed class NetworkPort : IDisposable
 
     private void SendIoAnswer(in AoeIoRequest io, byte status, byte error)
     {
-        if (!Port.TryGetTxBuffer(out int tx, out Span<byte> buffer))
-        {
-            Counters.TxFullDrops++;
-            return;
-        }
-        Port.CommitTx(tx, AoeEngine.WriteIoReply(buffer, io, _iface, status, error));
+        if (TryGetTxBufferOrCountDrop(out int tx, out Span<byte> buffer))
+            Port.CommitTx(tx, AoeEngine.WriteIoReply(buffer, io, _iface, status, error));
     }
 
     private void Send(ReadOnlySpan<byte> reply)
     {
-        if (!Port.TryGetTxBuffer(out int tx, out Span<byte> buffer))
-        {
-            Counters.TxFullDrops++;
+        if (!TryGetTxBufferOrCountDrop(out int tx, out Span<byte> buffer))
             return;
-        }
         reply.CopyTo(buffer);
         Port.CommitTx(tx, reply.Length);
+    }
+
+    /// <summary>A TX frame for an answer made now; none free: the answer is dropped and counted.</summary>
+    private bool TryGetTxBufferOrCountDrop(out int tx, out Span<byte> buffer)
+    {
+        if (Port.TryGetTxBuffer(out tx, out buffer))
+            return true;
+        Counters.TxFullDrops++;
+        return false;
     }
 
     // ---- answers go out ------------------------------------------------------------------------------

@@ -33,9 +33,7 @@ internal sealed partial class TargetDaemon
     {
         if (_housekeepingToken < 0)
             return;
-        long deadline = Math.Min(NextSizeCheckNanos, _advertiser.NextDueNanos);
-        // long.MinValue = due now: 1 ns is a past absolute time, which fires at once (0 would disarm).
-        _housekeepingTimer.ArmAbsolute(deadline == long.MaxValue ? 0 : Math.Max(deadline, 1));
+        _housekeepingTimer.ArmDeadline(Math.Min(NextSizeCheckNanos, _advertiser.NextDueNanos));
     }
 
     private sealed class HousekeepingHandler(TargetDaemon daemon) : IEventHandler

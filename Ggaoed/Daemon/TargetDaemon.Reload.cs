@@ -253,29 +253,22 @@ internal sealed partial class TargetDaemon
             }
             kept.Add(name);
             int limit = MtuLimitFor(name, next);
-            if (Math.Min(p.Port.Port.Mtu, limit) != p.Port.Aoe.Mtu)
+            int mtu = Math.Min(p.Port.Port.Mtu, limit);
+            if (mtu != p.Port.Aoe.Mtu)
             {
                 plan.MtuLimits.Add((p.Port, limit));
-                plan.Lines.Add((LogLevel.Info, $"{name}: MTU {Math.Min(p.Port.Port.Mtu, limit)} ({AoeWire.MaxSectorsForMtu(Math.Min(p.Port.Port.Mtu, limit))} sectors per request)"));
+                plan.Lines.Add((LogLevel.Info, $"{name}: MTU {mtu} ({AoeWire.MaxSectorsForMtu(mtu)} sectors per request)"));
             }
         }
+        // Every wanted interface with a port is in kept (the loop above): the rest are new.
         foreach (string name in LinkNames())
         {
-            if (!next.IsInterfaceWanted(name) || kept.Contains(name) || (FindPortEntry(name) is { } live && !IsDetached(plan, live)))
+            if (!next.IsInterfaceWanted(name) || kept.Contains(name))
                 continue;
             plan.Step = "interface " + name;
             if (TryOpenPort(name, next) is PortEntry fresh)
                 plan.Attach.Add((fresh, $"{name}: attached"));
         }
-        plan.Step = "committing";
-    }
-
-    private static bool IsDetached(ReloadPlan plan, PortEntry port)
-    {
-        foreach ((PortEntry p, string _, string _) in plan.Detach)
-            if (p == port)
-                return true;
-        return false;
     }
 
     /// <summary>Puts a prepared plan in force: list and field changes only, nothing that can fail.</summary>
@@ -294,7 +287,7 @@ internal sealed partial class TargetDaemon
             AddDevice(fresh);
         }
         foreach ((ExportedDevice d, DeviceConfig dc) in plan.Update)
-            UpdateDevice(d, dc);
+            d.Update(dc);
         foreach (DeviceEntry fresh in plan.Add)
             AddDevice(fresh);
         _notExported.Clear();

@@ -200,7 +200,7 @@ internal sealed partial class TargetDaemon
     {
         _sizeProbeRunning = false;
         foreach (SizeProbe.Item item in probe.Items)
-            if (!_stopping && IsExported(item.Device))
+            if (!_stopping && !item.Device.Retiring) // a reload may have retired it while the probe ran
                 ApplySize(item.Device, item.Device.Store.ApplySize(item.Size, item.Errno), probe.Why, null);
         if (_sizeProbeAgain is string again && !_stopping)
         {
@@ -253,13 +253,5 @@ internal sealed partial class TargetDaemon
                 _fd = -1;
             }
         }
-    }
-
-    private bool IsExported(ExportedDevice device)
-    {
-        foreach (DeviceEntry e in _devices)
-            if (e.Device == device)
-                return true;
-        return false;
     }
 }

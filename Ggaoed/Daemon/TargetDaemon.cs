@@ -344,9 +344,6 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IHa
                  $"{EngineChoice.Name(device.Engine.Kind)}, {device.Engine.QueueLength} request slots for a queue-length of {device.Config.QueueLength})");
     }
 
-    /// <summary>A reload changed settings that apply in place (ACLs, read-only, broadcast, trace-io, ...).</summary>
-    private static void UpdateDevice(ExportedDevice device, DeviceConfig dc) => device.Update(dc);
-
     /// <summary>Stops taking requests for a device; it is closed once its in-flight I/O has finished.</summary>
     private void RetireDevice(DeviceEntry entry)
     {
@@ -610,10 +607,7 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IHa
             if (p.Port.Port.TxRetryAtNanos != 0)
                 deadline = Math.Min(deadline, p.Port.Port.TxRetryAtNanos);
 
-        // long.MinValue means "due now" (NextDeadlineNanos): arm at 1 ns, a past absolute time that fires at
-        // once. Passed through as is it became a negative timespec, which timerfd_settime refuses
-        // (EINVAL) while ArmedAt still recorded it: the timer stayed silent.
-        _timer.ArmAbsolute(deadline == long.MaxValue ? 0 : Math.Max(deadline, 1));
+        _timer.ArmDeadline(deadline);
 
         if (_retiring.Count > 0)
             CloseRetiredDevices();

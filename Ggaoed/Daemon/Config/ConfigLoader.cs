@@ -571,13 +571,7 @@ public static class ConfigLoader
             else if (accept != null && accept.Macs.Length == 0)
                 Warn(g.Find(ConfigKeys.Accept)!, "no name in accept resolved to a MAC address: the device admits no one until one does");
             if (unavailable != null)
-            {
-                KeyFileEntry where = (pathEntry ?? uuidEntry)!;
-                _warnings.Add(new ConfigDiagnostic(_file, where.Line, where.Key, subject + " is not exported for now: " + unavailable + "; ggaoed tries again on every reload")
-                {
-                    StoreUnavailable = true,
-                });
-            }
+                Warn((pathEntry ?? uuidEntry)!, subject + " is not exported for now: " + unavailable + "; ggaoed tries again on every reload", storeUnavailable: true);
 
             if (_errors.Count != errorsBefore || shelf == null || slot == null)
                 return null;
@@ -1107,9 +1101,10 @@ public static class ConfigLoader
 
         private void Error(int line, string subject, string message) => _errors.Add(new ConfigDiagnostic(_file, line, subject, message));
 
-        private void Warn(KeyFileEntry e, string message) => Warn(e.Line, e.Key, message);
+        private void Warn(KeyFileEntry e, string message, bool storeUnavailable = false) => Warn(e.Line, e.Key, message, storeUnavailable);
 
-        private void Warn(int line, string subject, string message) => _warnings.Add(new ConfigDiagnostic(_file, line, subject, message));
+        private void Warn(int line, string subject, string message, bool storeUnavailable = false)
+            => _warnings.Add(new ConfigDiagnostic(_file, line, subject, message) { StoreUnavailable = storeUnavailable });
 
         private static string Num(long n) => n.ToString(CultureInfo.InvariantCulture);
 
