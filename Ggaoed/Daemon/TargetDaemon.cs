@@ -541,10 +541,11 @@ internal sealed partial class TargetDaemon : ITurnHandler, IBusyPollAdvisor, IHa
     /// <summary>A port's socket is readable (requests) or writable again (room for queued answers).</summary>
     private void OnPortEvents(PortEntry entry, uint events)
     {
+        // What it answers at once leaves with this turn's kick; after EPOLLOUT, the answers that waited.
+        // Set first: answers committed before a device's fault ends Receive early still leave this turn.
+        entry.FlushDue = true;
         if ((events & Libc.EPOLLIN) != 0 && entry.Receiving)
             entry.Port.Receive();
-        // What it answered at once leaves with this turn's kick; after EPOLLOUT, the answers that waited.
-        entry.FlushDue = true;
     }
 
     /// <summary>A device's engine has completions: they go into the reply queues of their ports.</summary>
