@@ -125,7 +125,6 @@ public readonly struct SizeRefresh
 /// </summary>
 public sealed unsafe class BackingStore : IDisposable
 {
-
     private int _fd;
 
     /// <summary>A duplicate of a predecessor's descriptor whose open file holds the claim, or -1 when <see cref="_fd"/> holds it.</summary>
@@ -136,9 +135,9 @@ public sealed unsafe class BackingStore : IDisposable
     private readonly ulong _inode;
 
     private BackingStore(string path, int fd, in BackingStoreOptions options, bool blockDevice, long sizeBytes, int logicalBlockSize,
-        bool directIo, DirectIoFallback fallback, bool inMemory, DeviceNumber device, ulong fileSystem, ulong inode)
+        bool directIo, DirectIoFallback fallback, long fileSystemType, DeviceNumber device, ulong fileSystem, ulong inode)
     {
-        InMemory = inMemory;
+        FileSystemType = fileSystemType;
         Path = path;
         _fd = fd;
         _inheritedClaimFd = -1;
@@ -219,7 +218,7 @@ public sealed unsafe class BackingStore : IDisposable
     /// so every read, O_DIRECT or not, is a copy the kernel does synchronously (tmpfs accepts O_DIRECT
     /// since Linux 6.6 but still copies inside the call).
     /// </summary>
-    public bool InMemory { get; }
+    public bool InMemory => FileSystems.IsInMemory(FileSystemType);
 
     /// <summary>The descriptor whose open file holds this store's claim (a successor duplicates it).</summary>
     private int ClaimFd => _inheritedClaimFd >= 0 ? _inheritedClaimFd : _fd;
@@ -299,17 +298,12 @@ public sealed unsafe class BackingStore : IDisposable
                 if (fl < 0 || Libc.fcntl(fd, Libc.F_SETFL, fl & ~Libc.O_DIRECT) < 0)
                     throw Fail(path, "fcntl (clearing O_DIRECT)", Marshal.GetLastPInvokeError());
             }
-            bool inMemory = false;
             long fileSystemType = 0;
             statfs fs;
             if (!block && Libc.fstatfs(fd, &fs) == 0)
-            {
                 fileSystemType = fs.f_type;
-                inMemory = fs.f_type is FsMagic.TMPFS_MAGIC or FsMagic.RAMFS_MAGIC or FsMagic.HUGETLBFS_MAGIC;
-            }
-            store = new BackingStore(path, fd, options, block, size, blockSize, direct, fallback, inMemory,
+            store = new BackingStore(path, fd, options, block, size, blockSize, direct, fallback, fileSystemType,
                 block ? DeviceNumber.FromDev(st.st_rdev) : default, block ? 0 : st.st_dev, block ? 0 : st.st_ino);
-            store.FileSystemType = fileSystemType;
             if (block)
             {
                 store.Claim = StoreClaim.ExclusiveOpen;
@@ -380,7 +374,7 @@ public sealed unsafe class BackingStore : IDisposable
     }
 
     /// <summary>f_type of the file system holding a file (fstatfs at open; 0 when unknown and for a block device).</summary>
-    public long FileSystemType { get; private set; }
+    public long FileSystemType { get; }
 
     /// <summary>
     /// Reading this store's size may wait for another machine: fstat on NFS, SMB, FUSE, Ceph, 9P, AFS,
@@ -389,7 +383,7 @@ public sealed unsafe class BackingStore : IDisposable
     /// read off the reactor thread (<see cref="FileSystems.SizeReadMayWait"/>). A block device's size
     /// (BLKGETSIZE64) and a local file's (the inode in memory) never wait.
     /// </summary>
-    public bool SizeReadMayWait => !IsBlockDevice && FileSystems.SizeReadMayWait(FileSystemType);
+    public bool SizeReadMayWait => FileSystems.SizeReadMayWait(FileSystemType);
 
     /// <summary>The size of the file or device open as <paramref name="fd"/>: 0, or the errno of fstat / BLKGETSIZE64.</summary>
     public static int ReadSize(int fd, bool block, out long size)

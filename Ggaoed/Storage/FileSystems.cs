@@ -5,6 +5,10 @@ namespace Ggaoed.Storage;
 /// <summary>What the daemon must know about the file system under a backing file, by its statfs f_type.</summary>
 public static class FileSystems
 {
+    /// <summary>A memory file system (tmpfs, ramfs, hugetlbfs): no device behind its files (see <see cref="BackingStore.InMemory"/>).</summary>
+    public static bool IsInMemory(long fileSystemType)
+        => fileSystemType is FsMagic.TMPFS_MAGIC or FsMagic.RAMFS_MAGIC or FsMagic.HUGETLBFS_MAGIC;
+
     /// <summary>
     /// True for the network and cluster file systems, where fstat asks a server (NFS GETATTR, SMB
     /// QUERY_INFO, a FUSE daemon, Ceph's MDS, a 9P server, AFS) or a cluster lock (GFS2, OCFS2 take a
