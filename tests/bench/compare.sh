@@ -129,26 +129,25 @@ echo "(IOPS and latencies: medians over rounds; max: worst single request; rtx: 
 echo " cpu: the target's CPU time per request in us, median over rounds: the cost that noise does not blur)"
 errs=$(jq -s 'map(.errors + .retransmits) | add // 0' "$RESULTS")
 [ "$errs" = 0 ] || echo "note: $errs errors+retransmits in total; see $RESULTS"
-if [[ " $TARGETS " == *" ggaoed-io_uring "* && " $TARGETS " == *" ggaoed-aio "* ]]; then
+# Two targets of this run side by side per MTU and workload: $1 and $2 (names), $3 and $4 (column
+# headers), $5 the title. Cells: IOPS, avg latency and target CPU per request (medians over rounds);
+# ratio: the median of each round's $1/$2 IOPS.
+pair_table() {
     echo
-    echo "storage engines, same run (IOPS avg-latency-us, medians over rounds; ratio: median of each round's io_uring/aio):"
-    jq -L "$ROOT/tests/bench" -rs 'include "tables";
-      def cell(n): one(n) | if length == 0 then "-" else "\(map(.iops) | med) \(map(.lat_us.avg) | med)" end;
+    echo "$5, same run (IOPS avg-latency-us cpu-us-per-request, medians over rounds; ratio: median of each round's IOPS ratio):"
+    jq -L "$ROOT/tests/bench" -rs --arg a "$1" --arg b "$2" --arg ha "$3" --arg hb "$4" 'include "tables";
+      def cell(n): one(n) | if length == 0 then "-" else "\(map(.iops) | med) \(map(.lat_us.avg) | med) \(map(.target_cpu_us_per_req) | med)" end;
       (group_by([.mtu, .workload]) | sort_by(-.[0].mtu, .[0].workload)) as $rows
-      | ["mtu", "workload", "io_uring", "aio", "io_uring/aio"],
-        ($rows[] | [(.[0].mtu | tostring), .[0].workload, cell("ggaoed-io_uring"), cell("ggaoed-aio"), r2(ratio("ggaoed-io_uring"; "ggaoed-aio"))])
+      | ["mtu", "workload", $ha, $hb, "\($ha)/\($hb)"],
+        ($rows[] | [(.[0].mtu | tostring), .[0].workload, cell($a), cell($b), r2(ratio($a; $b))])
       | @tsv' "$RESULTS" | column -t -s $'\t'
+}
+if [[ " $TARGETS " == *" ggaoed-io_uring "* && " $TARGETS " == *" ggaoed-aio "* ]]; then
+    pair_table ggaoed-io_uring ggaoed-aio io_uring aio "storage engines"
 fi
 for base in $TARGETS; do
     [[ $base == baseline* ]] || continue
     this=ggaoed${base#baseline}
     [[ " $TARGETS " == *" $this "* ]] || continue
-    echo
-    echo "$this against $base ($BASELINE), same run (IOPS avg-latency-us cpu-us-per-request, medians over rounds; ratio: median of each round's IOPS ratio):"
-    jq -L "$ROOT/tests/bench" -rs --arg a "$this" --arg b "$base" 'include "tables";
-      def cell(n): one(n) | if length == 0 then "-" else "\(map(.iops) | med) \(map(.lat_us.avg) | med) \(map(.target_cpu_us_per_req) | med)" end;
-      (group_by([.mtu, .workload]) | sort_by(-.[0].mtu, .[0].workload)) as $rows
-      | ["mtu", "workload", $a, $b, "ratio"],
-        ($rows[] | [(.[0].mtu | tostring), .[0].workload, cell($a), cell($b), r2(ratio($a; $b))])
-      | @tsv' "$RESULTS" | column -t -s $'\t'
+    pair_table "$this" "$base" "$this" "$base" "$this against $base ($BASELINE)"
 done

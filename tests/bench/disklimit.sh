@@ -87,7 +87,7 @@ run_fio() {
 # $1 = randread|randwrite, $2 = write-cache value, $3 = depth, $4 = io-engine.
 run_ggaoed() {
     local rw=$1 wc=$2 depth=$3 engine=$4
-    bench_start_target ggaoed "" "direct-io = true\nio-engine = $engine\nwrite-cache = $wc" || return 0
+    bench_start_target "ggaoed-$engine" "" "direct-io = true\nwrite-cache = $wc" || return 0
     # shellcheck disable=SC2086 # GGAOECTL is a command prefix, BENCH_ARGS a list of words
     ip netns exec $NS_I nice -n "$NICE" taskset -c "$GEN_CPU" $GGAOECTL bench $IF_I --target 1.1 --depth "$depth" --sectors "$SECTORS" \
         --rw "$rw" --duration "$DURATION" ${BENCH_ARGS:-} --json || true
@@ -123,7 +123,7 @@ for rep in $(seq "$REPEAT"); do
         echo "round $rep: $who" >&2
         before=$(bench_cpu_jiffies "$TARGET_CPU")
         json=$(run_case "$who") || json=
-        busy=$(bench_cpu_busy "$TARGET_CPU" "$before" "$(bench_cpu_jiffies "$TARGET_CPU")")
+        busy=$(bench_cpu_busy "$before" "$(bench_cpu_jiffies "$TARGET_CPU")")
         [ -n "$json" ] && echo "$json" | jq -c --arg t "$who" --argjson r "$rep" --argjson busy "$busy" '. + {name: $t, round: $r, cpu_busy: $busy}' >> "$RESULTS"
     done
 done

@@ -137,10 +137,10 @@ bench_cpu_jiffies() {
     awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
 }
 
-# The share of CPU $1 busy between two bench_cpu_jiffies readings $2 and $3 (0..1, two decimals).
+# The busy share of a CPU between two bench_cpu_jiffies readings of it, $1 and $2 (0..1, two decimals).
 bench_cpu_busy() {
     local b0 t0 b1 t1
-    read -r b0 t0 <<< "$2"
-    read -r b1 t1 <<< "$3"
+    read -r b0 t0 <<< "$1"
+    read -r b1 t1 <<< "$2"
     awk -v b=$(( b1 - b0 )) -v t=$(( t1 - t0 )) 'BEGIN { printf "%.2f", (t > 0 ? b / t : 0) }'
 }
